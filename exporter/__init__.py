@@ -1,0 +1,3 @@
+"""github-insights-exporter: Prometheus metrics from GitHub's statistics REST endpoints."""
+
+__version__ = "0.1.0"

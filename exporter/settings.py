@@ -1,0 +1,310 @@
+"""Configuration: a YAML file plus environment overrides, validated into one object.
+
+Every model forbids unknown keys so that a typo stops start-up instead of being
+silently ignored. Errors are turned into `ConfigError` with the dotted path of
+the offending field, the form users see from `--config.check`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "GITHUB_EXPORTER_"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """A configuration problem a user can fix; the message names the field."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a Prometheus-style duration such as 90s, 5m, 1h30m."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        pos, seconds = 0, 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if pos != len(text):
+            try:
+                seconds = float(text)
+            except ValueError:
+                raise ValueError(
+                    f"invalid duration {value!r}: use seconds or a duration such as 30s, 5m, 1h"
+                ) from None
+    else:
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be greater than zero")
+    return seconds
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _read_secret_file(path: Path, field: str) -> SecretStr:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {field} {str(path)!r}: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"{field} {str(path)!r} is empty")
+    return SecretStr(text)
+
+
+class AppAuthSettings(StrictModel):
+    """A GitHub App: its id and private key sign a JWT that buys installation tokens."""
+
+    app_id: int = Field(gt=0)
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
+    installation_ids: dict[str, int] = Field(
+        default_factory=dict,
+        description="Owner (org or enterprise) to installation id; looked up via the API when absent.",
+    )
+
+    @model_validator(mode="after")
+    def _load_key(self) -> AppAuthSettings:
+        if self.private_key and self.private_key_file:
+            raise ValueError("set private_key or private_key_file, not both")
+        if self.private_key_file:
+            self.private_key = _read_secret_file(self.private_key_file, "private_key_file")
+        if not self.private_key:
+            raise ValueError("a GitHub App needs private_key or private_key_file")
+        if "PRIVATE KEY" not in self.private_key.get_secret_value():
+            raise ValueError("private key is not a PEM private key")
+        return self
+
+
+class GitHubSettings(StrictModel):
+    """Where GitHub is and how to talk to it politely."""
+
+    api_url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    app: AppAuthSettings | None = None
+    api_version: str = "2022-11-28"
+    api_versions: dict[str, str] = Field(
+        default_factory=dict, description="Per collector override of X-GitHub-Api-Version."
+    )
+    timeout: Seconds = 15.0
+    max_concurrency: int = Field(default=4, ge=1, le=32)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    max_pages: int = Field(default=50, ge=1, le=1000)
+    max_rate_limit_wait: Seconds = 300.0
+    etag_cache_entries: int = Field(default=2048, ge=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        match = re.fullmatch(r"(https?)://([^/]+)(/.*)?", value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not a URL: use https://api.github.com, "
+                "https://api.SUBDOMAIN.ghe.com or https://HOST/api/v3"
+            )
+        scheme, host = match.group(1), match.group(2).split(":")[0]
+        if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            raise ValueError("plain http is only allowed for a loopback address; use https")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_credentials(self) -> GitHubSettings:
+        if self.token and self.token_file:
+            raise ValueError("set token or token_file, not both")
+        if self.token_file:
+            self.token = _read_secret_file(self.token_file, "token_file")
+        if self.token is None and self.app is None and os.environ.get("GITHUB_TOKEN"):
+            self.token = SecretStr(os.environ["GITHUB_TOKEN"].strip())
+        if self.token is not None and self.app is not None:
+            raise ValueError("set either a token or a GitHub App, not both")
+        return self
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.token is not None or self.app is not None
+
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+
+class TargetSettings(StrictModel):
+    """What to watch. Teams are `org/team-slug`, repositories `owner/name`."""
+
+    orgs: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+    enterprises: list[str] = Field(default_factory=list)
+    repositories: list[str] = Field(default_factory=list)
+
+    @field_validator("orgs", "enterprises")
+    @classmethod
+    def _check_names(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(_NAME, value):
+                raise ValueError(f"{value!r} is not a valid GitHub name")
+        return _unique(values)
+
+    @field_validator("teams", "repositories")
+    @classmethod
+    def _check_pairs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(f"{_NAME}/{_NAME}", value):
+                raise ValueError(f"{value!r} must look like owner/name")
+        return _unique(values)
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value.lower() in (v.lower() for v in seen):
+            raise ValueError(f"{value!r} is listed twice")
+        seen[value] = None
+    return list(seen)
+
+
+class CollectorSettings(StrictModel):
+    """What every collector has: a switch and how often it runs."""
+
+    enabled: bool = True
+    interval: Seconds = 300.0
+
+
+class ApiInsightsSettings(CollectorSettings):
+    """API Insights for each org in targets.orgs."""
+
+    timestamp_increment: Literal["5m", "10m", "15m", "30m", "1h"] = "5m"
+    lookback: Seconds = 24 * 3600.0
+    summary_window: Seconds = 24 * 3600.0
+
+
+class CollectorsSettings(StrictModel):
+    api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
+
+
+class StoreSettings(StrictModel):
+    """How long a collector's last good data is served after its runs start failing."""
+
+    max_age: Seconds = 3 * 3600.0
+
+
+class SchedulerSettings(StrictModel):
+    jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
+
+
+_yaml_data: ContextVar[dict[str, Any]] = ContextVar("yaml_data", default={})
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """The parsed YAML file, below environment variables in priority."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get())
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Environment: GITHUB_EXPORTER_SECTION__KEY=value."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    targets: TargetSettings = Field(default_factory=TargetSettings)
+    collectors: CollectorsSettings = Field(default_factory=CollectorsSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per problem, each starting with the dotted path of the field."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read, merge and validate; raise ConfigError with a readable message."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {str(path)!r} must be a mapping of sections, not a {type(loaded).__name__}")
+        data = loaded
+    token = _yaml_data.set(data)
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    finally:
+        _yaml_data.reset(token)
