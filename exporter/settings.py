@@ -75,9 +75,18 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+_config_dir: ContextVar[Path | None] = ContextVar("config_dir", default=None)
+
+
+def resolve_path(path: Path) -> Path:
+    """Relative paths in a config file are relative to that file, as in Prometheus."""
+    base = _config_dir.get()
+    return path if path.is_absolute() or base is None else base / path
+
+
 def _read_secret_file(path: Path, field: str) -> SecretStr:
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        text = resolve_path(Path(path)).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"cannot read {field} {str(path)!r}: {exc.strerror}") from None
     if not text:
@@ -302,9 +311,11 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any] | None = No
             raise ConfigError(f"config file {str(path)!r} must be a mapping of sections, not a {type(loaded).__name__}")
         data = loaded
     token = _yaml_data.set(data)
+    dir_token = _config_dir.set(Path(path).resolve().parent if path is not None else None)
     try:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
     finally:
         _yaml_data.reset(token)
+        _config_dir.reset(dir_token)

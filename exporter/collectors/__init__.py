@@ -1,0 +1,11 @@
+"""One module per endpoint family; this table is how the daemon finds them."""
+
+from exporter.collectors.api_insights import ApiInsightsCollector
+from exporter.collectors.base import Collector
+
+COLLECTORS: dict[str, type[Collector]] = {
+    collector.name: collector
+    for collector in (ApiInsightsCollector,)
+}
+
+__all__ = ["COLLECTORS", "Collector"]

@@ -1,0 +1,115 @@
+"""Wires the parts together on one asyncio loop: client, collectors, scheduler, store, server.
+
+In demo mode it first starts the GitHub simulator on a free loopback port and
+points the client at it, with intervals short enough that every metric moves
+within a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+import structlog
+
+from exporter import __version__
+from exporter.collectors import COLLECTORS
+from exporter.github.client import GitHubClient
+from exporter.scheduler import CollectorScheduler
+from exporter.settings import Settings, load_settings
+from exporter.store import SnapshotStore
+from exporter.telemetry import ExporterMetrics
+
+log = structlog.get_logger(__name__)
+
+DEMO_INTERVAL = "15s"
+DEMO_TOKEN = "demo-token"
+SHUTDOWN_BUDGET = 4.0  # SIGTERM to exit must stay under 5 s
+
+
+class DaemonError(Exception):
+    """A start-up failure worth one line to the user (e.g. the port is taken)."""
+
+
+def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[str, list[str]], collector_flags: dict[str, Any]) -> Settings:
+    """The configuration a demo runs with: the simulator's targets, short intervals, a dummy token."""
+    overrides: dict[str, Any] = {"github": {"api_url": api_url, "token": DEMO_TOKEN, "max_rate_limit_wait": 30}}
+    if settings_file is None:
+        overrides["targets"] = world_targets
+        overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
+    for name, value in collector_flags.items():
+        overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
+    return load_settings(settings_file, overrides)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, args: argparse.Namespace, web_config: Any = None) -> None:
+        self.settings = settings
+        self.args = args
+        self.web_config = web_config
+        self._stop = asyncio.Event()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+
+    async def run(self) -> int:
+        from exporter.cli import collector_overrides
+        from exporter.server import create_app, serve
+
+        self._install_signal_handlers()
+        simulator = None
+        settings = self.settings
+        if self.args.demo:
+            from exporter.simulator.config import SimulatorConfig
+            from exporter.simulator.server import start_simulator
+
+            simulator = await start_simulator(SimulatorConfig.demo())
+            settings = demo_settings(self.args.config_file, simulator.url, simulator.targets(), collector_overrides(self.args))
+            log.info("demo: GitHub simulator started", url=simulator.url)
+
+        store = SnapshotStore(max_age=settings.store.max_age)
+        metrics = ExporterMetrics(store.registry)
+        client = GitHubClient(settings.github, metrics)
+        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
+        for name, collector_cls in COLLECTORS.items():
+            options = collector_cls.options(settings)
+            if not options.enabled:
+                continue
+            for target in collector_cls.targets(settings):
+                scheduler.add(collector_cls(client, settings, target), options.interval)
+
+        app = create_app(
+            store,
+            telemetry_path=self.args.telemetry_path,
+            readiness=scheduler.readiness,
+            web_config=self.web_config,
+            landing={"version": __version__, "jobs": scheduler.jobs},
+        )
+        try:
+            server = await serve(app, self.args.listen_address, self.web_config)
+        except Exception as exc:
+            await client.aclose()
+            if simulator is not None:
+                await simulator.stop()
+            raise DaemonError(str(exc)) from None
+
+        scheduler.start()
+        log.info("started", version=__version__, jobs=len(scheduler.jobs), metrics=f"{server.url}{self.args.telemetry_path}")
+        if self.args.demo:
+            print(f"Demo running: metrics at {server.url}{self.args.telemetry_path} (Ctrl-C to stop)", flush=True)
+
+        await self._stop.wait()
+        log.info("shutting down")
+        await asyncio.wait_for(self._shutdown(scheduler, server, client, simulator), SHUTDOWN_BUDGET)
+        return 0
+
+    async def _shutdown(self, scheduler: CollectorScheduler, server: Any, client: GitHubClient, simulator: Any) -> None:
+        await scheduler.shutdown(timeout=1.5)
+        await server.stop()
+        await client.aclose()
+        if simulator is not None:
+            await simulator.stop()

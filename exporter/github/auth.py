@@ -1,0 +1,129 @@
+"""Credentials as httpx.Auth: a personal access token, or a GitHub App's installation tokens.
+
+A GitHub App signs a short-lived JWT with its private key and trades it for an
+installation token per owner (org or enterprise), cached until shortly before
+`expires_at`. The owner is read from the request path, so one client serves
+every target.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
+
+import httpx
+import jwt
+
+from exporter.github.errors import APIError
+
+TOKEN_REFRESH_MARGIN = 300.0  # refresh an installation token five minutes before it expires
+JWT_LIFETIME = 540  # GitHub allows at most ten minutes
+JWT_CLOCK_SKEW = 60
+
+_OWNER_IN_PATH = re.compile(
+    r"/(?:orgs|repos|users|enterprises|enterprise-installation)/([^/]+)"
+)
+
+
+class TokenAuth(httpx.Auth):
+    """A personal access token (classic or fine-grained), sent as a Bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "TokenAuth(<redacted>)"
+
+
+def owner_of(path: str) -> str | None:
+    """The org, user or enterprise a request is about, from its path."""
+    match = _OWNER_IN_PATH.search(path)
+    return match.group(1).lower() if match else None
+
+
+class AppAuth(httpx.Auth):
+    """GitHub App: JWT → installation token per owner, refreshed before it expires."""
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        app_id: int,
+        private_key_pem: str,
+        api_url: str,
+        installation_ids: dict[str, int] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._app_id = app_id
+        self._key = private_key_pem
+        self._api = httpx.URL(api_url.rstrip("/") + "/")
+        self._installation_ids = {k.lower(): v for k, v in (installation_ids or {}).items()}
+        self._tokens: dict[int, tuple[str, float]] = {}
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"AppAuth(app_id={self._app_id}, key=<redacted>)"
+
+    def app_jwt(self) -> str:
+        now = int(self._clock())
+        payload = {"iat": now - JWT_CLOCK_SKEW, "exp": now + JWT_LIFETIME, "iss": str(self._app_id)}
+        return jwt.encode(payload, self._key, algorithm="RS256")
+
+    def _app_request(self, method: str, path: str) -> httpx.Request:
+        return httpx.Request(
+            method,
+            self._api.join(path.lstrip("/")),
+            headers={"Authorization": f"Bearer {self.app_jwt()}", "Accept": "application/vnd.github+json"},
+        )
+
+    def _lookup_path(self, path: str, owner: str) -> str:
+        api_prefix = self._api.path.rstrip("/")
+        rest = path[len(api_prefix):] if path.startswith(api_prefix) else path
+        if rest.startswith("/repos/"):
+            repo = rest.split("/")[3]
+            return f"repos/{owner}/{repo}/installation"
+        if rest.startswith("/users/"):
+            return f"users/{owner}/installation"
+        if rest.startswith(("/enterprises/", "/enterprise-installation/")):
+            return f"enterprises/{owner}/installation"
+        return f"orgs/{owner}/installation"
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if (request.url.scheme, request.url.host, request.url.port) != (self._api.scheme, self._api.host, self._api.port):
+            yield request  # credentials go to the API host only, never to signed download URLs
+            return
+        owner = owner_of(request.url.path)
+        if owner is None:
+            raise APIError("GitHub App auth: cannot tell the owner of this request", endpoint="auth", status=0)
+        installation_id = self._installation_ids.get(owner)
+        if installation_id is None:
+            response = yield self._app_request("GET", self._lookup_path(request.url.path, owner))
+            if response.status_code != 200:
+                raise APIError(
+                    f"GitHub App {self._app_id} is not installed on {owner!r} (HTTP {response.status_code})",
+                    endpoint="/{owner}/installation",
+                    status=response.status_code,
+                )
+            installation_id = int(response.json()["id"])
+            self._installation_ids[owner] = installation_id
+        cached = self._tokens.get(installation_id)
+        if cached is None or cached[1] - TOKEN_REFRESH_MARGIN <= self._clock():
+            response = yield self._app_request("POST", f"app/installations/{installation_id}/access_tokens")
+            if response.status_code != 201 and response.status_code != 200:
+                raise APIError(
+                    f"GitHub App {self._app_id}: installation token request failed (HTTP {response.status_code})",
+                    endpoint="/app/installations/{installation_id}/access_tokens",
+                    status=response.status_code,
+                )
+            body = response.json()
+            expires_at = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
+            cached = (body["token"], expires_at)
+            self._tokens[installation_id] = cached
+        request.headers["Authorization"] = f"Bearer {cached[0]}"
+        yield request

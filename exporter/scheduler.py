@@ -1,0 +1,138 @@
+"""Runs every collector on its interval, on the daemon's asyncio loop.
+
+One APScheduler job per (collector, target): first run at start-up, then every
+interval with jitter, never two runs of one job at once. A run publishes its
+snapshot and self-metrics; a slow or failing job delays no other, and a scrape
+never waits for any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from exporter.collectors.base import Collector
+from exporter.github.client import requests_in_run
+from exporter.github.errors import GitHubError
+from exporter.store import SnapshotStore
+from exporter.telemetry import ExporterMetrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Job:
+    collector: Collector
+    interval: float
+    runs: int = 0
+    running: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.collector.name, self.collector.target)
+
+
+class CollectorScheduler:
+    def __init__(self, store: SnapshotStore, metrics: ExporterMetrics, jitter: float = 0.1) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._jitter = jitter
+        self._jobs: list[_Job] = []
+        self._scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+
+    def add(self, collector: Collector, interval: float) -> None:
+        self._jobs.append(_Job(collector, interval))
+        labels = (collector.name, collector.target)
+        self._metrics.collector_runs.labels(*labels)  # exported as 0 before the first run
+        self._metrics.collector_failures.labels(*labels)
+
+    @property
+    def jobs(self) -> list[tuple[str, str]]:
+        return [job.key for job in self._jobs]
+
+    def start(self) -> None:
+        for job in self._jobs:
+            self._scheduler.add_job(
+                self._run,
+                IntervalTrigger(seconds=job.interval, jitter=job.interval * self._jitter),
+                args=[job],
+                id=f"{job.collector.name}:{job.collector.target}",
+                next_run_time=_now(),
+            )
+        self._scheduler.start()
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready once every job has finished its first run, whatever its outcome."""
+        waiting = [f"{name}/{target}" for job in self._jobs if job.runs == 0 for name, target in [job.key]]
+        if waiting:
+            return False, "waiting for the first run of: " + ", ".join(waiting)
+        return True, "ready"
+
+    async def run_once(self, job_key: tuple[str, str]) -> bool:
+        """Run one job now (tests and backfill); returns whether it succeeded."""
+        job = next(j for j in self._jobs if j.key == job_key)
+        return await self._run(job)
+
+    async def _run(self, job: _Job) -> bool:
+        job.running = asyncio.current_task()
+        name, target = job.key
+        counter = [0]
+        token = requests_in_run.set(counter)
+        start = time.perf_counter()
+        outcome, error = "success", None
+        try:
+            families = await job.collector.collect()
+            self._store.publish(job.key, families)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except GitHubError as exc:
+            outcome, error = "failure", str(exc)
+        except Exception as exc:  # a collector bug must not kill the scheduler; it is logged and counted
+            outcome, error = "failure", f"{type(exc).__name__}: {exc}"
+            log.exception("collector crashed", collector=name, target=target)
+        finally:
+            requests_in_run.reset(token)
+            duration = time.perf_counter() - start
+            job.running = None
+            if outcome != "cancelled":
+                job.runs += 1
+                self._record(job, outcome == "success", duration)
+                fields = dict(collector=name, target=target, duration_seconds=round(duration, 3), outcome=outcome, requests=counter[0])
+                if error:
+                    log.warning("collector run", error=error, **fields)
+                else:
+                    log.info("collector run", **fields)
+        return outcome == "success"
+
+    def _record(self, job: _Job, success: bool, duration: float) -> None:
+        name, target = job.key
+        m = self._metrics
+        m.collector_runs.labels(name, target).inc()
+        m.collector_duration.labels(name, target).set(duration)
+        m.collector_success.labels(name, target).set(1 if success else 0)
+        if success:
+            m.collector_last_success.labels(name, target).set(time.time())
+        else:
+            m.collector_failures.labels(name, target).inc()
+        self._store.touch()
+
+    async def shutdown(self, timeout: float = 3.0) -> None:
+        """Stop scheduling and cancel runs in flight (their HTTP requests with them)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        running = [job.running for job in self._jobs if job.running is not None]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

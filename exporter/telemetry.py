@@ -1,0 +1,111 @@
+"""The exporter's own metrics: build info, GitHub API calls, rate limits and collector runs.
+
+They are live prometheus_client objects in the store's registry; the scheduler
+marks the exposition stale after every run so a scrape shows their new values.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from exporter import __version__
+
+REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ExporterMetrics:
+    """Every self-metric, created once per registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.build_info = Gauge(
+            "github_exporter_build_info",
+            "A metric with a constant '1' value labelled by version and Python version of the exporter.",
+            ["version", "python_version"],
+            registry=registry,
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+
+        # GitHub API client.
+        self.api_requests = Counter(
+            "github_exporter_api_requests",
+            "HTTP requests sent to the GitHub API, by route template.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.api_failures = Counter(
+            "github_exporter_api_request_failures",
+            "GitHub API requests that failed (transport error, unreadable body, or an HTTP status of 400 or more), by route template.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.api_not_modified = Counter(
+            "github_exporter_api_not_modified_responses",
+            "304 Not Modified answers to conditional requests; the cached body was reused and no primary rate limit was spent.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.api_duration = Histogram(
+            "github_exporter_api_request_duration_seconds",
+            "Time from sending a GitHub API request to reading its whole response, by route template.",
+            ["endpoint"],
+            buckets=REQUEST_BUCKETS,
+            registry=registry,
+        )
+        self.api_rate_limit_waits = Counter(
+            "github_exporter_api_rate_limit_waits",
+            "Times the client paused because GitHub said a primary or secondary rate limit was reached.",
+            ["kind"],
+            registry=registry,
+        )
+        self.rate_limit_remaining = Gauge(
+            "github_rate_limit_remaining",
+            "Requests left in the current rate-limit window for the exporter's credentials (x-ratelimit-remaining), by x-ratelimit-resource.",
+            ["resource"],
+            registry=registry,
+        )
+        self.rate_limit_limit = Gauge(
+            "github_rate_limit_limit",
+            "Requests allowed per rate-limit window for the exporter's credentials (x-ratelimit-limit), by x-ratelimit-resource.",
+            ["resource"],
+            registry=registry,
+        )
+        self.rate_limit_reset = Gauge(
+            "github_rate_limit_reset_timestamp_seconds",
+            "When the current rate-limit window resets (x-ratelimit-reset), by x-ratelimit-resource.",
+            ["resource"],
+            registry=registry,
+        )
+
+        # Collector runs.
+        self.collector_success = Gauge(
+            "github_exporter_collector_success",
+            "1 if the last run of the collector for this target succeeded, 0 if it failed.",
+            ["collector", "target"],
+            registry=registry,
+        )
+        self.collector_duration = Gauge(
+            "github_exporter_collector_duration_seconds",
+            "How long the last run of the collector for this target took.",
+            ["collector", "target"],
+            registry=registry,
+        )
+        self.collector_last_success = Gauge(
+            "github_exporter_collector_last_success_timestamp_seconds",
+            "When the collector last finished a successful run for this target; its metrics are cached from then.",
+            ["collector", "target"],
+            registry=registry,
+        )
+        self.collector_runs = Counter(
+            "github_exporter_collector_runs",
+            "Runs of the collector for this target, successful or not.",
+            ["collector", "target"],
+            registry=registry,
+        )
+        self.collector_failures = Counter(
+            "github_exporter_collector_failures",
+            "Runs of the collector for this target that failed; the last good data is kept until store.max_age.",
+            ["collector", "target"],
+            registry=registry,
+        )
