@@ -28,18 +28,49 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import Collector
 from exporter.collectors.late_data import LateDataCounter
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
+from exporter.metricspec import metric
 from exporter.settings import ApiInsightsSettings, Settings, parse_duration
 
 FAMILY = "api_insights"
 TIME_STATS = "/orgs/{org}/insights/api/time-stats"
 SUMMARY_STATS = "/orgs/{org}/insights/api/summary-stats"
+
+REQUESTS = metric(
+    FAMILY, "github_api_insights_requests", "counter",
+    "API requests made in the org; each time bucket's late-arriving growth is counted once, the first run after start-up is a baseline.",
+    ["org"], f"GET {TIME_STATS}: total_request_count",
+)
+RATE_LIMITED = metric(
+    FAMILY, "github_api_insights_rate_limited_requests", "counter",
+    "API requests in the org that were rate limited; late data counted once, the first run is a baseline.",
+    ["org"], f"GET {TIME_STATS}: rate_limited_request_count",
+)
+DATA_LATEST = metric(
+    FAMILY, "github_api_insights_data_latest_timestamp_seconds", "gauge",
+    "Start of the newest time bucket that holds any requests; time() minus this is GitHub's reporting lag.",
+    ["org"], f"GET {TIME_STATS}: timestamp",
+)
+SUMMARY_REQUESTS = metric(
+    FAMILY, "github_api_insights_summary_requests", "gauge",
+    "API requests in the org over the trailing collectors.api_insights.summary_window.",
+    ["org"], f"GET {SUMMARY_STATS}: total_request_count",
+)
+SUMMARY_RATE_LIMITED = metric(
+    FAMILY, "github_api_insights_summary_rate_limited_requests", "gauge",
+    "Rate-limited API requests in the org over the trailing summary window.",
+    ["org"], f"GET {SUMMARY_STATS}: rate_limited_request_count",
+)
+SUMMARY_WINDOW = metric(
+    FAMILY, "github_api_insights_summary_window_seconds", "gauge",
+    "Length of the trailing window the github_api_insights_summary_* gauges cover.",
+    ["org"], "configuration collectors.api_insights.summary_window",
+)
 
 
 def iso(ts: float) -> str:
@@ -143,46 +174,13 @@ class ApiInsightsCollector(Collector):
             self._latest_data = max(with_data + ([self._latest_data] if self._latest_data else []))
 
         org = self.target
-        requests = CounterMetricFamily(
-            "github_api_insights_requests",
-            "API requests made in the org, from time-stats total_request_count; each bucket's late-arriving growth is counted once, the first run is a baseline.",
-            labels=["org"],
-        )
-        requests.add_metric([org], self._org_counters.requests.total)
-        limited = CounterMetricFamily(
-            "github_api_insights_rate_limited_requests",
-            "API requests in the org that were rate limited, from time-stats rate_limited_request_count; late data counted once, the first run is a baseline.",
-            labels=["org"],
-        )
-        limited.add_metric([org], self._org_counters.rate_limited.total)
-        families: list[Metric] = [requests, limited]
-
+        families: list[Metric] = [
+            REQUESTS.one([org], self._org_counters.requests.total),
+            RATE_LIMITED.one([org], self._org_counters.rate_limited.total),
+            SUMMARY_REQUESTS.one([org], summary_total),
+            SUMMARY_RATE_LIMITED.one([org], summary_limited),
+            SUMMARY_WINDOW.one([org], self.options.summary_window),
+        ]
         if self._latest_data is not None:
-            latest = GaugeMetricFamily(
-                "github_api_insights_data_latest_timestamp_seconds",
-                "Start of the newest time-stats bucket (timestamp) that holds any requests; now minus this is GitHub's reporting lag.",
-                labels=["org"],
-            )
-            latest.add_metric([org], self._latest_data)
-            families.append(latest)
-
-        summary_requests = GaugeMetricFamily(
-            "github_api_insights_summary_requests",
-            "API requests in the org over the trailing collectors.api_insights.summary_window, from summary-stats total_request_count.",
-            labels=["org"],
-        )
-        summary_requests.add_metric([org], summary_total)
-        summary_limited = GaugeMetricFamily(
-            "github_api_insights_summary_rate_limited_requests",
-            "Rate-limited API requests in the org over the trailing summary window, from summary-stats rate_limited_request_count.",
-            labels=["org"],
-        )
-        summary_limited.add_metric([org], summary_limited)
-        window = GaugeMetricFamily(
-            "github_api_insights_summary_window_seconds",
-            "Length of the trailing window the github_api_insights_summary_* gauges cover (collectors.api_insights.summary_window).",
-            labels=["org"],
-        )
-        window.add_metric([org], self.options.summary_window)
-        families += [summary_requests, summary_limited, window]
+            families.append(DATA_LATEST.one([org], self._latest_data))
         return families
