@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", help="Exporter-toolkit web config: TLS and basic auth.")
     parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"], help="Log level (default info).")
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"], help="Log format (default logfmt).")
+    parser.add_argument("--shard.index", dest="shard_index", type=int, metavar="N", help="This replica's shard, 0-based (default from config, else 0).")
+    parser.add_argument("--shard.count", dest="shard_count", type=int, metavar="N", help="Number of replicas sharing the targets (default from config, else 1).")
     parser.add_argument("--demo", action="store_true", help="Run against the built-in GitHub simulator; no GitHub account needed.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for name in COLLECTORS:
@@ -49,10 +51,19 @@ def collector_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: {"enabled": value} for name, value in chosen.items() if value is not None}
 
 
-def load(args: argparse.Namespace) -> Settings:
+def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given as flags; they win over the file and the environment."""
     overrides: dict[str, Any] = {}
     if collectors := collector_overrides(args):
         overrides["collectors"] = collectors
+    sharding = {k: v for k, v in (("index", args.shard_index), ("count", args.shard_count)) if v is not None}
+    if sharding:
+        overrides["sharding"] = sharding
+    return overrides
+
+
+def load(args: argparse.Namespace) -> Settings:
+    overrides = flag_overrides(args)
     settings = load_settings(args.config_file, overrides)
     if not args.demo:
         check_runnable(settings)
@@ -75,6 +86,10 @@ def check_runnable(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["backfill"]:
+        from exporter.backfill import main as backfill_main
+
+        return backfill_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(args.log_level.replace("warn", "warning"), args.log_format)

@@ -15,10 +15,11 @@ from typing import Any
 import structlog
 
 from exporter import __version__
-from exporter.collectors import COLLECTORS
+from exporter.collectors import COLLECTORS, Collector
 from exporter.github.client import GitHubClient
 from exporter.scheduler import CollectorScheduler
 from exporter.settings import Settings, load_settings
+from exporter.sharding import Sharder
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
 
@@ -33,15 +34,30 @@ class DaemonError(Exception):
     """A start-up failure worth one line to the user (e.g. the port is taken)."""
 
 
-def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[str, list[str]], collector_flags: dict[str, Any]) -> Settings:
+def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[str, list[str]], flags: dict[str, Any]) -> Settings:
     """The configuration a demo runs with: the simulator's targets, short intervals, a dummy token."""
     overrides: dict[str, Any] = {"github": {"api_url": api_url, "token": DEMO_TOKEN, "max_rate_limit_wait": 30}}
     if settings_file is None:
         overrides["targets"] = world_targets
         overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
-    for name, value in collector_flags.items():
+    for name, value in flags.get("collectors", {}).items():
         overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
+    if "sharding" in flags:
+        overrides["sharding"] = flags["sharding"]
     return load_settings(settings_file, overrides)
+
+
+def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector]:
+    """A collector per enabled family and target this replica owns."""
+    sharder = Sharder.from_settings(settings)
+    collectors: list[Collector] = []
+    for collector_cls in COLLECTORS.values():
+        if not collector_cls.options(settings).enabled:
+            continue
+        for target in collector_cls.targets(settings):
+            if sharder.owns(target):
+                collectors.append(collector_cls(client, settings, target))
+    return collectors
 
 
 class Daemon:
@@ -57,7 +73,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
 
     async def run(self) -> int:
-        from exporter.cli import collector_overrides
+        from exporter.cli import flag_overrides
         from exporter.server import create_app, serve
 
         self._install_signal_handlers()
@@ -68,19 +84,15 @@ class Daemon:
             from exporter.simulator.server import start_simulator
 
             simulator = await start_simulator(SimulatorConfig.demo())
-            settings = demo_settings(self.args.config_file, simulator.url, simulator.targets(), collector_overrides(self.args))
+            settings = demo_settings(self.args.config_file, simulator.url, simulator.targets(), flag_overrides(self.args))
             log.info("demo: GitHub simulator started", url=simulator.url)
 
         store = SnapshotStore(max_age=settings.store.max_age)
         metrics = ExporterMetrics(store.registry)
         client = GitHubClient(settings.github, metrics)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
-        for name, collector_cls in COLLECTORS.items():
-            options = collector_cls.options(settings)
-            if not options.enabled:
-                continue
-            for target in collector_cls.targets(settings):
-                scheduler.add(collector_cls(client, settings, target), options.interval)
+        for collector in build_collectors(settings, client):
+            scheduler.add(collector, collector.options(settings).interval)
 
         app = create_app(
             store,

@@ -230,6 +230,19 @@ class StoreSettings(StrictModel):
     max_age: Seconds = 3 * 3600.0
 
 
+class ShardingSettings(StrictModel):
+    """Split targets across replicas: this one owns the targets whose stable hash lands on `index`."""
+
+    index: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> ShardingSettings:
+        if self.index >= self.count:
+            raise ValueError(f"index {self.index} must be below count {self.count}")
+        return self
+
+
 class SchedulerSettings(StrictModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
 
@@ -262,6 +275,7 @@ class Settings(BaseSettings):
     collectors: CollectorsSettings = Field(default_factory=CollectorsSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    sharding: ShardingSettings = Field(default_factory=ShardingSettings)
 
     @classmethod
     def settings_customise_sources(

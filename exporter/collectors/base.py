@@ -9,12 +9,25 @@ families for its target; the store swaps them in whole.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 from prometheus_client.metrics_core import Metric
 
 from exporter.github.client import GitHubClient
+from exporter.metricspec import MetricSpec
 from exporter.settings import CollectorSettings, Settings
+from exporter.sharding import Sharder
+
+
+@dataclass(frozen=True)
+class HistoricalSample:
+    """One past value with its own timestamp, for `backfill` (never served on /metrics)."""
+
+    spec: MetricSpec
+    labels: tuple[str, ...]
+    value: float
+    timestamp: float
 
 
 class Collector(ABC):
@@ -29,6 +42,11 @@ class Collector(ABC):
     def options(cls, settings: Settings) -> CollectorSettings:
         return getattr(settings.collectors, cls.name)
 
+    @property
+    def sharder(self) -> Sharder:
+        """Which sub-targets (actors, discovered repositories) this replica owns."""
+        return Sharder.from_settings(self.settings)
+
     @classmethod
     @abstractmethod
     def targets(cls, settings: Settings) -> list[str]:
@@ -37,3 +55,10 @@ class Collector(ABC):
     @abstractmethod
     async def collect(self) -> list[Metric]:
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
+
+    async def history(self, start: float, end: float) -> list[HistoricalSample]:
+        """What GitHub still holds between start and end, under the live metric names.
+
+        Used by `github-insights-exporter backfill`; families without history return nothing.
+        """
+        return []
