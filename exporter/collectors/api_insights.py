@@ -30,7 +30,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector
+from exporter.collectors.base import Collector, HistoricalSample
 from exporter.collectors.late_data import LateDataCounter
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
@@ -139,14 +139,11 @@ class ApiInsightsCollector(Collector):
         step = parse_duration(self.options.timestamp_increment)
         return math.floor((now - self.options.lookback) / step) * step
 
-    async def _time_stats(self, route: str, window_start: float, **path: Any) -> list[tuple[float, float, float]]:
-        response = await self.client.get(
-            route,
-            family=FAMILY,
-            params={"min_timestamp": iso(window_start), "timestamp_increment": self.options.timestamp_increment},
-            org=self.target,
-            **path,
-        )
+    async def _time_stats(self, route: str, window_start: float, window_end: float | None = None, **path: Any) -> list[tuple[float, float, float]]:
+        params = {"min_timestamp": iso(window_start), "timestamp_increment": self.options.timestamp_increment}
+        if window_end is not None:
+            params["max_timestamp"] = iso(window_end)
+        response = await self.client.get(route, family=FAMILY, params=params, org=self.target, **path)
         return time_buckets(response.data if response.data is not None else [], route)
 
     async def _summary(self, route: str, now: float, **path: Any) -> tuple[float, float]:
@@ -184,3 +181,20 @@ class ApiInsightsCollector(Collector):
         if self._latest_data is not None:
             families.append(DATA_LATEST.one([org], self._latest_data))
         return families
+
+    async def history(self, start: float, end: float) -> list[HistoricalSample]:
+        """The org counters as they would have read at the end of each bucket since `start`."""
+        step = parse_duration(self.options.timestamp_increment)
+        aligned = math.floor(start / step) * step
+        buckets = sorted(await self._time_stats(TIME_STATS, aligned, end))
+        samples: list[HistoricalSample] = []
+        requests = limited = 0.0
+        labels = (self.target,)
+        for bucket_start, total, rate_limited in buckets:
+            requests += total
+            limited += rate_limited
+            at = bucket_start + step
+            if start <= at <= end:
+                samples.append(HistoricalSample(REQUESTS, labels, requests, at))
+                samples.append(HistoricalSample(RATE_LIMITED, labels, limited, at))
+        return samples
