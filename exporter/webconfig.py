@@ -6,6 +6,10 @@ taken relative to the directory of the web config file (as exporter-toolkit
 does), and every referenced file is read and the TLS context built at load
 time, so a mistake stops start-up with `ConfigError` naming the field.
 
+Supported: `tls_server_config`, `http_server_config.headers` (only the five
+headers exporter-toolkit allows, with its value checks), `basic_auth_users`
+(user to bcrypt hash; $2a$, $2b$ and $2y$) and `rate_limit`.
+
 Where Python's `ssl` module differs from Go's crypto/tls:
 
 * `client_auth_type`: NoClientCert and VerifyClientCertIfGiven map exactly
