@@ -201,7 +201,7 @@ class Simulator:
                 if self._insights is None:
                     c = self.config
                     self._insights = Insights(self.world, c.insights_lag_min, c.insights_lag_full,
-                                              c.insights_cache_buckets)
+                                              c.insights_retention, c.insights_cache_buckets)
         return self._insights
 
     def add_spike(self, org: str, start: float, end: float, factor: float = 10.0, lag: float = 0.0,
@@ -470,8 +470,9 @@ class Simulator:
         if iat is not None and (not isinstance(iat, int | float) or iat > now + 60):
             raise GitHubError(401, "'Issued at' claim ('iat') must be an Integer representing the time "
                                    "that the assertion was issued")
-        iss = claims.get("iss")
-        if iss is None or (self.config.app_id is not None and str(iss) != str(self.config.app_id)):
+        iss, app_id = claims.get("iss"), self.config.app_id
+        accepted = {str(app_id), installations_family.client_id(self.world.seed, app_id)} if app_id else None
+        if iss is None or (accepted is not None and str(iss) not in accepted):
             raise GitHubError(401, "'Issuer' claim ('iss') must be an Integer")
         return Principal("app", f"app:{iss}", f"app ID {iss}")
 

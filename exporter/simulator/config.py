@@ -41,8 +41,12 @@ class SimulatorConfig:
     # after it ends and is complete `lag_full` seconds after it ends.
     insights_lag_min: float = 4 * 3600.0
     insights_lag_full: float = 6 * 3600.0
-    # Full 5-minute buckets kept in memory per organisation (~14 days).
-    insights_cache_buckets: int = 4096
+    # Data is kept this long; older buckets are outside every window. This
+    # also bounds the work a careless `min_timestamp` can cause.
+    insights_retention: float = 30 * 86400.0
+    # Complete 5-minute buckets kept in memory per organisation (~1.5 kB
+    # each); the default holds the whole retention period.
+    insights_cache_buckets: int = 9000
 
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 

@@ -81,7 +81,7 @@ class OrgTraffic:
     an actor's and a single route's cells each form one contiguous range.
     """
 
-    def __init__(self, org: Org, seed: int, insights: Insights, cache_buckets: int = 4096) -> None:
+    def __init__(self, org: Org, seed: int, insights: Insights, cache_buckets: int = 9000) -> None:
         self.org = org
         self._insights = insights
         self.actors = org.actors
@@ -136,7 +136,7 @@ class OrgTraffic:
     def _compute(self, start: int) -> _Bucket:
         human, bot = _rhythm(start)
         stamp = start.to_bytes(8, "big", signed=True)
-        totals, limited = array("q"), array("q")
+        totals, limited = array("i"), array("i")
         offsets, limited_offsets = array("H"), array("H")
         for actor, key in zip(self.actors, self._keys):
             d = hashlib.blake2b(key + stamp, digest_size=64).digest()
@@ -182,9 +182,9 @@ class OrgTraffic:
 
     # -- aggregation -----------------------------------------------------------------------
 
-    @staticmethod
-    def window(lo: float, hi: float, now: float) -> range:
-        """Bucket starts a window covers: every bucket overlapping [lo, hi) that started before now."""
+    def window(self, lo: float, hi: float, now: float) -> range:
+        """Bucket starts a window covers: every retained bucket overlapping [lo, hi) that started before now."""
+        lo = max(lo, now - self._insights.retention)
         first = int(math.floor(lo / BUCKET_SECONDS)) * BUCKET_SECONDS
         end = min(hi, now)
         return range(first, int(math.ceil(end / BUCKET_SECONDS)) * BUCKET_SECONDS if end > first else first,
@@ -247,10 +247,12 @@ def _rhythm(start: int) -> tuple[float, float]:
 class Insights:
     """API Insights for every organisation of a world: traffic models, the data lag and spikes."""
 
-    def __init__(self, world: World, lag_min: float, lag_full: float, cache_buckets: int = 4096) -> None:
+    def __init__(self, world: World, lag_min: float, lag_full: float, retention: float = 30 * 86400,
+                 cache_buckets: int = 9000) -> None:
         self.world = world
         self.lag_min = lag_min
         self.lag_full = lag_full
+        self.retention = retention
         self._orgs = {key: OrgTraffic(org, world.seed, self, cache_buckets) for key, org in world.orgs.items()}
         self._spikes: tuple[Spike, ...] = ()
         self._lock = threading.Lock()

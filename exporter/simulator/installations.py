@@ -22,6 +22,11 @@ def installation_id(seed: int, target_type: str, login: str) -> int:
     return 50_000_000 + stable_hash(seed, "exporter-installation", target_type, login.lower()) % 40_000_000
 
 
+def client_id(seed: int, app_id: int) -> str:
+    """The exporter app's client ID, which GitHub also accepts as a JWT's `iss`."""
+    return f"Iv23li{stable_hash(seed, 'exporter-client', app_id):014x}"
+
+
 def installations(call_or_sim) -> dict[int, tuple[str, str, int]]:
     """installation id -> (target type, login, target id) for every place the app is installed."""
     sim = getattr(call_or_sim, "sim", call_or_sim)
@@ -75,7 +80,7 @@ def _installation(call: Call, target_type: str, login: str) -> dict[str, object]
         "repositories_url": f"{base}/installation/repositories",
         "html_url": html,
         "app_id": app_id,
-        "client_id": f"Iv23li{stable_hash(seed, 'exporter-client', app_id):014x}",
+        "client_id": client_id(seed, app_id),
         "app_slug": APP_SLUG,
         "target_id": target_id,
         "target_type": target_type,
