@@ -556,6 +556,9 @@ class Simulator:
             result = await run_in_threadpool(route.handler, call)
         except GitHubError as exc:
             return self._error(template, exc, route, self._consume(window, route, headers))
+        except Exception:
+            log.exception("simulated endpoint %s %s failed", route.method, template)
+            return self._error(template, GitHubError(500, "Server Error"), route, headers)
         reply = result if isinstance(result, Reply) else Reply(result)
         reply_headers = dict(reply.headers)
         content = reply.body
@@ -674,6 +677,23 @@ def _paginate(request: Request, items: list) -> tuple[list, str | None]:
 # -- control API ------------------------------------------------------------------------------
 
 def _control_routes(sim: Simulator) -> list[Route]:
+    """The control API: no auth, JSON in and out, never counted as GitHub requests.
+
+    GET  /_sim/requests         counts per route template and status, last headers per route
+    GET  /_sim/state            clock, switches, budgets, spikes
+    POST /_sim/reset-counters   {}
+    POST /_sim/reset            {}  (every switch, budget, spike, token and counter)
+    POST /_sim/faults           {"kind": "status"|"delay"|"malformed"|"drop", "count": 1|null,
+                                 "status": 502, "seconds": 0.5, "route": "/orgs/{org}/insights/api/*"}
+                                or {"faults": [...]}, or {"clear": true} (with "faults" to replace)
+    POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
+                                (neither requests nor duration: until cleared) or {"enabled": false}
+    POST /_sim/rate-limit       {"limit": 5000, "remaining": 10, "reset_in": s, "token": "..."}
+    POST /_sim/spike            {"org": "octo-demo", "start": ISO|epoch, "end": ISO|epoch, "factor": 10,
+                                 "lag": 0, "actor_id": null} or {"clear": true}
+    POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
+    Bad input answers 400 with {"message": ...}.
+    """
     async def body(request: Request) -> dict[str, Any]:
         raw = await request.body()
         if not raw.strip():
@@ -701,7 +721,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
         return parse_iso(str(value))
 
     def faults(data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("clear") or data.get("replace"):
+        if data.get("clear"):
             sim.clear_faults()
         for spec in data.get("faults", [data] if "kind" in data else []):
             spec = dict(spec)

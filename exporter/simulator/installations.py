@@ -9,7 +9,7 @@ one of the world's apps, which only generate traffic.
 from __future__ import annotations
 
 from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, iso
-from exporter.simulator.world import stable_hash
+from exporter.simulator.world import World, stable_hash
 
 APP_DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/apps/apps"
 APP_SLUG = "github-insights-exporter"
@@ -27,10 +27,8 @@ def client_id(seed: int, app_id: int) -> str:
     return f"Iv23li{stable_hash(seed, 'exporter-client', app_id):014x}"
 
 
-def installations(call_or_sim) -> dict[int, tuple[str, str, int]]:
+def installations(world: World) -> dict[int, tuple[str, str, int]]:
     """installation id -> (target type, login, target id) for every place the app is installed."""
-    sim = getattr(call_or_sim, "sim", call_or_sim)
-    world = sim.world
     out = {installation_id(world.seed, "Organization", o.login): ("Organization", o.login, o.id)
            for o in world.orgs.values()}
     out[installation_id(world.seed, "Enterprise", world.enterprise)] = ("Enterprise", world.enterprise,
@@ -63,7 +61,7 @@ def _account(base: str, target_type: str, login: str, target_id: int) -> dict[st
 def _installation(call: Call, target_type: str, login: str) -> dict[str, object]:
     seed = call.sim.world.seed
     inst_id = installation_id(seed, target_type, login)
-    _, name, target_id = installations(call)[inst_id]
+    _, name, target_id = installations(call.sim.world)[inst_id]
     app_id = call.sim.config.app_id or DEFAULT_APP_ID
     base = call.base_url
     if target_type == "Enterprise":
@@ -112,7 +110,7 @@ def enterprise_installation(call: Call):
 
 def create_access_token(call: Call):
     raw = call.path_params["installation_id"]
-    target = installations(call).get(int(raw)) if raw.isdigit() else None
+    target = installations(call.sim.world).get(int(raw)) if raw.isdigit() else None
     if target is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     token, expires_at = call.sim.issue_installation_token(int(raw))

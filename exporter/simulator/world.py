@@ -12,6 +12,10 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exporter.simulator.config import SimulatorConfig
 
 # The OpenAPI enum for `actor_type`, in its order.
 ACTOR_TYPES = ("installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server")
@@ -205,12 +209,9 @@ class World:
             )
 
     @classmethod
-    def from_config(cls, config: object) -> World:
-        c = config  # a SimulatorConfig; typed loosely to keep world.py free of imports
-        return cls(
-            c.seed, c.orgs, enterprise=c.enterprise, teams=c.teams, repos=c.repos, users=c.users,  # type: ignore[attr-defined]
-            apps=c.apps, actors=c.actors, routes=c.routes, noisy_actors=c.noisy_actors,  # type: ignore[attr-defined]
-        )
+    def from_config(cls, c: SimulatorConfig) -> World:
+        return cls(c.seed, c.orgs, enterprise=c.enterprise, teams=c.teams, repos=c.repos, users=c.users,
+                   apps=c.apps, actors=c.actors, routes=c.routes, noisy_actors=c.noisy_actors)
 
     def org(self, login: str) -> Org | None:
         """Organisation names are not case sensitive on GitHub."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from exporter.simulator import Simulator
+from exporter.simulator import Simulator, SimulatorConfig, create_app
 from exporter.simulator.routing import iso
 from tests.openapi import operation
-from tests.simulator.conftest import NOW, ORG
+from tests.simulator.conftest import AUTH, NOW, ORG
 
 API = f"/orgs/{ORG}/insights/api"
 WINDOW = {"min_timestamp": iso(NOW - 86400), "max_timestamp": iso(NOW), "per_page": "100"}
@@ -76,9 +76,15 @@ async def test_substring_filters_are_case_insensitive(sim, client, template: str
     assert (await client.get(path, params={**WINDOW, param: "no-such-thing"})).json() == []
 
 
-async def test_per_page_is_capped_at_100(client) -> None:
-    response = await client.get(f"{API}/subject-stats", params={**WINDOW, "per_page": "500"})
-    assert response.status_code == 200 and len(response.json()) == 15
+async def test_per_page_defaults_to_30_and_is_capped_at_100(clock) -> None:
+    sim = Simulator(SimulatorConfig(users=110, actors=115), clock=clock)
+    transport = httpx.ASGITransport(app=create_app(sim))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim", headers=AUTH) as client:
+        window = {k: v for k, v in WINDOW.items() if k != "per_page"}
+        assert len((await client.get(f"{API}/subject-stats", params=window)).json()) == 30
+        capped = await client.get(f"{API}/subject-stats", params={**window, "per_page": "500"})
+        assert len(capped.json()) == 100
+        assert 'page=2>; rel="next"' in capped.headers["link"] and 'page=2>; rel="last"' in capped.headers["link"]
 
 
 @pytest.mark.parametrize("params", [

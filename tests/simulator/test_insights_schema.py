@@ -95,3 +95,10 @@ def test_nullable_conversion() -> None:
     assert converted["properties"]["a"]["type"] == ["string", "null"]
     assert converted["properties"]["b"] == {"anyOf": [{"anyOf": [{"type": "integer"}]}, {"type": "null"}]}
     assert converted["properties"]["nullable"] == {"type": "integer"}
+
+
+def test_missing_description_says_how_to_install_it(tmp_path) -> None:
+    from tests.openapi import description
+
+    with pytest.raises(pytest.fail.Exception, match="npm ci"):
+        description(tmp_path / "ghec.deref.json")
