@@ -36,7 +36,8 @@ async def test_a_bucket_is_empty_before_lag_min_grows_and_is_full_after_lag_full
     assert by_age[0] == by_age[4 * HOUR - 1] == by_age[4 * HOUR] == 0
     assert 0 < by_age[4.5 * HOUR] < by_age[5 * HOUR] < by_age[5.5 * HOUR] < full
     cells = len(sim.insights.traffic(ORG).cells)  # each cell's count is floored on its own
-    assert full / 2 - cells <= by_age[5 * HOUR] <= full / 2  # linear fill: half way at 5 h
+    for age, share in [(4.5 * HOUR, 0.25), (5 * HOUR, 0.5), (5.5 * HOUR, 0.75)]:  # linear fill from 4 h to 6 h
+        assert full * share - cells <= by_age[age] <= full * share
     assert by_age[6 * HOUR] == by_age[7 * HOUR] == full
     totals = [total for _, total, _ in seen]
     limited = [r for _, _, r in seen]
