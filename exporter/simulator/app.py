@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -51,7 +51,6 @@ from exporter.simulator.routing import (
     Principal,
     Reply,
     SimRoute,
-    error_body,
     iso,
     parse_iso,
 )
@@ -206,7 +205,11 @@ class Simulator:
 
     def add_spike(self, org: str, start: float, end: float, factor: float = 10.0, lag: float = 0.0,
                   actor_id: int | None = None) -> Spike:
-        """Multiply traffic by `factor` in [start, end), the extra all rate limited, visible `lag` s after each bucket."""
+        """Multiply traffic by `factor` in [start, end); the extra is all rate limited.
+
+        Each spiked bucket shows `lag` seconds after it ends, whatever the
+        normal data lag, so tests can see a spike at once.
+        """
         return self.insights.add_spike(Spike(org, float(start), float(end), float(factor), float(lag), actor_id))
 
     def clear_spikes(self) -> None:
