@@ -1,0 +1,51 @@
+"""`python -m exporter.simulator --port 8081`: a local GitHub for humans to poke with curl."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from exporter.simulator.app import Simulator
+from exporter.simulator.config import SimulatorConfig
+from exporter.simulator.server import serve_in_loop, stop_in_loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exporter.simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--org", action="append", dest="orgs", help="organisation name (repeatable)")
+    parser.add_argument("--token", action="append", dest="tokens", default=[],
+                        help="accepted token (repeatable); none given accepts any token")
+    parser.add_argument("--app-id", type=int, default=None, help="the GitHub App id JWTs must name")
+    parser.add_argument("--demo", action="store_true", help="compressed time: insights data fills within minutes")
+    args = parser.parse_args(argv)
+
+    options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id}
+    if args.orgs:
+        options["orgs"] = tuple(args.orgs)
+    config = SimulatorConfig.demo(**options) if args.demo else SimulatorConfig(**options)
+    sim = Simulator(config)
+
+    async def run() -> None:
+        server, url = await serve_in_loop(sim, args.host, args.port)
+        org = sim.world.orgs[config.orgs[0].lower()]
+        print(f"GitHub simulator listening on {url}", flush=True)
+        print(f"  try: curl -H 'Authorization: Bearer x' '{url}/orgs/{org.login}/insights/api/summary-stats"
+              f"?min_timestamp=2024-01-01T00:00:00Z'", flush=True)
+        print(f"  control API: {url}/_sim/state", flush=True)
+        try:
+            await server.serve_task  # type: ignore[attr-defined]
+        finally:
+            await stop_in_loop(server)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The contract between endpoint families and the simulator's HTTP machinery.
+
+A family module declares `SimRoute`s whose handlers take a `Call` and return
+a body (or a `Reply`), or raise `GitHubError`. Everything GitHub does around
+a handler — authentication, rate limits, pagination, ETags, faults — is the
+machinery's job (see `app.py`), so handlers only compute data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from starlette.datastructures import QueryParams
+
+    from exporter.simulator.app import Simulator
+
+REST_DOCS = "https://docs.github.com/rest"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made a request, as far as rate limits and error messages care.
+
+    `kind` is "token" (a personal or configured token), "installation" (an
+    installation token the simulator issued), "app" (a GitHub App JWT) or
+    "anonymous"; `key` names the rate-limit budget the request draws on.
+    """
+
+    kind: str
+    key: str
+    who: str
+    installation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SimRoute:
+    """One GitHub endpoint: method, path template (GitHub's `{param}` syntax) and handler.
+
+    `auth` is "token" (installation or personal token), "jwt" (GitHub App
+    JWT) or "optional" (anyone). `paginated` handlers return the whole list;
+    the machinery slices it by page/per_page and writes the Link header.
+    """
+
+    method: str
+    template: str
+    handler: Callable[[Call], Any]
+    auth: Literal["token", "jwt", "optional"] = "token"
+    paginated: bool = False
+    resource: str = "core"
+    docs: str = REST_DOCS
+
+
+@dataclass
+class Reply:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class GitHubError(Exception):
+    """An error response in GitHub's shape: `{"message", "documentation_url", "status"}`."""
+
+    def __init__(
+        self, status: int, message: str, *, documentation_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.documentation_url = documentation_url
+        self.headers = dict(headers or {})
+
+    def body(self, default_docs: str = REST_DOCS) -> dict[str, str]:
+        return error_body(self.status, self.message, self.documentation_url or default_docs)
+
+
+def error_body(status: int, message: str, documentation_url: str = REST_DOCS) -> dict[str, str]:
+    return {"message": message, "documentation_url": documentation_url, "status": str(status)}
+
+
+def invalid(detail: str, docs: str | None = None) -> GitHubError:
+    """A 422 worded like GitHub's request validation."""
+    return GitHubError(422, f"Invalid request.\n\n{detail}", documentation_url=docs)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the simulator, the path parameters, the query and the time."""
+
+    sim: Simulator
+    route: SimRoute
+    path_params: Mapping[str, str]
+    query: QueryParams
+    now: float
+    principal: Principal
+    body: Any = None
+    base_url: str = ""
+
+    def query_list(self, name: str) -> list[str]:
+        """A list parameter given repeatedly (`sort=a&sort=b`), comma-separated, or both."""
+        values = self.query.getlist(name) + self.query.getlist(f"{name}[]")
+        return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+    def invalid(self, detail: str) -> GitHubError:
+        return invalid(detail, self.route.docs)
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def iso(epoch: float) -> str:
+    """`YYYY-MM-DDTHH:MM:SSZ`, the form GitHub writes timestamps in."""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    """Epoch seconds from `YYYY-MM-DDTHH:MM:SSZ` (fractions and `±HH:MM` offsets tolerated).
+
+    Raises ValueError for anything else, including dates without a time or a
+    time zone, so a client sending a sloppy timestamp finds out.
+    """
+    if not _ISO.match(text):
+        raise ValueError(f"{text!r} is not a timestamp in the format YYYY-MM-DDTHH:MM:SSZ")
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

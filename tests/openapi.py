@@ -1,0 +1,91 @@
+"""GitHub's OpenAPI description as JSON Schema validators, for checking the simulator's response shapes.
+
+The description comes from the npm package @octokit/openapi (installed by
+`npm ci`, which scripts/test runs). OpenAPI 3.0 schemas are not quite JSON
+Schema: `nullable: true` is turned into a `null` type here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTION = ROOT / "node_modules" / "@octokit" / "openapi" / "generated" / "ghec.deref.json"
+
+# OpenAPI-only keywords that JSON Schema validators would ignore anyway, dropped to keep schemas small.
+_OPENAPI_ONLY = {"discriminator", "xml", "externalDocs", "example", "examples", "deprecated", "readOnly", "writeOnly"}
+
+
+@functools.cache
+def description(path: Path = DESCRIPTION) -> dict[str, Any]:
+    if not path.is_file():
+        pytest.fail(
+            f"GitHub's OpenAPI description is missing ({path}). Install it with `npm ci` in {ROOT} "
+            "(scripts/test does this for you).",
+            pytrace=False,
+        )
+    with path.open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+def to_json_schema(schema: Any) -> Any:
+    """An OpenAPI 3.0 schema object as JSON Schema (draft 4): `nullable: true` becomes a null type."""
+    if isinstance(schema, list):
+        return [to_json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: to_json_schema(v) for k, v in schema.items()
+           if k not in _OPENAPI_ONLY and k != "nullable" and not k.startswith("x-")}
+    if "properties" in schema:  # property names are data, not keywords
+        out["properties"] = {name: to_json_schema(s) for name, s in schema["properties"].items()}
+    if schema.get("nullable") is True:
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def operation(path: str, method: str = "get") -> dict[str, Any]:
+    paths = description()["paths"]
+    if path not in paths or method not in paths[path]:
+        raise KeyError(f"{method.upper()} {path} is not in {DESCRIPTION.name}")
+    return paths[path][method]
+
+
+@functools.cache
+def _validator(path: str, method: str, status: str) -> jsonschema.Draft4Validator:
+    responses = operation(path, method)["responses"]
+    if status not in responses:
+        raise KeyError(f"{method.upper()} {path} documents no {status} response (has {sorted(responses)})")
+    schema = responses[status]["content"]["application/json"]["schema"]
+    return jsonschema.Draft4Validator(to_json_schema(schema))
+
+
+def response_validator(path: str, method: str = "get", status: int | str = 200) -> jsonschema.Draft4Validator:
+    """A validator for the documented JSON body of `method path` answering `status`."""
+    return _validator(path, method.lower(), str(status))
+
+
+def documented_fields(path: str, method: str = "get", status: int | str = 200) -> set[str]:
+    """The property names the description lists for a response object (or for each item of a list)."""
+    schema = operation(path, method)["responses"][str(status)]["content"]["application/json"]["schema"]
+    schema = schema.get("items", schema)
+    return set(schema.get("properties", {}))
+
+
+def assert_matches(body: Any, path: str, method: str = "get", status: int | str = 200) -> None:
+    """Fail with every schema violation listed, each with its location in the body."""
+    errors = sorted(response_validator(path, method, status).iter_errors(body), key=lambda e: list(e.path))
+    if errors:
+        lines = [f"  at /{'/'.join(map(str, e.path))}: {e.message}" for e in errors[:20]]
+        pytest.fail(f"{method.upper()} {path} ({status}) does not match GitHub's description:\n" + "\n".join(lines))
