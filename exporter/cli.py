@@ -75,7 +75,7 @@ def check_runnable(settings: Settings) -> None:
     problems = []
     if not settings.github.has_credentials:
         problems.append("github.token: no credentials: set GITHUB_TOKEN, github.token, github.token_file or github.app")
-    enabled = [name for name, cls in COLLECTORS.items() if cls.options(settings).enabled]
+    enabled = [name for name, cls in COLLECTORS.items() if cls.options_of(settings).enabled]
     if not enabled:
         problems.append("collectors: every collector is disabled")
     elif not any(COLLECTORS[name].targets(settings) for name in enabled):

@@ -52,7 +52,7 @@ def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector
     sharder = Sharder.from_settings(settings)
     collectors: list[Collector] = []
     for collector_cls in COLLECTORS.values():
-        if not collector_cls.options(settings).enabled:
+        if not collector_cls.options_of(settings).enabled:
             continue
         for target in collector_cls.targets(settings):
             if sharder.owns(target):
@@ -74,7 +74,7 @@ class Daemon:
 
     async def run(self) -> int:
         from exporter.cli import flag_overrides
-        from exporter.server import create_app, serve
+        from exporter.server import LandingInfo, ServeError, create_app, serve
 
         self._install_signal_handlers()
         simulator = None
@@ -92,18 +92,18 @@ class Daemon:
         client = GitHubClient(settings.github, metrics)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
         for collector in build_collectors(settings, client):
-            scheduler.add(collector, collector.options(settings).interval)
+            scheduler.add(collector, collector.options.interval)
 
         app = create_app(
             store,
             telemetry_path=self.args.telemetry_path,
             readiness=scheduler.readiness,
             web_config=self.web_config,
-            landing={"version": __version__, "jobs": scheduler.jobs},
+            landing=LandingInfo(),
         )
         try:
             server = await serve(app, self.args.listen_address, self.web_config)
-        except Exception as exc:
+        except ServeError as exc:
             await client.aclose()
             if simulator is not None:
                 await simulator.stop()

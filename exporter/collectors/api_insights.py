@@ -126,7 +126,7 @@ class ApiInsightsCollector(Collector):
 
     def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
         super().__init__(client, settings, target)
-        self.options: ApiInsightsSettings = settings.collectors.api_insights
+        self.options: ApiInsightsSettings = settings.collectors.api_insights  # typed for this family
         self._clock = clock
         self._org_counters = RequestCounters()
         self._latest_data: float | None = None

@@ -37,9 +37,11 @@ class Collector(ABC):
         self.client = client
         self.settings = settings
         self.target = target
+        self.options = self.options_of(settings)
 
     @classmethod
-    def options(cls, settings: Settings) -> CollectorSettings:
+    def options_of(cls, settings: Settings) -> CollectorSettings:
+        """This collector's section under `collectors:`."""
         return getattr(settings.collectors, cls.name)
 
     @property

@@ -138,3 +138,32 @@ class RunningSimulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class DemoSimulator:
+    """A simulator serving inside the daemon's loop (`--demo`, `backfill --demo`)."""
+
+    def __init__(self, sim: Simulator, server: uvicorn.Server, url: str) -> None:
+        self.sim = sim
+        self.url = url
+        self._server = server
+
+    def targets(self) -> dict[str, list[str]]:
+        """Everything in the simulated world, in the shape of the exporter's `targets:` section."""
+        world = self.sim.world
+        orgs = list(world.orgs.values())
+        return {
+            "orgs": [org.login for org in orgs],
+            "teams": [f"{org.login}/{team}" for org in orgs for team in org.teams],
+            "enterprises": [world.enterprise],
+            "repositories": [f"{org.login}/{repo}" for org in orgs for repo in org.repos],
+        }
+
+    async def stop(self) -> None:
+        await stop_in_loop(self._server)
+
+
+async def start_simulator(config: SimulatorConfig | None = None) -> DemoSimulator:
+    sim = Simulator(config or SimulatorConfig.demo())
+    server, url = await serve_in_loop(sim)
+    return DemoSimulator(sim, server, url)
