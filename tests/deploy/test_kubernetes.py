@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import (
+    DOCKERFILE,
     KUBERNETES,
     REPO,
     RULES_FILE,
@@ -254,6 +256,9 @@ def pod_spec(variant: str) -> dict[str, Any]:
 def test_pod_is_locked_down(variant: str) -> None:
     spec = pod_spec(variant)
     assert spec["securityContext"]["runAsNonRoot"] is True
+    image_user = re.search(r"^USER (\d+):(\d+)$", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert image_user, "the Dockerfile sets a numeric USER"
+    assert (spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]) == tuple(map(int, image_user.groups()))
     assert spec["securityContext"]["runAsUser"] != 0
     assert spec["automountServiceAccountToken"] is False
     (container,) = spec["containers"]
@@ -339,3 +344,12 @@ def test_statefulset_pod_template_matches_the_deployment() -> None:
     container["args"] = [arg for arg in container["args"] if not arg.startswith("--shard.")]
     container["env"] = [env for env in container["env"] if env["name"] != "SHARD_INDEX"]
     assert statefulset == deployment
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_image_is_the_package_version(variant: str) -> None:
+    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    (container,) = pod_spec(variant)["containers"]
+    assert container["image"] == f"{NAME}:{version}"
+    (image,) = load_yaml(VARIANTS[variant] / "kustomization.yaml")["images"]
+    assert (image["name"], image["newTag"]) == (NAME, version)

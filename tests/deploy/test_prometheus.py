@@ -156,7 +156,7 @@ MUTATIONS = [
     ("ratio threshold", ") >= 0.05\n", ") > 0.05\n", 1, "api-insights"),
     ("absolute threshold", "[1h])) >= 100\n", "[1h])) > 100\n", 1, "api-insights"),
     ("spike for", "for: 1m\n", "for: 0m\n", 1, "api-insights"),
-    ("spike window", "github_api_insights_rate_limited_requests_total[1h])) >= 100", "github_api_insights_rate_limited_requests_total[2h])) >= 100", 1, "api-insights"),
+    ("spike window", "_total[1h]))", "_total[2h]))", 5, "api-insights"),
     ("HA dedup", "max by (org) (increase(", "sum by (org) (increase(", 6, "api-insights"),
     ("per minute", "60 * max by (org) (rate(github_api_insights_requests_total", "max by (org) (rate(github_api_insights_requests_total", 1, "api-insights"),
     ("data stale threshold", "> 8 * 3600", ">= 8 * 3600", 1, "api-insights"),
