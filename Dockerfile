@@ -26,6 +26,7 @@ LABEL org.opencontainers.image.title="github-insights-exporter" \
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 # The wheels are bind-mounted from the build stage, so none stays in a layer.
+# No version pin needed (DL3013): --no-index installs only the wheels built above.
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels github-insights-exporter \
