@@ -9,12 +9,12 @@ Source: GET /orgs/{org}/insights/api/* (API Insights, "API Insights" org permiss
     # TYPE github_api_insights_rate_limited_requests_total counter
     # HELP github_api_insights_data_latest_timestamp_seconds Start of the newest time-stats bucket that holds data ...
     # TYPE github_api_insights_data_latest_timestamp_seconds gauge
-    # HELP github_api_insights_summary_requests ... (summary-stats total_request_count over collectors.api_insights.summary_window)
-    # TYPE github_api_insights_summary_requests gauge
-    # HELP github_api_insights_summary_rate_limited_requests ...
-    # TYPE github_api_insights_summary_rate_limited_requests gauge
-    # HELP github_api_insights_summary_window_seconds Length of the trailing window the summary gauges cover.
-    # TYPE github_api_insights_summary_window_seconds gauge
+    # HELP github_api_insights_window_requests ... (summary-stats total_request_count over collectors.api_insights.summary_window)
+    # TYPE github_api_insights_window_requests gauge
+    # HELP github_api_insights_window_rate_limited_requests ...
+    # TYPE github_api_insights_window_rate_limited_requests gauge
+    # HELP github_api_insights_window_seconds Length of the trailing window the summary gauges cover.
+    # TYPE github_api_insights_window_seconds gauge
 
 The counters come from time-stats buckets through LateDataCounter: late data is
 counted once, and the first run after start-up is a baseline.
@@ -57,18 +57,18 @@ DATA_LATEST = metric(
     ["org"], f"GET {TIME_STATS}: timestamp",
 )
 SUMMARY_REQUESTS = metric(
-    FAMILY, "github_api_insights_summary_requests", "gauge",
+    FAMILY, "github_api_insights_window_requests", "gauge",
     "API requests in the org over the trailing collectors.api_insights.summary_window.",
     ["org"], f"GET {SUMMARY_STATS}: total_request_count",
 )
 SUMMARY_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_summary_rate_limited_requests", "gauge",
+    FAMILY, "github_api_insights_window_rate_limited_requests", "gauge",
     "Rate-limited API requests in the org over the trailing summary window.",
     ["org"], f"GET {SUMMARY_STATS}: rate_limited_request_count",
 )
 SUMMARY_WINDOW = metric(
-    FAMILY, "github_api_insights_summary_window_seconds", "gauge",
-    "Length of the trailing window the github_api_insights_summary_* gauges cover.",
+    FAMILY, "github_api_insights_window_seconds", "gauge",
+    "Length of the trailing window the github_api_insights_window_* request gauges cover.",
     ["org"], "configuration collectors.api_insights.summary_window",
 )
 
