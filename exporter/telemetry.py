@@ -100,6 +100,12 @@ class ExporterMetrics:
             ["collector", "target"],
             registry=registry,
         )
+        self.collector_interval = Gauge(
+            "github_exporter_collector_interval_seconds",
+            "Configured interval between runs of the collector for this target (collectors.NAME.interval).",
+            ["collector", "target"],
+            registry=registry,
+        )
         self.collector_runs = Counter(
             "github_exporter_collector_runs",
             "Runs of the collector for this target, successful or not.",
