@@ -195,8 +195,10 @@ class World:
         actors: int = 25,
         routes: int = 20,
         noisy_actors: int = 2,
+        noisy_rate_limited_share: tuple[float, float] = (0.05, 0.12),
     ) -> None:
         self.seed = seed
+        self.noisy_rate_limited_share = noisy_rate_limited_share
         self.enterprise = enterprise
         self.enterprise_id = 1 + stable_hash(seed, "enterprise", enterprise) % 99_999
         self.editors = EDITORS
@@ -211,7 +213,8 @@ class World:
     @classmethod
     def from_config(cls, c: SimulatorConfig) -> World:
         return cls(c.seed, c.orgs, enterprise=c.enterprise, teams=c.teams, repos=c.repos, users=c.users,
-                   apps=c.apps, actors=c.actors, routes=c.routes, noisy_actors=c.noisy_actors)
+                   apps=c.apps, actors=c.actors, routes=c.routes, noisy_actors=c.noisy_actors,
+                   noisy_rate_limited_share=c.noisy_rate_limited_share)
 
     def org(self, login: str) -> Org | None:
         """Organisation names are not case sensitive on GitHub."""
@@ -315,7 +318,8 @@ class World:
         share = 0.002 + 0.008 * unit(seed, "share", login, actor_id)
         if noisy:
             base *= 1.5
-            share = 0.05 + 0.07 * unit(seed, "noisy-share", login, actor_id)
+            lo, hi = self.noisy_rate_limited_share
+            share = lo + (hi - lo) * unit(seed, "noisy-share", login, actor_id)
         k = min(len(routes), 3 + stable_hash(seed, "nroutes", login, actor_id) % 5)
         picked = sorted(range(len(routes)), key=lambda r: stable_hash(seed, "route", login, actor_id, r))[:k]
         raw = [1.0 / (rank + 1) for rank in range(k)]
