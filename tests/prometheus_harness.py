@@ -6,10 +6,13 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 def require(binary: str) -> str:
@@ -45,15 +48,19 @@ class Prometheus:
 
     def __enter__(self) -> Prometheus:
         deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, f"prometheus exited: {self.logs()}"
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"prometheus not ready: {self.logs()}"
-            time.sleep(0.2)
+        try:
+            while True:
+                assert self.proc.poll() is None, f"prometheus exited: {self.logs()}"
+                try:
+                    if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"prometheus not ready: {self.logs()}"
+                time.sleep(0.2)
+        except BaseException:
+            self.__exit__()  # `with` does not call __exit__ when __enter__ fails
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
@@ -78,3 +85,22 @@ class Prometheus:
         if at is not None:
             params["time"] = str(at)
         return self.api("query", **params)["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        return self.api("query_range", query=expr, start=str(start), end=str(end), step=str(step))["result"]
+
+    def label_values(self, label: str, match: str | None = None) -> list[str]:
+        """What Grafana's `label_values(match, label)` variable query asks for."""
+        params = {"match[]": match} if match else {}
+        return self.api(f"label/{label}/values", **params)
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
+        """Poll `check` until it returns something truthy; fail with `what` and Prometheus' log after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, f"prometheus exited: {self.logs()}"
+            result = check()
+            if result:
+                return result
+            assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s\n{self.logs()}"
+            time.sleep(interval)
