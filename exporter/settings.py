@@ -247,17 +247,17 @@ class SchedulerSettings(StrictModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
 
 
-_yaml_data: ContextVar[dict[str, Any]] = ContextVar("yaml_data", default={})
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("yaml_data", default=None)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The parsed YAML file, below environment variables in priority."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class Settings(BaseSettings):
