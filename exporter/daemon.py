@@ -55,7 +55,7 @@ def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector
         if not collector_cls.options_of(settings).enabled:
             continue
         for target in collector_cls.targets(settings):
-            if sharder.owns(target):
+            if sharder.owns(target) or not collector_cls.shard_targets:
                 collectors.append(collector_cls(client, settings, target))
     return collectors
 

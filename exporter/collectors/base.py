@@ -32,6 +32,9 @@ class HistoricalSample:
 
 class Collector(ABC):
     name: ClassVar[str]  # the key under `collectors:` in the config, and the `collector` label
+    # False: every replica runs every target, and the collector shards the
+    # sub-targets it finds (discovered repositories) with `self.sharder.owns`.
+    shard_targets: ClassVar[bool] = True
 
     def __init__(self, client: GitHubClient, settings: Settings, target: str) -> None:
         self.client = client
