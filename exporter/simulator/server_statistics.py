@@ -213,10 +213,12 @@ def server_statistics(call: Call) -> list[dict[str, object]]:
         connected = ()
     else:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
-    end = _bound(call, "date_end", end_of_day=True)
-    end = call.now if end is None else end
     start = _bound(call, "date_start", end_of_day=False)
-    start = end - DEFAULT_DAYS * DAY if start is None else start
+    end = _bound(call, "date_end", end_of_day=True)
+    if end is None:
+        end = call.now if start is None else max(call.now, start)
+    if start is None:
+        start = end - DEFAULT_DAYS * DAY
     if start > end:
         raise call.invalid("date_start must not be after date_end.")
     if end - start > (MAX_DAYS + 1) * DAY:
