@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 
 from exporter.simulator import ManualClock, Simulator
@@ -80,7 +82,7 @@ async def test_figures_are_consistent_and_grow(client: httpx.AsyncClient, sim: S
         expected = 100 * c["actions_stats"]["number_of_repos_using_actions"] / s["repos"]["total_repos"]
         assert abs(ratio - expected) < 0.01
         assert c["dormant_users"]["dormancy_threshold"] == "90 days"
-    for earlier, later in zip(body, body[1:]):
+    for earlier, later in itertools.pairwise(body):
         for group, field in (("repos", "total_repos"), ("repos", "total_pushes"), ("comments", "total_issue_comments"),
                              ("users", "total_users"), ("pulls", "total_pulls")):
             assert later["ghe_stats"][group][field] >= earlier["ghe_stats"][group][field], (group, field)
