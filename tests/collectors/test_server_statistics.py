@@ -16,10 +16,11 @@ from exporter.collectors.server_statistics import (
     percentage_ratio,
     threshold_seconds,
 )
-from exporter.daemon import build_collectors
+from exporter.daemon import build_collectors, demo_settings
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.simulator import ManualClock, RunningSimulator
+from exporter.simulator.server import DemoSimulator
 from exporter.simulator.server_statistics import DAY, collection, servers
 from exporter.telemetry import ExporterMetrics
 from tests.collectors.simharness import (  # noqa: F401  (fixtures)
@@ -182,8 +183,17 @@ async def test_history_has_every_collection_at_its_date(running: RunningSimulato
     assert users == [collection(seed, prod, day)["ghe_stats"]["users"]["total_users"]]  # type: ignore[index]
 
 
-def test_demo_targets_include_the_enterprise(running: RunningSimulator) -> None:
-    settings = settings_for(running, targets={"enterprises": [ENTERPRISE]})
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
-    names = {(c.name, c.target) for c in build_collectors(settings, client)}
-    assert ("server_statistics", ENTERPRISE) in names
+async def test_demo_runs_both_families(running: RunningSimulator, clock: ManualClock) -> None:
+    """--demo takes its targets from the simulator's world: the enterprise and the repositories are in it."""
+    world_targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
+    settings = demo_settings(None, running.url, world_targets, {})
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()), clock=clock)
+    try:
+        jobs = {(c.name, c.target): c for c in build_collectors(settings, client)}
+        assert ("server_statistics", ENTERPRISE) in jobs and ("repo_traffic", "targets.repositories") in jobs
+        for name in ("server_statistics", "repo_traffic"):
+            collector = next(c for (n, _), c in jobs.items() if n == name)
+            collector._clock = clock  # the demo reads the wall clock; this test uses the simulator's
+            assert any(f.samples for f in await collector.collect()), name
+    finally:
+        await client.aclose()
