@@ -259,8 +259,58 @@ class ApiInsightsSettings(CollectorSettings):
         return values
 
 
+class ServerStatisticsSettings(CollectorSettings):
+    """GitHub Enterprise Server statistics (GitHub Connect) for each of targets.enterprises and `orgs`."""
+
+    interval: Seconds = 3600.0
+    lookback: Seconds = Field(default=7 * 86400.0,
+                              description="How far back each run asks for collections (date_start); at most 365 days.")
+    orgs: list[str] = Field(default_factory=list,
+                            description="Organizations a GitHub Enterprise Server is connected to (rather than an enterprise).")
+
+    @field_validator("lookback")
+    @classmethod
+    def _check_lookback(cls, value: float) -> float:
+        if value > 365 * 86400:
+            raise ValueError("must be at most 365d, the longest period GitHub answers for")
+        return value
+
+    @field_validator("orgs")
+    @classmethod
+    def _check_orgs(cls, values: list[str]) -> list[str]:
+        return TargetSettings._check_names(values)
+
+
+class RepoTrafficSettings(CollectorSettings):
+    """Repository traffic for targets.repositories and for the repositories discovered under `discover`."""
+
+    interval: Seconds = 3600.0
+    discover: list[str] = Field(default_factory=list, description="Orgs or users whose repositories are discovered.")
+    include: list[str] = Field(default_factory=list, description="Globs on owner/name; empty means every repository.")
+    exclude: list[str] = Field(default_factory=list, description="Globs on owner/name, applied after include.")
+    include_archived: bool = False
+    include_forks: bool = False
+    top_paths: int = Field(default=10, ge=0, le=10, description="Popular paths per repository; 0 skips the request.")
+    top_referrers: int = Field(default=10, ge=0, le=10, description="Referrers per repository; 0 skips the request.")
+
+    @field_validator("discover")
+    @classmethod
+    def _check_owners(cls, values: list[str]) -> list[str]:
+        return TargetSettings._check_names(values)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _check_globs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip() or "/" not in value:
+                raise ValueError(f"{value!r} is not a glob on owner/name (e.g. octo-demo/* or */sdk-*)")
+        return values
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
+    server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
+    repo_traffic: RepoTrafficSettings = Field(default_factory=RepoTrafficSettings)
 
 
 class StoreSettings(StrictModel):

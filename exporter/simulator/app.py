@@ -42,6 +42,8 @@ from starlette.routing import Route
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
 from exporter.simulator import users as users_family
+from exporter.simulator import repo_traffic as repo_traffic_family
+from exporter.simulator import server_statistics as server_statistics_family
 from exporter.simulator.clock import is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.insights import Insights, Spike
@@ -57,7 +59,10 @@ from exporter.simulator.routing import (
 )
 from exporter.simulator.world import World, stable_hash
 
-FAMILIES: tuple[Sequence[SimRoute], ...] = (installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES)
+FAMILIES: tuple[Sequence[SimRoute], ...] = (
+    installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
+    server_statistics_family.ROUTES, repo_traffic_family.ROUTES,
+)
 
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
