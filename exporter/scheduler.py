@@ -51,6 +51,9 @@ class CollectorScheduler:
         labels = (collector.name, collector.target)
         self._metrics.collector_runs.labels(*labels)  # exported as 0 before the first run
         self._metrics.collector_failures.labels(*labels)
+        initial = collector.initial()
+        if initial:
+            self._store.publish(labels, initial)
 
     @property
     def jobs(self) -> list[tuple[str, str]]:
