@@ -2,10 +2,11 @@
 
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
+from exporter.collectors.billing import BillingCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.name: collector
-    for collector in (ApiInsightsCollector,)
+    for collector in (ApiInsightsCollector, BillingCollector)
 }
 
 __all__ = ["COLLECTORS", "Collector"]
