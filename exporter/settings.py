@@ -307,10 +307,40 @@ class RepoTrafficSettings(CollectorSettings):
         return values
 
 
+class BillingSettings(CollectorSettings):
+    """Usage report exports for each enterprise in targets.enterprises (month-to-date, USD)."""
+
+    interval: Seconds = 3600.0
+    report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
+        default_factory=lambda: ["detailed"], min_length=1,
+        description="Each is a different view of the same bill: do not add them up.",
+    )
+    max_export_age: Seconds = Field(
+        default=6 * 3600.0, description="Reuse a completed export of the same type and period while younger than this."
+    )
+    poll_timeout: Seconds = Field(
+        default=120.0, description="How long one run polls a processing export; then it is polled again next run."
+    )
+    export_timeout: Seconds = Field(
+        default=3600.0, description="A processing export older than this is given up and a new one created."
+    )
+    extra_labels: list[Literal["repository", "username"]] = Field(
+        default_factory=list, description="Unbounded labels, off by default."
+    )
+
+    @field_validator("report_types", "extra_labels")
+    @classmethod
+    def _no_repeats(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("each value may be listed once")
+        return values
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
     repo_traffic: RepoTrafficSettings = Field(default_factory=RepoTrafficSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
 
 class StoreSettings(StrictModel):

@@ -63,6 +63,14 @@ class Collector(ABC):
     async def collect(self) -> list[Metric]:
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
 
+    def initial(self) -> list[Metric]:
+        """Families served from start-up until the first run publishes, e.g. counters at 0.
+
+        A counter first seen at 1 hides its first increase from increase() and
+        rate(); exposing it at 0 before the first run lets alerts see it.
+        """
+        return []
+
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
         """What GitHub still holds between start and end, under the live metric names.
 

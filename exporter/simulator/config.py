@@ -48,6 +48,14 @@ class SimulatorConfig:
     # each); the default holds the whole retention period.
     insights_cache_buckets: int = 9000
 
+    # Billing usage report exports: `processing` for this many seconds after
+    # creation, then `completed`; each download file holds at most
+    # `billing_rows_per_file` rows and its signed URL works for
+    # `billing_url_lifetime` seconds after the export was read.
+    billing_export_delay: float = 90.0
+    billing_rows_per_file: int = 50_000
+    billing_url_lifetime: float = 3600.0
+
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 
     def __post_init__(self) -> None:
@@ -57,6 +65,8 @@ class SimulatorConfig:
             raise ValueError("need 0 <= insights_lag_min <= insights_lag_full")
         if self.rate_limit_budget < 0 or self.rate_limit_window <= 0:
             raise ValueError("rate limit budget must be >= 0 and its window > 0")
+        if self.billing_export_delay < 0 or self.billing_rows_per_file < 1 or self.billing_url_lifetime <= 0:
+            raise ValueError("need billing_export_delay >= 0, billing_rows_per_file >= 1, billing_url_lifetime > 0")
         if self.apps < 0 or self.users < 1:
             raise ValueError("a world needs at least one user")
 
@@ -68,7 +78,9 @@ class SimulatorConfig:
         five minutes, so at any moment one bucket is filling and counters grow
         between two 15-second collection runs. Collectors run every 15 s
         instead of every 5 min, twenty times more often than in production, so
-        the hourly budget is twenty times GitHub's 5,000 to match.
+        the hourly budget is twenty times GitHub's 5,000 to match. A billing
+        export completes 1.5 seconds after it is requested, before the
+        collector's first poll.
         """
-        base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000)
+        base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000, billing_export_delay=1.5)
         return replace(base, **overrides)  # type: ignore[arg-type]
