@@ -52,6 +52,9 @@ class CollectorScheduler:
         self._metrics.collector_runs.labels(*labels)  # exported as 0 before the first run
         self._metrics.collector_failures.labels(*labels)
         self._metrics.collector_interval.labels(*labels).set(interval)
+        initial = collector.initial()
+        if initial:
+            self._store.publish(labels, initial)
 
     @property
     def jobs(self) -> list[tuple[str, str]]:

@@ -212,16 +212,135 @@ class CollectorSettings(StrictModel):
     interval: Seconds = 300.0
 
 
+class ApiInsightsActor(StrictModel):
+    """An API Insights actor to follow: a token, OAuth grant or app installation, by type and id."""
+
+    actor_type: Literal["installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server"]
+    actor_id: int = Field(gt=0)
+
+
 class ApiInsightsSettings(CollectorSettings):
-    """API Insights for each org in targets.orgs."""
+    """API Insights for each org in targets.orgs, and for the users and actors it follows there."""
 
     timestamp_increment: Literal["5m", "10m", "15m", "30m", "1h"] = "5m"
     lookback: Seconds = 24 * 3600.0
     summary_window: Seconds = 24 * 3600.0
+    users: list[int | str] = Field(
+        default_factory=list, description="Users followed in every org: numeric ids, or logins (looked up once)."
+    )
+    actors: list[ApiInsightsActor] = Field(default_factory=list, description="Actors followed in every org.")
+    top_subjects: int = Field(default=10, ge=0, le=1000, description="Busiest subjects followed automatically.")
+    top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
+    top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
+    forget_after: Seconds = 3600.0
+
+    @field_validator("users")
+    @classmethod
+    def _check_users(cls, values: list[int | str]) -> list[int | str]:
+        seen: set[str] = set()
+        for value in values:
+            if isinstance(value, int) and value <= 0:
+                raise ValueError(f"user id {value} must be positive")
+            if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", value):
+                raise ValueError(f"{value!r} is not a GitHub login (use a number for a user id)")
+            key = str(value).lower()
+            if key in seen:
+                raise ValueError(f"{value!r} is listed twice")
+            seen.add(key)
+        return values
+
+    @field_validator("actors")
+    @classmethod
+    def _unique_actors(cls, values: list[ApiInsightsActor]) -> list[ApiInsightsActor]:
+        keys = [(a.actor_type, a.actor_id) for a in values]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"actor {key[0]}/{key[1]} is listed twice")
+        return values
+
+
+class ServerStatisticsSettings(CollectorSettings):
+    """GitHub Enterprise Server statistics (GitHub Connect) for each of targets.enterprises and `orgs`."""
+
+    interval: Seconds = 3600.0
+    lookback: Seconds = Field(default=7 * 86400.0,
+                              description="How far back each run asks for collections (date_start); at most 365 days.")
+    orgs: list[str] = Field(default_factory=list,
+                            description="Organizations a GitHub Enterprise Server is connected to (rather than an enterprise).")
+
+    @field_validator("lookback")
+    @classmethod
+    def _check_lookback(cls, value: float) -> float:
+        if value > 365 * 86400:
+            raise ValueError("must be at most 365d, the longest period GitHub answers for")
+        return value
+
+    @field_validator("orgs")
+    @classmethod
+    def _check_orgs(cls, values: list[str]) -> list[str]:
+        return TargetSettings._check_names(values)
+
+
+class RepoTrafficSettings(CollectorSettings):
+    """Repository traffic for targets.repositories and for the repositories discovered under `discover`."""
+
+    interval: Seconds = 3600.0
+    discover: list[str] = Field(default_factory=list, description="Orgs or users whose repositories are discovered.")
+    include: list[str] = Field(default_factory=list, description="Globs on owner/name; empty means every repository.")
+    exclude: list[str] = Field(default_factory=list, description="Globs on owner/name, applied after include.")
+    include_archived: bool = False
+    include_forks: bool = False
+    top_paths: int = Field(default=10, ge=0, le=10, description="Popular paths per repository; 0 skips the request.")
+    top_referrers: int = Field(default=10, ge=0, le=10, description="Referrers per repository; 0 skips the request.")
+
+    @field_validator("discover")
+    @classmethod
+    def _check_owners(cls, values: list[str]) -> list[str]:
+        return TargetSettings._check_names(values)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _check_globs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip() or "/" not in value:
+                raise ValueError(f"{value!r} is not a glob on owner/name (e.g. octo-demo/* or */sdk-*)")
+        return values
+
+
+class BillingSettings(CollectorSettings):
+    """Usage report exports for each enterprise in targets.enterprises (month-to-date, USD)."""
+
+    interval: Seconds = 3600.0
+    report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
+        default_factory=lambda: ["detailed"], min_length=1,
+        description="Each is a different view of the same bill: do not add them up.",
+    )
+    max_export_age: Seconds = Field(
+        default=6 * 3600.0, description="Reuse a completed export of the same type and period while younger than this."
+    )
+    poll_timeout: Seconds = Field(
+        default=120.0, description="How long one run polls a processing export; then it is polled again next run."
+    )
+    export_timeout: Seconds = Field(
+        default=3600.0, description="A processing export older than this is given up and a new one created."
+    )
+    extra_labels: list[Literal["repository", "username"]] = Field(
+        default_factory=list, description="Unbounded labels, off by default."
+    )
+
+    @field_validator("report_types", "extra_labels")
+    @classmethod
+    def _no_repeats(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("each value may be listed once")
+        return values
 
 
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
+    server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
+    repo_traffic: RepoTrafficSettings = Field(default_factory=RepoTrafficSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
 
 class StoreSettings(StrictModel):
@@ -247,17 +366,17 @@ class SchedulerSettings(StrictModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
 
 
-_yaml_data: ContextVar[dict[str, Any]] = ContextVar("yaml_data", default={})
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("yaml_data", default=None)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The parsed YAML file, below environment variables in priority."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class Settings(BaseSettings):

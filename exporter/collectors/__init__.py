@@ -2,10 +2,13 @@
 
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
+from exporter.collectors.billing import BillingCollector
+from exporter.collectors.repo_traffic import RepoTrafficCollector
+from exporter.collectors.server_statistics import ServerStatisticsCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.name: collector
-    for collector in (ApiInsightsCollector,)
+    for collector in (ApiInsightsCollector, ServerStatisticsCollector, RepoTrafficCollector, BillingCollector)
 }
 
 __all__ = ["COLLECTORS", "Collector"]

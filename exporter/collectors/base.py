@@ -32,6 +32,11 @@ class HistoricalSample:
 
 class Collector(ABC):
     name: ClassVar[str]  # the key under `collectors:` in the config, and the `collector` label
+    # True: the daemon builds this collector only on the replica that owns the target.
+    # False: on every replica; the collector then splits its own work (actors, discovered
+    # repositories) with `self.sharder` and produces target-level metrics only where
+    # `self.sharder.owns(self.target)`.
+    sharded_by_target: ClassVar[bool] = True
 
     def __init__(self, client: GitHubClient, settings: Settings, target: str) -> None:
         self.client = client
@@ -57,6 +62,14 @@ class Collector(ABC):
     @abstractmethod
     async def collect(self) -> list[Metric]:
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
+
+    def initial(self) -> list[Metric]:
+        """Families served from start-up until the first run publishes, e.g. counters at 0.
+
+        A counter first seen at 1 hides its first increase from increase() and
+        rate(); exposing it at 0 before the first run lets alerts see it.
+        """
+        return []
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
         """What GitHub still holds between start and end, under the live metric names.

@@ -229,10 +229,13 @@ class GitHubClient:
                     headers["If-None-Match"] = cached.etag
                 if cached.last_modified:
                     headers["If-Modified-Since"] = cached.last_modified
+            # A POST creates something (a billing export): retrying one that may have
+            # reached GitHub could create it twice, so only idempotent GETs are retried.
+            retries_left = attempts < self._settings.max_retries and method == "GET"
             try:
                 response = await self._send(method, url, route, headers, json)
             except TransportError:
-                if attempts >= self._settings.max_retries:
+                if not retries_left:
                     raise
                 attempts += 1
                 await self._sleep(self._backoff(attempts))
@@ -261,7 +264,7 @@ class GitHubClient:
                 rate_limit_waits += 1
                 await self._sleep(seconds)
                 continue
-            if status in RETRY_STATUSES and attempts < self._settings.max_retries:
+            if status in RETRY_STATUSES and retries_left:
                 attempts += 1
                 await self._sleep(self._backoff(attempts))
                 continue

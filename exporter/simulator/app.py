@@ -35,12 +35,18 @@ from urllib.parse import parse_qsl, urlencode
 import jwt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from exporter.simulator import billing as billing_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
+from exporter.simulator import users as users_family
+from exporter.simulator import repo_traffic as repo_traffic_family
+from exporter.simulator import server_statistics as server_statistics_family
+from exporter.simulator.billing import Billing
 from exporter.simulator.clock import is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.insights import Insights, Spike
@@ -56,7 +62,10 @@ from exporter.simulator.routing import (
 )
 from exporter.simulator.world import World, stable_hash
 
-FAMILIES: tuple[Sequence[SimRoute], ...] = (installations_family.ROUTES, insights_family.ROUTES)
+FAMILIES: tuple[Sequence[SimRoute], ...] = (
+    installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
+    server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES,
+)
 
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
@@ -162,6 +171,9 @@ class Simulator:
         self.world = World.from_config(self.config)
         self.routes: tuple[SimRoute, ...] = tuple(r for family in families for r in family)
         self._insights: Insights | None = None
+        self._billing: Billing | None = None
+        # The origin of signed download links (billing exports): a second loopback port, set by the server.
+        self.downloads_url = ""
         self._lock = threading.RLock()
         self._limit = self.config.rate_limit_budget
         self._windows: dict[str, _Window] = {}
@@ -203,6 +215,14 @@ class Simulator:
                                               c.insights_retention, c.insights_cache_buckets)
         return self._insights
 
+    @property
+    def billing(self) -> Billing:
+        if self._billing is None:
+            with self._lock:
+                if self._billing is None:
+                    self._billing = Billing(self.world, self.config, lambda: self.downloads_url)
+        return self._billing
+
     def add_spike(self, org: str, start: float, end: float, factor: float = 10.0, lag: float = 0.0,
                   actor_id: int | None = None) -> Spike:
         """Multiply traffic by `factor` in [start, end); the extra is all rate limited.
@@ -229,6 +249,8 @@ class Simulator:
             self._last_modified.clear()
             if self._insights is not None:
                 self._insights.clear_spikes()
+            if self._billing is not None:
+                self._billing.reset()
             self.reset_counters()
 
     def add_fault(self, kind: str, *, count: int | None = 1, status: int = 502, seconds: float = 0.0,
@@ -335,6 +357,7 @@ class Simulator:
     def reset_counters(self) -> None:
         with self._lock:
             self._counts: Counter[str] = Counter()
+            self._method_counts: Counter[str] = Counter()
             self._statuses: Counter[str] = Counter()
             self._route_statuses: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self._headers_seen: dict[str, dict[str, str | None]] = {}
@@ -345,14 +368,16 @@ class Simulator:
             return {
                 "total": sum(self._counts.values()),
                 "routes": dict(self._counts),
+                "methods": dict(self._method_counts),
                 "statuses": dict(self._statuses),
                 "route_statuses": {k: dict(v) for k, v in self._route_statuses.items()},
                 "headers": {k: dict(v) for k, v in self._headers_seen.items()},
             }
 
-    def count(self, template: str) -> int:
+    def count(self, template: str, method: str | None = None) -> int:
+        """Requests to a route template, of one method (GET, POST, ...) when given."""
         with self._lock:
-            return self._counts[template]
+            return self._method_counts[f"{method.upper()} {template}"] if method else self._counts[template]
 
     def last_headers(self, template: str) -> dict[str, str | None]:
         """The last `X-GitHub-Api-Version`, `Accept` and `User-Agent` sent to a route (all None if never called)."""
@@ -483,6 +508,7 @@ class Simulator:
         h = request.headers
         with self._lock:
             self._counts[template] += 1
+            self._method_counts[f"{request.method} {template}"] += 1
             self._headers_seen[template] = {
                 "x-github-api-version": h.get("x-github-api-version"),
                 "accept": h.get("accept"),
@@ -695,6 +721,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
     POST /_sim/spike            {"org": "octo-demo", "start": ISO|epoch, "end": ISO|epoch, "factor": 10,
                                  "lag": 0, "actor_id": null} or {"clear": true}
     POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
+    POST /_sim/billing          {"fail_next": 1, "delay": 90} (billing exports: next N fail; processing time)
     Bad input answers 400 with {"message": ...}.
     """
     async def body(request: Request) -> dict[str, Any]:
@@ -782,6 +809,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/rate-limit", control(rate_limit), methods=["POST"]),
         Route("/_sim/spike", control(spike), methods=["POST"]),
         Route("/_sim/clock", control(clock), methods=["POST"]),
+        Route("/_sim/billing", control(lambda data: billing_family.control(sim, data)), methods=["POST"]),
     ]
 
 
@@ -804,6 +832,6 @@ def create_app(sim: Simulator) -> Starlette:
     routes += [Route(r.template, endpoint(r, r.template), methods=[r.method]) for r in sim.routes]
     routes.append(Route("/{path:path}", endpoint(catch_all, UNMATCHED),
                         methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(billing_family.DownloadsOrigin, sim=sim)])
     app.state.simulator = sim
     return app

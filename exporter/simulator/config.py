@@ -51,6 +51,14 @@ class SimulatorConfig:
     # each); the default holds the whole retention period.
     insights_cache_buckets: int = 9000
 
+    # Billing usage report exports: `processing` for this many seconds after
+    # creation, then `completed`; each download file holds at most
+    # `billing_rows_per_file` rows and its signed URL works for
+    # `billing_url_lifetime` seconds after the export was read.
+    billing_export_delay: float = 90.0
+    billing_rows_per_file: int = 50_000
+    billing_url_lifetime: float = 3600.0
+
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 
     def __post_init__(self) -> None:
@@ -63,6 +71,8 @@ class SimulatorConfig:
         lo, hi = self.noisy_rate_limited_share
         if not 0 <= lo <= hi <= 1:
             raise ValueError("need 0 <= noisy_rate_limited_share[0] <= [1] <= 1")
+        if self.billing_export_delay < 0 or self.billing_rows_per_file < 1 or self.billing_url_lifetime <= 0:
+            raise ValueError("need billing_export_delay >= 0, billing_rows_per_file >= 1, billing_url_lifetime > 0")
         if self.apps < 0 or self.users < 1:
             raise ValueError("a world needs at least one user")
 
@@ -72,15 +82,20 @@ class SimulatorConfig:
 
         Data shows up as soon as a 5-minute bucket ends and fills over the next
         five minutes, so at any moment one bucket is filling and counters grow
-        between two 15-second collection runs.
+        between two 15-second collection runs. Collectors run every 15 s
+        instead of every 5 min, twenty times more often than in production, so
+        the hourly budget is twenty times GitHub's 5,000 to match. A billing
+        export completes 1.5 seconds after it is requested, before the
+        collector's first poll.
 
         Noisy actors are rate limited on 2-4% of their requests rather than
         5-12%: with the default shares the busiest noisy installation pushes
         the org's hourly rate-limited share to 4-6%, so the demo's normal state
         would meet GitHubAPIRateLimitedSpike's thresholds (5% and 100 requests
-        over 1h) in 3-46% of a fortnight's hours (seeds 1-3). With 2-4% it stays under 2.5%
-        (every hour of a week, seeds 1-5), and noisy actors still lead the
-        rate-limited rankings.
+        over 1h) in 3-46% of a fortnight's hours (seeds 1-3). With 2-4% it
+        stays under 2.5% (every hour of a week, seeds 1-5), and noisy actors
+        still lead the rate-limited rankings.
         """
-        base = cls(insights_lag_min=0.0, insights_lag_full=300.0, noisy_rate_limited_share=(0.02, 0.04))
+        base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000, billing_export_delay=1.5,
+                   noisy_rate_limited_share=(0.02, 0.04))
         return replace(base, **overrides)  # type: ignore[arg-type]

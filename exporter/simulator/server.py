@@ -49,6 +49,13 @@ def _server(sim: Simulator) -> _GuestServer:
     return _GuestServer(config)
 
 
+def _bind_downloads(sim: Simulator, host: str) -> socket.socket:
+    """A second port on the same server for signed download links: a different origin from the API."""
+    sock = _bind(host, 0)
+    sim.downloads_url = _url(sock)
+    return sock
+
+
 async def serve_in_loop(sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[uvicorn.Server, str]:
     """Start serving `sim` in the running loop; returns the server and its URL once it accepts connections.
 
@@ -56,12 +63,14 @@ async def serve_in_loop(sim: Simulator, host: str = "127.0.0.1", port: int = 0) 
     and await `server.serve_task`).
     """
     sock = _bind(host, port)
+    downloads = _bind_downloads(sim, host)
     url = _url(sock)
     server = _server(sim)
-    server.serve_task = asyncio.create_task(server.serve(sockets=[sock]), name=f"github-simulator {url}")
+    server.serve_task = asyncio.create_task(server.serve(sockets=[sock, downloads]), name=f"github-simulator {url}")
     while not server.started:
         if server.serve_task.done():
             sock.close()
+            downloads.close()
             server.serve_task.result()  # raises what stopped the start-up
             raise RuntimeError("the simulator stopped during start-up")
         await asyncio.sleep(0.005)
@@ -103,16 +112,18 @@ class RunningSimulator:
 
     def start(self, timeout: float = 10.0) -> RunningSimulator:
         sock = _bind(self._host, self._port)
+        downloads = _bind_downloads(self.sim, self._host)
         self.url = _url(sock)
         self._server = server = _server(self.sim)
 
         def run() -> None:
             try:
-                asyncio.run(server.serve(sockets=[sock]))
+                asyncio.run(server.serve(sockets=[sock, downloads]))
             except BaseException as exc:  # reported to the starting thread
                 self._failure = exc
             finally:
                 sock.close()
+                downloads.close()
 
         self._thread = threading.Thread(target=run, name=f"github-simulator {self.url}", daemon=True)
         self._thread.start()

@@ -160,3 +160,13 @@ async def test_bad_credentials_never_echo_the_token(running, registry) -> None:
             await client.aclose()
     assert caught.value.status == 401
     assert "ghp_wrongtokenvalue" not in str(caught.value) + repr(caught.value)
+
+
+async def test_a_post_is_never_retried(client: GitHubClient, sim) -> None:
+    """Retrying a POST that may have reached GitHub could create a second billing export."""
+    route = "/enterprises/{enterprise}/settings/billing/reports"
+    sim.fail_next(1, status=502)
+    with pytest.raises(APIError) as caught:
+        await client.post(route, json={"report_type": "detailed"}, enterprise="octo-enterprise", family="billing")
+    assert caught.value.status == 502
+    assert sim.count(route, "POST") == 1

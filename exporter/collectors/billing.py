@@ -1,0 +1,567 @@
+"""Billing usage reports of an enterprise: month-to-date quantity and USD amounts from usage report exports.
+
+Source: POST/GET /enterprises/{enterprise}/settings/billing/reports[/{report_id}] (public preview;
+enterprise admin or billing manager, or "Enterprise administration: write"), then the CSV files
+behind the export's signed `download_urls`.
+
+    # HELP github_billing_usage_net_amount_usd Month-to-date billable amount in US dollars ...
+    # TYPE github_billing_usage_net_amount_usd gauge
+    github_billing_usage_net_amount_usd{enterprise="octo-enterprise",report_type="detailed",product="actions",sku="actions_linux",unit_type="Minutes",organization="octo-demo",cost_center="R&D, Data Science"} 12.5
+    # HELP github_billing_export_failures_total Usage report exports this exporter watched that ended failed ...
+    # TYPE github_billing_export_failures_total counter
+    github_billing_export_failures_total{enterprise="octo-enterprise",report_type="detailed"} 0
+    # HELP github_billing_export_last_completed_timestamp_seconds Creation time of the newest completed export ...
+    # TYPE github_billing_export_last_completed_timestamp_seconds gauge
+
+How a run gets its data, per report type (collectors.billing.report_types):
+1. An export this collector is waiting for (kept in memory, never on disk) is polled.
+2. Otherwise the enterprise's exports are listed: a completed export of the same type and
+   period (first of the month to today, UTC) younger than `max_export_age` is reused
+   without a POST (and only downloaded if it is not the one already served); one still
+   processing (another replica's, or ours before a restart) is adopted and polled.
+3. Otherwise one export is created, at most one per report type per `interval`.
+Polling backs off from 2 s to 30 s for up to `poll_timeout`; an export still processing then
+is polled again next run rather than created again, and given up after `export_timeout`.
+An export that ends `failed` counts in github_billing_export_failures_total and leaves the
+previous data in place.
+
+Amounts are in US dollars, GitHub's only billing currency, so the unit is in the name
+(`_usd`, like `_bytes`) instead of a `currency` label that would always say USD: a
+dashboard cannot mix currencies by accident, and sum() stays meaningful. Each report
+type is a different view of the same bill: sum within one report_type, never across.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.billing_csv import (
+    BASE_LABELS,
+    CsvRecords,
+    Totals,
+    UsageReader,
+)
+from exporter.github.client import GitHubClient
+from exporter.github.errors import MalformedResponseError, NotFoundError
+from exporter.metricspec import MetricSpec, metric
+from exporter.settings import BillingSettings, Settings
+
+log = structlog.get_logger(__name__)
+
+FAMILY = "billing"
+REPORTS = "/enterprises/{enterprise}/settings/billing/reports"
+REPORT = "/enterprises/{enterprise}/settings/billing/reports/{report_id}"
+STATES = ("processing", "completed", "failed")
+POLL_FIRST = 2.0
+POLL_CAP = 30.0
+DAY = 86400
+
+_USAGE_LABELS = ("enterprise", "report_type", *BASE_LABELS)
+_EXPORT_LABELS = ("enterprise", "report_type")
+_USAGE_NOTE = (
+    "From the newest completed usage report export of this report_type, cached until the next one; sum within one "
+    "report_type, never across. repository and username labels appear when listed in collectors.billing.extra_labels "
+    "(empty where the report type has no such column)."
+)
+_CSV = f"usage report CSV at download_urls of GET {REPORT}"
+
+QUANTITY = metric(
+    FAMILY, "github_billing_usage_quantity", "gauge",
+    f"Quantity used this month to date (UTC), in the unit named by unit_type (Minutes, GigabyteHours, Requests ...). "
+    f"{_USAGE_NOTE}",
+    _USAGE_LABELS, f"{_CSV}: quantity",
+)
+GROSS = metric(
+    FAMILY, "github_billing_usage_gross_amount_usd", "gauge",
+    f"Gross amount this month to date (UTC) in US dollars, GitHub's billing currency, before discounts. {_USAGE_NOTE}",
+    _USAGE_LABELS, f"{_CSV}: gross_amount",
+)
+DISCOUNT = metric(
+    FAMILY, "github_billing_usage_discount_amount_usd", "gauge",
+    f"Discount this month to date (UTC) in US dollars, GitHub's billing currency (included usage, public "
+    f"repositories). {_USAGE_NOTE}",
+    _USAGE_LABELS, f"{_CSV}: discount_amount",
+)
+NET = metric(
+    FAMILY, "github_billing_usage_net_amount_usd", "gauge",
+    f"Billable amount this month to date (UTC) in US dollars, GitHub's billing currency: gross minus discount. "
+    f"{_USAGE_NOTE}",
+    _USAGE_LABELS, f"{_CSV}: net_amount",
+)
+ROWS = metric(
+    FAMILY, "github_billing_report_rows", "gauge",
+    "Data rows in the usage report the github_billing_usage_* gauges come from (0 for an empty report).",
+    _EXPORT_LABELS, f"{_CSV}: number of data lines",
+)
+LATEST_DATE = metric(
+    FAMILY, "github_billing_report_latest_date_timestamp_seconds", "gauge",
+    "Start (00:00 UTC) of the newest day with usage in the served report; time() minus this is GitHub's billing lag.",
+    _EXPORT_LABELS, f"{_CSV}: date",
+)
+LAST_COMPLETED = metric(
+    FAMILY, "github_billing_export_last_completed_timestamp_seconds", "gauge",
+    "Creation time of the newest completed export whose data the github_billing_usage_* gauges show (GitHub gives "
+    "no completion time); absent until one is known. time() minus this is the age of the billing data.",
+    _EXPORT_LABELS, f"GET {REPORT}: created_at of an export with status completed",
+)
+STATE = metric(
+    FAMILY, "github_billing_export_state", "gauge",
+    "1 for the status last seen of the newest export this collector created, adopted or reused, 0 for the others "
+    "(all 0 before the first).",
+    (*_EXPORT_LABELS, "state"), f"GET {REPORT}: status",
+)
+CREATED = metric(
+    FAMILY, "github_billing_export_created", "counter",
+    "Usage report exports this exporter created (at most one per report type per collection interval).",
+    _EXPORT_LABELS, f"POST {REPORTS}",
+)
+POLLS = metric(
+    FAMILY, "github_billing_export_polls", "counter",
+    "Status requests for exports still processing.",
+    _EXPORT_LABELS, f"GET {REPORT}",
+)
+REUSES = metric(
+    FAMILY, "github_billing_export_reuses", "counter",
+    "Runs that found a completed export of the same type and period younger than collectors.billing.max_export_age "
+    "and so created none.",
+    _EXPORT_LABELS, f"GET {REPORTS}: usage_report_exports",
+)
+FAILURES = metric(
+    FAMILY, "github_billing_export_failures", "counter",
+    "Usage report exports this exporter created or adopted that ended with status failed; the previous data is kept.",
+    _EXPORT_LABELS, f"GET {REPORT}: status failed",
+)
+TIMEOUTS = metric(
+    FAMILY, "github_billing_export_timeouts", "counter",
+    "Exports given up while still processing after collectors.billing.export_timeout; a new one is created.",
+    _EXPORT_LABELS, f"GET {REPORT}: status processing",
+)
+USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET)
+
+
+@dataclass(frozen=True)
+class Export:
+    """The export object of the REST description, as far as this collector needs it."""
+
+    id: str
+    report_type: str
+    start_date: str
+    end_date: str
+    status: str
+    download_urls: tuple[str, ...]
+    created_at: float | None
+
+    @property
+    def period(self) -> tuple[str, str]:
+        return (self.start_date, self.end_date)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+    @classmethod
+    def parse(cls, data: Any, endpoint: str) -> Export:
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"{endpoint}: expected an export object", endpoint=endpoint)
+        for key in ("id", "report_type", "start_date", "end_date", "status"):
+            if not isinstance(data.get(key), str):
+                raise MalformedResponseError(f"{endpoint}: export has no {key}", endpoint=endpoint)
+        urls = data.get("download_urls") or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise MalformedResponseError(f"{endpoint}: download_urls is not a list of URLs", endpoint=endpoint)
+        created = None
+        if isinstance(data.get("created_at"), str):
+            try:
+                created = datetime.fromisoformat(data["created_at"]).timestamp()
+            except ValueError:
+                raise MalformedResponseError(f"{endpoint}: created_at {data['created_at']!r} is not a time",
+                                             endpoint=endpoint) from None
+        return cls(data["id"], data["report_type"], data["start_date"], data["end_date"], data["status"],
+                   tuple(urls), created)
+
+
+@dataclass
+class Report:
+    """What was read from one export's files."""
+
+    totals: dict[tuple[str, ...], Totals] = field(default_factory=dict)
+    rows: int = 0
+    latest_day: float | None = None
+    daily: dict[tuple[float, tuple[str, ...]], Totals] | None = None  # per day, for history()
+
+
+@dataclass
+class TypeState:
+    """Everything a report type keeps between runs, in memory only."""
+
+    pending: Export | None = None
+    served: Export | None = None
+    report: Report | None = None
+    state: str | None = None
+    last_completed: float | None = None
+    last_created_at: float | None = None
+    created: int = 0
+    polls: int = 0
+    reuses: int = 0
+    failures: int = 0
+    timeouts: int = 0
+
+
+def month_to_date(now: float) -> tuple[str, str]:
+    """(first of the month, today) in UTC, as YYYY-MM-DD."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    return today.replace(day=1).isoformat(), today.isoformat()
+
+
+def months(start: float, end: float) -> list[tuple[date, date]]:
+    """(first, last day) of each calendar month overlapping [start, end], the last cut at `end`'s day."""
+    first = datetime.fromtimestamp(start, UTC).date().replace(day=1)
+    last = datetime.fromtimestamp(end, UTC).date()
+    out = []
+    while first <= last:
+        following = (first + timedelta(days=32)).replace(day=1)
+        out.append((first, min(following - timedelta(days=1), last)))
+        first = following
+    return out
+
+
+def public_url(url: str) -> str:
+    """A download link without its query string, which holds the signature (a credential)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _add(into: dict[Any, Totals], key: Any, q: float, g: float, d: float, n: float) -> None:
+    acc = into.get(key)
+    if acc is None:
+        acc = into[key] = Totals()
+    acc.quantity += q
+    acc.gross += g
+    acc.discount += d
+    acc.net += n
+
+
+def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> None:
+    """Sum records into the report as they come; the first record of a file is its header."""
+    for record in records:
+        if not reader.has_header:
+            reader.header(record)
+            continue
+        day, key, q, g, d, n = reader.row(record)
+        _add(report.totals, key, q, g, d, n)
+        if report.latest_day is None or day > report.latest_day:
+            report.latest_day = day
+        if report.daily is not None:
+            _add(report.daily, (day, key), q, g, d, n)
+
+
+async def read_report(
+    client: GitHubClient, export: Export, labels: tuple[str, ...], *, per_day: bool = False,
+) -> Report:
+    """Download every file of a completed export, streaming, and sum its rows by label set (and day)."""
+    if not export.download_urls:
+        raise MalformedResponseError(f"{REPORT}: export {export.id} is completed but has no download_urls",
+                                     endpoint=REPORT)
+    report = Report(daily={} if per_day else None)
+    count = len(export.download_urls)
+    for n, url in enumerate(export.download_urls, 1):
+        source = f"{export.report_type} export {export.id} file {n}/{count} ({public_url(url)})"
+        parser = CsvRecords(source)
+        reader = UsageReader(export.report_type, labels, source)
+        async with client.download(url) as response:
+            async for chunk in response.aiter_bytes():
+                _fold(report, reader, parser.feed(chunk))
+        _fold(report, reader, parser.finish())
+        report.rows += reader.rows
+    return report
+
+
+class BillingCollector(Collector):
+    """One enterprise: one export per configured report type, polled, downloaded and summed."""
+
+    name = "billing"
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        settings: Settings,
+        target: str,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(client, settings, target)
+        self.options: BillingSettings = settings.collectors.billing  # typed for this family
+        self._clock = clock
+        self._sleep = sleep
+        self.labels = (*BASE_LABELS, *(name for name in ("repository", "username") if name in self.options.extra_labels))
+        self.states = {report_type: TypeState() for report_type in self.options.report_types}
+
+    @classmethod
+    def targets(cls, settings: Settings) -> list[str]:
+        return list(settings.targets.enterprises)
+
+    # -- one run ------------------------------------------------------------------------------
+
+    async def collect(self) -> list[Metric]:
+        now = self._clock()
+        period = month_to_date(now)
+        for state in self.states.values():
+            if state.served is not None and state.served.start_date != period[0]:
+                state.served, state.report = None, None  # last month's figures are not month-to-date
+        listed: list[Export] = []
+        if any(state.pending is None for state in self.states.values()):
+            listed = await self._list()
+        results = await asyncio.gather(
+            *(self._refresh(report_type, period, listed) for report_type in self.states), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for report_type, result in zip(self.states, results):
+            if isinstance(result, BaseException):
+                log.warning("billing report not refreshed", enterprise=self.target, report_type=report_type,
+                            error=str(result) or type(result).__name__)
+        if errors:
+            raise errors[0]
+        return self.families()
+
+    async def _refresh(self, report_type: str, period: tuple[str, str], listed: list[Export]) -> None:
+        state = self.states[report_type]
+        if state.pending is not None:
+            done = await self._wait(report_type, state.pending, first_wait=False)
+            if done is not None:
+                await self._finish(report_type, done)
+            return
+        now = self._clock()
+        same = [e for e in listed if e.report_type == report_type and e.period == period]
+        fresh = [e for e in same if e.status == "completed" and e.created_at is not None
+                 and now - e.created_at < self.options.max_export_age]
+        if fresh:
+            newest = max(fresh, key=lambda e: e.created_at or 0.0)
+            state.reuses += 1
+            state.state = "completed"
+            if state.served is None or state.served.id != newest.id:
+                await self._load(report_type, newest)
+            return
+        export: Export
+        running = [e for e in same if not e.finished
+                   and (e.created_at is None or now - e.created_at < self.options.export_timeout)]
+        if running:
+            export = max(running, key=lambda e: e.created_at or 0.0)
+            state.state = "processing"
+            log.info("billing export adopted", enterprise=self.target, report_type=report_type, id=export.id)
+        else:
+            if state.last_created_at is not None and now - state.last_created_at < self.options.interval:
+                log.info("billing export not created: one was created less than an interval ago",
+                         enterprise=self.target, report_type=report_type)
+                return
+            export = await self._create(report_type, period)
+        done = export if export.finished else await self._wait(report_type, export, first_wait=True)
+        if done is not None:
+            await self._finish(report_type, done)
+
+    async def _list(self) -> list[Export]:
+        response = await self.client.get(REPORTS, family=FAMILY, enterprise=self.target)
+        data = response.data
+        items = data.get("usage_report_exports") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise MalformedResponseError(f"{REPORTS}: expected usage_report_exports", endpoint=REPORTS)
+        return [Export.parse(item, REPORTS) for item in items]
+
+    async def _create(self, report_type: str, period: tuple[str, str]) -> Export:
+        state = self.states[report_type]
+        state.last_created_at = self._clock()
+        body = {"report_type": report_type, "start_date": period[0], "end_date": period[1]}
+        response = await self.client.post(REPORTS, json=body, family=FAMILY, enterprise=self.target)
+        export = Export.parse(response.data, REPORTS)
+        state.created += 1
+        state.state = export.status if export.status in STATES else "processing"
+        log.info("billing export created", enterprise=self.target, report_type=report_type, id=export.id,
+                 start_date=period[0], end_date=period[1])
+        return export
+
+    async def _wait(self, report_type: str, export: Export, *, first_wait: bool,
+                    timeout: float | None = None) -> Export | None:
+        """Poll with back-off until the export finishes or `timeout` (default poll_timeout) passes.
+
+        Returns the finished export; None while it is still processing (it stays
+        pending, to be polled next run) or once it was given up or vanished.
+        """
+        state = self.states[report_type]
+        state.pending = export
+        deadline = self._clock() + (self.options.poll_timeout if timeout is None else timeout)
+        delay = POLL_FIRST
+        if first_wait:
+            if self._clock() + delay > deadline:
+                return None
+            await self._sleep(delay)
+            delay = min(delay * 2, POLL_CAP)
+        while True:
+            try:
+                response = await self.client.get(REPORT, family=FAMILY, enterprise=self.target, report_id=export.id)
+            except NotFoundError:
+                log.warning("billing export vanished while processing", enterprise=self.target,
+                            report_type=report_type, id=export.id)
+                state.pending = None
+                return None
+            state.polls += 1
+            export = Export.parse(response.data, REPORT)
+            if export.finished:
+                state.pending = None
+                return export
+            state.pending = export
+            state.state = "processing"
+            now = self._clock()
+            created = export.created_at if export.created_at is not None else now
+            if now - created >= self.options.export_timeout:
+                state.timeouts += 1
+                state.pending = None
+                log.warning("billing export given up: still processing", enterprise=self.target,
+                            report_type=report_type, id=export.id, age_seconds=round(now - created))
+                return None
+            if now + delay > deadline:
+                log.info("billing export still processing; polled again next run", enterprise=self.target,
+                         report_type=report_type, id=export.id)
+                return None
+            await self._sleep(delay)
+            delay = min(delay * 2, POLL_CAP)
+
+    async def _finish(self, report_type: str, export: Export, *, load: bool = True) -> None:
+        """A watched export ended: count a failure, or read a completed month-to-date report."""
+        state = self.states[report_type]
+        state.pending = None
+        state.state = export.status
+        if export.status == "failed":
+            state.failures += 1
+            log.warning("billing export failed; previous data kept", enterprise=self.target,
+                        report_type=report_type, id=export.id)
+            return
+        if load and export.start_date == month_to_date(self._clock())[0]:
+            await self._load(report_type, export)  # (one finished after the month turned is not month-to-date)
+
+    async def _load(self, report_type: str, export: Export) -> None:
+        report = await read_report(self.client, export, self.labels)
+        state = self.states[report_type]
+        state.served, state.report = export, report
+        state.last_completed = export.created_at if export.created_at is not None else self._clock()
+        log.info("billing report read", enterprise=self.target, report_type=report_type, id=export.id,
+                 rows=report.rows, series=len(report.totals))
+
+    # -- exposition ---------------------------------------------------------------------------
+
+    def spec(self, spec: MetricSpec) -> MetricSpec:
+        """The usage spec with this configuration's extra labels."""
+        extra = self.labels[len(BASE_LABELS):]
+        return replace(spec, labels=spec.labels + extra) if extra else spec
+
+    def families(self) -> list[Metric]:
+        usage = [self.spec(spec).new() for spec in USAGE_SPECS]
+        rows, latest, completed, states = ROWS.new(), LATEST_DATE.new(), LAST_COMPLETED.new(), STATE.new()
+        counters = {spec: spec.new() for spec in (CREATED, POLLS, REUSES, FAILURES, TIMEOUTS)}
+        for report_type, state in self.states.items():
+            head = [self.target, report_type]
+            if state.report is not None:
+                for key in sorted(state.report.totals):
+                    t = state.report.totals[key]
+                    for family, value in zip(usage, (t.quantity, t.gross, t.discount, t.net)):
+                        family.add_metric([*head, *key], round(value, 6))
+                rows.add_metric(head, state.report.rows)
+                if state.report.latest_day is not None:
+                    latest.add_metric(head, state.report.latest_day)
+            if state.last_completed is not None:
+                completed.add_metric(head, state.last_completed)
+            for name in STATES:
+                states.add_metric([*head, name], 1.0 if state.state == name else 0.0)
+            for spec, value in ((CREATED, state.created), (POLLS, state.polls), (REUSES, state.reuses),
+                                (FAILURES, state.failures), (TIMEOUTS, state.timeouts)):
+                counters[spec].add_metric(head, value)
+        return [*usage, rows, latest, completed, states, *counters.values()]
+
+    def initial(self) -> list[Metric]:
+        """The export counters at 0 for every report type before the first run."""
+        return [family for family in self.families() if family.type == "counter"]
+
+    # -- backfill -----------------------------------------------------------------------------
+
+    async def history(self, start: float, end: float) -> list[HistoricalSample]:
+        """Month-to-date values as they stood at the end of each day (23:59:59 UTC) between start and end.
+
+        Every report type has a `date` column (usage is logged per UTC day), so each
+        calendar month in the range is read from one export covering the whole month
+        (up to today), reused when a completed one exists, created otherwise and waited
+        for up to `export_timeout`. A series is emitted from its first day with usage
+        to the newest day in the report.
+        """
+        now = self._clock()
+        end = min(end, now)
+        if end < start:
+            return []
+        samples: list[HistoricalSample] = []
+        specs = [self.spec(spec) for spec in USAGE_SPECS]
+        today = datetime.fromtimestamp(now, UTC).date().isoformat()
+        for first, last in months(start, end):
+            period = (first.isoformat(), last.isoformat())
+            listed = await self._list()
+            for report_type in self.states:
+                export = await self._history_export(report_type, period, listed, closed=period[1] < today)
+                if export is None:
+                    continue
+                report = await read_report(self.client, export, self.labels, per_day=True)
+                samples.extend(self._daily_samples(report_type, report, specs, start, end))
+        return samples
+
+    async def _history_export(self, report_type: str, period: tuple[str, str], listed: list[Export],
+                              closed: bool) -> Export | None:
+        now = self._clock()
+        same = [e for e in listed if e.report_type == report_type and e.period == period]
+        # A month that is over does not change: any completed export of it will do.
+        usable = [e for e in same if e.status == "completed" and (closed or (
+            e.created_at is not None and now - e.created_at < self.options.max_export_age))]
+        if usable:
+            return max(usable, key=lambda e: e.created_at or 0.0)
+        running = [e for e in same if not e.finished]
+        export = running[0] if running else await self._create(report_type, period)
+        done = export if export.finished else await self._wait(
+            report_type, export, first_wait=True, timeout=self.options.export_timeout)
+        if done is not None:
+            await self._finish(report_type, done, load=False)
+        if done is None or done.status != "completed":
+            log.warning("backfill: billing export did not complete", enterprise=self.target,
+                        report_type=report_type, start_date=period[0], end_date=period[1])
+            return None
+        return done
+
+    def _daily_samples(self, report_type: str, report: Report, specs: list[MetricSpec],
+                       start: float, end: float) -> list[HistoricalSample]:
+        assert report.daily is not None
+        if report.latest_day is None:
+            return []
+        by_key: dict[tuple[str, ...], dict[float, Totals]] = {}
+        for (day, key), totals in report.daily.items():
+            by_key.setdefault(key, {})[day] = totals
+        samples = []
+        for key, days in sorted(by_key.items()):
+            labels = (self.target, report_type, *key)
+            running = Totals()
+            day = min(days)
+            while day <= report.latest_day:
+                t = days.get(day)
+                if t is not None:
+                    running.quantity += t.quantity
+                    running.gross += t.gross
+                    running.discount += t.discount
+                    running.net += t.net
+                at = day + DAY - 1
+                if start <= at <= end:
+                    for spec, value in zip(specs, (running.quantity, running.gross, running.discount, running.net)):
+                        samples.append(HistoricalSample(spec, labels, round(value, 6), at))
+                day += DAY
+        return samples

@@ -1,0 +1,449 @@
+"""Repository traffic: page views, clones, popular paths and referrers over GitHub's 14-day window.
+
+Source: GET /repos/{owner}/{repo}/traffic/{views,clones,popular/paths,popular/referrers} (push access to
+the repository; fine-grained tokens need "Administration" repository permission (read)), and for
+discovery GET /orgs/{org}/repos or GET /users/{username}/repos.
+
+    # HELP github_repo_traffic_views_14d Page views over GitHub's 14-day window, today's partial day included ...
+    # TYPE github_repo_traffic_views_14d gauge
+    github_repo_traffic_views_14d{repository="octo-demo/api"} 5927.0
+    # HELP github_repo_traffic_day_views Page views on the latest complete UTC day ...
+    # TYPE github_repo_traffic_day_views gauge
+    github_repo_traffic_day_views{repository="octo-demo/api"} 516.0
+    # HELP github_repo_traffic_skipped_repositories Repositories skipped in the last run, by reason ...
+    # TYPE github_repo_traffic_skipped_repositories gauge
+    github_repo_traffic_skipped_repositories{reason="forbidden",source="targets.repositories"} 1.0
+
+Repositories come from `targets.repositories` and from discovery
+(`collectors.repo_traffic.discover`: organizations or users). Discovery
+lists every repository of an organization (`GET /orgs/{org}/repos`) or the
+public ones of a user (`GET /users/{username}/repos`; private user
+repositories go in `targets.repositories`), keeps those the token can push to
+(`permissions.push`; GitHub answers 403 for the others), matching `include`
+and not `exclude` (globs on `owner/name`, case-insensitive), and skips archived
+repositories and forks unless `include_archived` / `include_forks`. A
+repository in `targets.repositories` is collected as listed, by that list's
+job only, whatever discovery would say about it.
+
+The unit of work (the collector's target) is one owner from `discover`, plus
+one job named `targets.repositories` for the explicit list: one job per
+repository would mean thousands of scheduler jobs, self-metric series and
+first runs to wait for; one job for everything would let one slow
+organization hold up the others. Sharding splits repositories, not owners:
+every replica runs every job (`sharded_by_target = False`) and keeps the
+repositories it owns by `self.sharder.owns("owner/name")`.
+
+Per repository: GitHub's 14-day totals (views and clones, with unique
+visitors and cloners) as GitHub reports them, today's partial day included;
+the latest complete UTC day (yesterday: GitHub's today is still counting)
+with that day's start as `github_repo_traffic_day_timestamp_seconds` (a day
+missing from GitHub's list had no traffic, so it reads 0); the top paths and
+referrers (GitHub keeps 10 of each; `top_paths`/`top_referrers` lower that,
+0 skips the request). A path's page title changes with the content and is
+long, so it lives in `github_repo_traffic_top_path_info`, not on the counts.
+Duplicate paths or referrers in one answer are added up.
+
+A repository GitHub refuses (403: no push access or traffic not available,
+404: gone, 3xx: renamed or transferred, other 4xx) is skipped, logged when its
+state changes, and counted in `github_repo_traffic_skipped_repositories` for
+that run; the other repositories are exported as usual. Rate limits, 5xx and
+discovery failures fail the run, and the last good snapshot is served.
+Every run's snapshot is complete: a repository no longer discovered (archived,
+deleted, excluded) loses its series at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import Collector, HistoricalSample
+from exporter.github.client import GitHubClient
+from exporter.github.errors import (
+    APIError,
+    ForbiddenError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+)
+from exporter.metricspec import MetricSpec, metric
+from exporter.settings import RepoTrafficSettings, Settings
+
+log = structlog.get_logger(__name__)
+
+FAMILY = "repo_traffic"
+VIEWS = "/repos/{owner}/{repo}/traffic/views"
+CLONES = "/repos/{owner}/{repo}/traffic/clones"
+PATHS = "/repos/{owner}/{repo}/traffic/popular/paths"
+REFERRERS = "/repos/{owner}/{repo}/traffic/popular/referrers"
+ORG_REPOS = "/orgs/{org}/repos"
+USER_REPOS = "/users/{username}/repos"
+LIST_TARGET = "targets.repositories"
+DAY = 86400
+SKIP_REASONS = ("forbidden", "not_found", "moved", "unavailable")
+FILTER_REASONS = ("excluded", "archived", "fork", "no_push_access")
+
+REPO = ["repository"]
+VIEWS_14D = metric(FAMILY, "github_repo_traffic_views_14d", "gauge",
+                   "Page views over GitHub's 14-day window, today's partial UTC day included.", REPO, f"GET {VIEWS}: count")
+VISITORS_14D = metric(FAMILY, "github_repo_traffic_unique_visitors_14d", "gauge",
+                      "Unique visitors over GitHub's 14-day window, today's partial UTC day included.", REPO,
+                      f"GET {VIEWS}: uniques")
+CLONES_14D = metric(FAMILY, "github_repo_traffic_clones_14d", "gauge",
+                    "Clones over GitHub's 14-day window, today's partial UTC day included.", REPO, f"GET {CLONES}: count")
+CLONERS_14D = metric(FAMILY, "github_repo_traffic_unique_cloners_14d", "gauge",
+                     "Unique cloners over GitHub's 14-day window, today's partial UTC day included.", REPO,
+                     f"GET {CLONES}: uniques")
+DAY_VIEWS = metric(FAMILY, "github_repo_traffic_day_views", "gauge",
+                   "Page views on the latest complete UTC day (see github_repo_traffic_day_timestamp_seconds).", REPO,
+                   f"GET {VIEWS}?per=day: views[].count")
+DAY_VISITORS = metric(FAMILY, "github_repo_traffic_day_unique_visitors", "gauge",
+                      "Unique visitors on the latest complete UTC day.", REPO, f"GET {VIEWS}?per=day: views[].uniques")
+DAY_CLONES = metric(FAMILY, "github_repo_traffic_day_clones", "gauge",
+                    "Clones on the latest complete UTC day.", REPO, f"GET {CLONES}?per=day: clones[].count")
+DAY_CLONERS = metric(FAMILY, "github_repo_traffic_day_unique_cloners", "gauge",
+                     "Unique cloners on the latest complete UTC day.", REPO, f"GET {CLONES}?per=day: clones[].uniques")
+DAY_TIMESTAMP = metric(FAMILY, "github_repo_traffic_day_timestamp_seconds", "gauge",
+                       "Start (00:00 UTC) of the day the github_repo_traffic_day_* gauges describe.", REPO,
+                       f"GET {VIEWS}?per=day: views[].timestamp")
+PATH_VIEWS = metric(FAMILY, "github_repo_traffic_top_path_views_14d", "gauge",
+                    "Page views of one of the repository's most viewed paths over the 14-day window (top 10 at most).",
+                    [*REPO, "path"], f"GET {PATHS}: count")
+PATH_VISITORS = metric(FAMILY, "github_repo_traffic_top_path_unique_visitors_14d", "gauge",
+                       "Unique visitors of one of the repository's most viewed paths over the 14-day window.",
+                       [*REPO, "path"], f"GET {PATHS}: uniques")
+PATH_INFO = metric(FAMILY, "github_repo_traffic_top_path_info", "gauge",
+                   "Page title of a top path; always 1.", [*REPO, "path", "title"], f"GET {PATHS}: title")
+REFERRER_VIEWS = metric(FAMILY, "github_repo_traffic_top_referrer_views_14d", "gauge",
+                        "Views referred by one of the repository's top referring sites over the 14-day window (top 10 at most).",
+                        [*REPO, "referrer"], f"GET {REFERRERS}: count")
+REFERRER_VISITORS = metric(FAMILY, "github_repo_traffic_top_referrer_unique_visitors_14d", "gauge",
+                           "Unique visitors referred by one of the repository's top referring sites over the 14-day window.",
+                           [*REPO, "referrer"], f"GET {REFERRERS}: uniques")
+REPOSITORIES = metric(FAMILY, "github_repo_traffic_repositories", "gauge",
+                      "Repositories whose traffic this replica exported in the last run of the job; source is an "
+                      "owner from collectors.repo_traffic.discover or targets.repositories.",
+                      ["source"], f"GET {ORG_REPOS} or GET {USER_REPOS}, and targets.repositories")
+SKIPPED = metric(FAMILY, "github_repo_traffic_skipped_repositories", "gauge",
+                 "Repositories of this replica skipped in the last run because GitHub refused their traffic, by reason "
+                 "(forbidden: 403, no push access or traffic unavailable; not_found: 404/410; moved: 3xx, renamed "
+                 "or transferred; unavailable: another 4xx).",
+                 ["source", "reason"], f"GET {VIEWS}: HTTP status")
+FILTERED = metric(FAMILY, "github_repo_traffic_filtered_repositories", "gauge",
+                  "Discovered repositories of this replica left out by configuration in the last run, by reason (excluded: "
+                  "include/exclude globs, archived, fork, no_push_access: permissions.push is false).",
+                  ["source", "reason"], f"GET {ORG_REPOS} or GET {USER_REPOS}: archived, fork, permissions.push")
+
+
+@dataclass
+class Traffic:
+    """One repository's traffic as read in one run; None where GitHub left a value out."""
+
+    views: tuple[float | None, float | None]
+    clones: tuple[float | None, float | None]
+    day_views: tuple[float, float]
+    day_clones: tuple[float, float]
+    paths: list[tuple[str, str, float | None, float | None]] = field(default_factory=list)
+    referrers: list[tuple[str, float | None, float | None]] = field(default_factory=list)
+
+
+def _count(item: Any, name: str, endpoint: str) -> float | None:
+    value = item.get(name) if isinstance(item, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedResponseError(f"{endpoint}: {name} {value!r} is not a number", endpoint=endpoint)
+    return float(value)
+
+
+def _day_of(value: Any, endpoint: str) -> int:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise MalformedResponseError(f"{endpoint}: timestamp {value!r} is not a timestamp", endpoint=endpoint) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return math.floor(parsed.timestamp() / DAY)
+
+
+def daily(data: Any, kind: str, endpoint: str) -> dict[int, tuple[float, float]]:
+    """Day number -> (count, uniques) from a per=day views or clones answer; null counts read as 0."""
+    items = data.get(kind) if isinstance(data, dict) else None
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise MalformedResponseError(f"{endpoint}: {kind} is not a list", endpoint=endpoint)
+    out: dict[int, tuple[float, float]] = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("timestamp") is None:
+            continue
+        day = _day_of(item["timestamp"], endpoint)
+        count, uniques = _count(item, "count", endpoint) or 0.0, _count(item, "uniques", endpoint) or 0.0
+        before = out.get(day, (0.0, 0.0))
+        out[day] = (before[0] + count, before[1] + uniques)
+    return out
+
+
+def top_paths(data: Any, limit: int) -> list[tuple[str, str, float | None, float | None]]:
+    """(path, title, count, uniques) by count, duplicate paths added up, at most `limit`."""
+    merged: dict[str, list[Any]] = {}
+    for item in data if isinstance(data, list) else ():
+        if not isinstance(item, dict) or item.get("path") is None:
+            continue
+        row = merged.setdefault(str(item["path"]), [str(item.get("title") or ""), None, None])
+        for i, name in ((1, "count"), (2, "uniques")):
+            value = _count(item, name, PATHS)
+            if value is not None:
+                row[i] = (row[i] or 0.0) + value
+    rows = sorted(merged.items(), key=lambda kv: (-(kv[1][1] or 0.0), kv[0]))[:limit]
+    return [(path, title, c, u) for path, (title, c, u) in rows]
+
+
+def top_referrers(data: Any, limit: int) -> list[tuple[str, float | None, float | None]]:
+    """(referrer, count, uniques) by count, duplicates added up, at most `limit`."""
+    merged: dict[str, list[float | None]] = {}
+    for item in data if isinstance(data, list) else ():
+        if not isinstance(item, dict) or item.get("referrer") is None:
+            continue
+        row = merged.setdefault(str(item["referrer"]), [None, None])
+        for i, name in ((0, "count"), (1, "uniques")):
+            value = _count(item, name, REFERRERS)
+            if value is not None:
+                row[i] = (row[i] or 0.0) + value
+    rows = sorted(merged.items(), key=lambda kv: (-(kv[1][0] or 0.0), kv[0]))[:limit]
+    return [(referrer, c, u) for referrer, (c, u) in rows]
+
+
+def skip_reason(error: APIError) -> str:
+    if isinstance(error, ForbiddenError):
+        return "forbidden"
+    if isinstance(error, NotFoundError):
+        return "not_found"
+    if 300 <= error.status < 400:
+        return "moved"
+    return "unavailable"
+
+
+def matches(patterns: list[str], full_name: str) -> bool:
+    name = full_name.lower()
+    return any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)
+
+
+def complete_day(now: float) -> int:
+    """The latest UTC day that has ended: GitHub's today is still counting."""
+    return math.floor(now / DAY) - 1
+
+
+class RepoTrafficCollector(Collector):
+    """One owner from `discover`, or the explicit `targets.repositories` list."""
+
+    name = "repo_traffic"
+    sharded_by_target = False
+
+    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(client, settings, target)
+        self.options: RepoTrafficSettings = settings.collectors.repo_traffic
+        self._clock = clock
+        self._listing: tuple[str, dict[str, str]] | None = None  # (route, path parameters) once known
+        self._skipped: dict[str, str] = {}
+
+    @classmethod
+    def targets(cls, settings: Settings) -> list[str]:
+        owners = list(settings.collectors.repo_traffic.discover)
+        return [*owners, LIST_TARGET] if settings.targets.repositories else owners
+
+    # -- which repositories ---------------------------------------------------------------------
+
+    async def _list_owner(self) -> list[Any]:
+        """The owner's repositories: as an organization, or as a user when GitHub knows no such org."""
+        if self._listing is None:
+            try:
+                items = [r async for r in self.client.paginate(ORG_REPOS, params={"type": "all", "per_page": 100},
+                                                               family=FAMILY, org=self.target)]
+                self._listing = (ORG_REPOS, {"org": self.target})
+                return items
+            except NotFoundError:
+                self._listing = (USER_REPOS, {"username": self.target})
+        route, path = self._listing
+        params = {"type": "all", "per_page": 100} if route == ORG_REPOS else {"type": "owner", "per_page": 100}
+        return [r async for r in self.client.paginate(route, params=params, family=FAMILY, **path)]
+
+    async def repositories(self) -> tuple[list[str], dict[str, int]]:
+        """The repositories this replica collects for this job, and how many discovery left out per reason."""
+        sharder = self.sharder
+        if self.target == LIST_TARGET:
+            return [r for r in self.settings.targets.repositories if sharder.owns(r)], {}
+        listed = {r.lower() for r in self.settings.targets.repositories}
+        o = self.options
+        kept: list[str] = []
+        filtered = dict.fromkeys(FILTER_REASONS, 0)
+        for item in await self._list_owner():
+            full_name = item.get("full_name") if isinstance(item, dict) else None
+            if not isinstance(full_name, str) or "/" not in full_name:
+                raise MalformedResponseError(f"{ORG_REPOS}: a repository has no full_name", endpoint=ORG_REPOS)
+            if full_name.lower() in listed or not sharder.owns(full_name):
+                continue
+            permissions = item.get("permissions")
+            if (o.include and not matches(o.include, full_name)) or matches(o.exclude, full_name):
+                reason = "excluded"
+            elif item.get("archived") and not o.include_archived:
+                reason = "archived"
+            elif item.get("fork") and not o.include_forks:
+                reason = "fork"
+            elif not (isinstance(permissions, dict) and permissions.get("push")):
+                reason = "no_push_access"
+            else:
+                kept.append(full_name)
+                continue
+            filtered[reason] += 1
+        return sorted(set(kept), key=str.lower), filtered
+
+    # -- one repository ---------------------------------------------------------------------------
+
+    async def _get(self, route: str, full_name: str, params: dict[str, Any] | None = None) -> Any:
+        owner, repo = full_name.split("/", 1)
+        return (await self.client.get(route, params=params, family=FAMILY, owner=owner, repo=repo)).data
+
+    async def traffic(self, full_name: str, now: float) -> Traffic:
+        views = await self._get(VIEWS, full_name, {"per": "day"})  # first alone: a refusal costs one request
+        clones, paths, referrers = await asyncio.gather(
+            self._get(CLONES, full_name, {"per": "day"}),
+            self._get(PATHS, full_name) if self.options.top_paths else _none(),
+            self._get(REFERRERS, full_name) if self.options.top_referrers else _none(),
+        )
+        day = complete_day(now)
+        return Traffic(
+            views=(_count(views, "count", VIEWS), _count(views, "uniques", VIEWS)),
+            clones=(_count(clones, "count", CLONES), _count(clones, "uniques", CLONES)),
+            day_views=daily(views, "views", VIEWS).get(day, (0.0, 0.0)),
+            day_clones=daily(clones, "clones", CLONES).get(day, (0.0, 0.0)),
+            paths=top_paths(paths, self.options.top_paths),
+            referrers=top_referrers(referrers, self.options.top_referrers),
+        )
+
+    async def _traffic_or_skip(self, full_name: str, now: float) -> Traffic | str:
+        try:
+            result: Traffic | str = await self.traffic(full_name, now)
+        except RateLimitedError:
+            raise
+        except APIError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise
+            result = skip_reason(exc)
+            if self._skipped.get(full_name) != result:
+                log.warning("repository skipped", collector=self.name, repository=full_name, reason=result,
+                            status=exc.status, github_message=exc.github_message)
+        else:
+            if full_name in self._skipped:
+                log.info("repository no longer skipped", collector=self.name, repository=full_name)
+        if isinstance(result, str):
+            self._skipped[full_name] = result
+        else:
+            self._skipped.pop(full_name, None)
+        return result
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def collect(self) -> list[Metric]:
+        now = self._clock()
+        names, filtered = await self.repositories()
+        try:
+            async with asyncio.TaskGroup() as group:  # one failure cancels the rest of the run
+                tasks = [group.create_task(self._traffic_or_skip(name, now)) for name in names]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        results = {name: task.result() for name, task in zip(names, tasks)}
+        for gone in set(self._skipped) - set(names):
+            del self._skipped[gone]
+
+        specs = (VIEWS_14D, VISITORS_14D, CLONES_14D, CLONERS_14D, DAY_VIEWS, DAY_VISITORS, DAY_CLONES, DAY_CLONERS,
+                 DAY_TIMESTAMP, PATH_VIEWS, PATH_VISITORS, PATH_INFO, REFERRER_VIEWS, REFERRER_VISITORS)
+        families = {spec.name: spec.new() for spec in specs}
+
+        def add(spec: MetricSpec, labels: list[str], value: float | None) -> None:
+            if value is not None:
+                families[spec.name].add_metric(labels, value)
+
+        day_start = float(complete_day(now) * DAY)
+        skipped = dict.fromkeys(SKIP_REASONS, 0)
+        exported = 0
+        for name, result in results.items():
+            if isinstance(result, str):
+                skipped[result] += 1
+                continue
+            exported += 1
+            repo = [name]
+            add(VIEWS_14D, repo, result.views[0])
+            add(VISITORS_14D, repo, result.views[1])
+            add(CLONES_14D, repo, result.clones[0])
+            add(CLONERS_14D, repo, result.clones[1])
+            add(DAY_VIEWS, repo, result.day_views[0])
+            add(DAY_VISITORS, repo, result.day_views[1])
+            add(DAY_CLONES, repo, result.day_clones[0])
+            add(DAY_CLONERS, repo, result.day_clones[1])
+            add(DAY_TIMESTAMP, repo, day_start)
+            for path, title, count, uniques in result.paths:
+                add(PATH_VIEWS, [name, path], count)
+                add(PATH_VISITORS, [name, path], uniques)
+                add(PATH_INFO, [name, path, title], 1.0)
+            for referrer, count, uniques in result.referrers:
+                add(REFERRER_VIEWS, [name, referrer], count)
+                add(REFERRER_VISITORS, [name, referrer], uniques)
+
+        source = self.target
+        summary = [REPOSITORIES.one([source], exported)]
+        skipped_family = SKIPPED.new()
+        for reason, n in skipped.items():
+            skipped_family.add_metric([source, reason], n)
+        summary.append(skipped_family)
+        if self.target != LIST_TARGET:
+            filtered_family = FILTERED.new()
+            for reason, n in filtered.items():
+                filtered_family.add_metric([source, reason], n)
+            summary.append(filtered_family)
+        return [*families.values(), *summary]
+
+    async def history(self, start: float, end: float) -> list[HistoricalSample]:
+        """Each complete day GitHub still holds (the 14 before today), stamped when the day ended.
+
+        A day is a sample at the next midnight, the moment the live exporter
+        would have started showing it; graph with last_over_time(...[1d]).
+        """
+        now = self._clock()
+        names, _ = await self.repositories()
+        last = complete_day(now)
+        samples: list[HistoricalSample] = []
+        for name in names:
+            try:
+                views = daily(await self._get(VIEWS, name, {"per": "day"}), "views", VIEWS)
+                clones = daily(await self._get(CLONES, name, {"per": "day"}), "clones", CLONES)
+            except RateLimitedError:
+                raise
+            except APIError as exc:
+                if exc.status is None or exc.status >= 500:
+                    raise
+                log.warning("repository skipped", collector=self.name, repository=name, reason=skip_reason(exc))
+                continue
+            labels = (name,)
+            for day in range(last - 13, last + 1):
+                at = float((day + 1) * DAY)
+                if not start <= at <= end:
+                    continue
+                v, c = views.get(day, (0.0, 0.0)), clones.get(day, (0.0, 0.0))
+                for spec, value in ((DAY_VIEWS, v[0]), (DAY_VISITORS, v[1]), (DAY_CLONES, c[0]),
+                                    (DAY_CLONERS, c[1]), (DAY_TIMESTAMP, float(day * DAY))):
+                    samples.append(HistoricalSample(spec, labels, value, at))
+        return samples
+
+
+async def _none() -> None:
+    return None

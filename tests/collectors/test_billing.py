@@ -1,0 +1,464 @@
+"""The billing collector against the simulator over loopback: export reuse, polling, failures, downloads,
+golden expositions, promtool, history and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.billing import (
+    FAILURES,
+    LAST_COMPLETED,
+    REPORT,
+    REPORTS,
+    BillingCollector,
+    months,
+)
+from exporter.collectors.billing_csv import ReportFormatError
+from exporter.github.client import GitHubClient
+from exporter.settings import ConfigError, load_settings
+from exporter.simulator import ManualClock, RunningSimulator, Simulator, SimulatorConfig
+from exporter.simulator import billing as sim_billing
+from exporter.simulator.routing import parse_iso
+from exporter.store import SnapshotStore
+from exporter.telemetry import ExporterMetrics
+
+NOW = parse_iso("2024-09-18T16:00:00Z")
+ENTERPRISE = "octo-enterprise"
+TOKEN = "ghp_billingtesttoken"
+GOLDEN = Path(__file__).parent / "golden"
+PROMTOOL = "/usr/bin/promtool"
+ALL_TYPES = ["detailed", "summarized", "premium_request", "ai_credit"]
+HOUR = 3600.0
+
+
+@pytest.fixture(scope="module")
+def _running() -> Iterator[RunningSimulator]:
+    # 300 rows a file: the month's detailed report comes as three download_urls.
+    with RunningSimulator(config=SimulatorConfig(billing_rows_per_file=300), clock=ManualClock(NOW)) as running:
+        yield running
+
+
+@pytest.fixture
+def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
+    _running.sim.reset()
+    _running.sim.set_clock(NOW)
+    yield _running
+
+
+@pytest.fixture
+def sim(running: RunningSimulator) -> Simulator:
+    return running.sim
+
+
+@asynccontextmanager
+async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[BillingCollector]:
+    settings = load_settings(None, {
+        "github": {"api_url": running.url, "token": TOKEN, "max_retries": 0},
+        "targets": {"enterprises": [ENTERPRISE]},
+        "collectors": {"billing": options},
+    })
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    clock = running.sim.clock
+
+    async def sleep(seconds: float) -> None:  # polling waits in simulator time
+        clock.advance(seconds)  # type: ignore[attr-defined]
+
+    try:
+        yield BillingCollector(client, settings, ENTERPRISE, clock=clock, sleep=sleep)
+    finally:
+        await client.aclose()
+
+
+def exposition(families: list[Metric]) -> str:
+    class Frozen:
+        def collect(self) -> list[Metric]:
+            return families
+
+    registry = CollectorRegistry()
+    registry.register(Frozen())
+    return generate_latest(registry).decode()
+
+
+def samples(families: list[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {tuple(sorted(s.labels.items())): s.value for f in families for s in f.samples if s.name == name}
+
+
+def value(families: list[Metric], name: str, report_type: str = "detailed", **labels: str) -> float:
+    wanted = {"enterprise": ENTERPRISE, "report_type": report_type, **labels}
+    found = [s.value for f in families for s in f.samples if s.name == name and s.labels == wanted]
+    assert len(found) == 1, (name, wanted, found)
+    return found[0]
+
+
+def usage(families: list[Metric]) -> dict[str, dict]:
+    return {name: samples(families, name) for name in (
+        "github_billing_usage_quantity", "github_billing_usage_gross_amount_usd",
+        "github_billing_usage_discount_amount_usd", "github_billing_usage_net_amount_usd")}
+
+
+def posts(sim: Simulator) -> int:
+    return sim.count(REPORTS, "POST")
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 if the change is intended"
+
+
+# -- golden files and promtool -------------------------------------------------------------------------
+
+
+async def test_golden_all_report_types(running: RunningSimulator) -> None:
+    running.sim.billing.set_delay(0)  # completed at once: no polling, so no timing in the output
+    async with collector(running, report_types=ALL_TYPES) as c:
+        text = exposition(await c.collect())
+    check_golden("billing.prom", text)
+    assert 'cost_center="R&D, Data Science"' in text  # the quoted comma made it through
+
+
+async def test_golden_extra_labels(running: RunningSimulator) -> None:
+    running.sim.billing.set_delay(0)
+    async with collector(running, report_types=["summarized", "premium_request"],
+                         extra_labels=["repository", "username"]) as c:
+        text = exposition(await c.collect())
+    check_golden("billing_extra_labels.prom", text)
+    assert 'report_type="summarized",repository="api",sku="actions_linux"' in text
+    assert 'username=""' in text  # the summarized report has no username column
+
+
+@pytest.mark.parametrize("golden", ["billing.prom", "billing_extra_labels.prom"])
+def test_promtool_check_metrics_is_clean(golden: str) -> None:
+    text = (GOLDEN / golden).read_text()
+    result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30,
+                            check=False)
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+
+
+def test_deploy_rules_names_are_kept() -> None:
+    assert FAILURES.exposed_name == "github_billing_export_failures_total"
+    assert LAST_COMPLETED.exposed_name == "github_billing_export_last_completed_timestamp_seconds"
+    assert FAILURES.labels == LAST_COMPLETED.labels == ("enterprise", "report_type")
+    metrics_doc = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    assert "| `github_billing_export_failures_total` | counter |" in metrics_doc
+    assert "| `github_billing_export_last_completed_timestamp_seconds` | gauge |" in metrics_doc
+
+
+# -- the export life cycle -------------------------------------------------------------------------------
+
+
+async def test_failures_counter_is_zero_from_start_up(running: RunningSimulator) -> None:
+    async with collector(running, report_types=["detailed", "premium_request"]) as c:
+        store = SnapshotStore(max_age=3 * HOUR)
+        from exporter.scheduler import CollectorScheduler
+
+        CollectorScheduler(store, ExporterMetrics(store.registry)).add(c, 3600)
+        text = store.render(None).body.decode()  # before any run
+    for report_type in ("detailed", "premium_request"):
+        labels = f'enterprise="{ENTERPRISE}",report_type="{report_type}"'
+        assert f"github_billing_export_failures_total{{{labels}}} 0.0" in text
+        assert f"github_billing_export_created_total{{{labels}}} 0.0" in text
+    assert "github_billing_usage" not in text and "last_completed_timestamp_seconds{" not in text
+    assert running.sim.request_counts()["total"] == 0
+
+
+async def test_export_is_reused_while_fresh_without_a_post(running: RunningSimulator) -> None:
+    sim = running.sim
+    async with collector(running) as c:
+        first = await c.collect()
+        assert posts(sim) == 1 and sim.billing.downloads()["served"] == 3
+        assert value(first, "github_billing_export_created_total") == 1
+        sim.reset_counters()
+        sim.advance_clock(HOUR)
+        second = await c.collect()
+        assert posts(sim) == 0  # reused: no POST
+        assert sim.billing.downloads()["served"] == 3  # and not downloaded again: it is the one already read
+        assert sim.count(REPORTS, "GET") == 1
+        assert value(second, "github_billing_export_reuses_total") == 1
+        assert usage(second) == usage(first)
+
+    async with collector(running) as restarted:  # a new process (or replica) reuses it too, reading it once
+        third = await restarted.collect()
+        assert posts(sim) == 0 and sim.billing.downloads()["served"] == 6
+        assert usage(third) == usage(first)
+        assert value(third, "github_billing_export_created_total") == 0
+
+        sim.advance_clock(6 * HOUR)  # older than max_export_age (6h): a new export
+        await restarted.collect()
+        assert posts(sim) == 1
+
+
+async def test_max_export_age_is_configurable(running: RunningSimulator) -> None:
+    async with collector(running, max_export_age="30m", interval="10m") as c:
+        await c.collect()
+        running.sim.advance_clock(20 * 60)
+        await c.collect()
+        assert posts(running.sim) == 1
+        running.sim.advance_clock(15 * 60)
+        await c.collect()
+        assert posts(running.sim) == 2
+
+
+async def test_pending_export_is_polled_next_run_not_created_again(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(2.5 * HOUR)
+    async with collector(running, poll_timeout="60s", export_timeout="6h") as c:
+        first = await c.collect()
+        assert posts(sim) == 1
+        assert value(first, "github_billing_export_state", state="processing") == 1
+        polls = value(first, "github_billing_export_polls_total")
+        assert polls >= 3  # back-off: 2 s, 4 s, 8 s, 16 s, 30 s within the minute
+        assert not any(usage(first).values())
+        assert not samples(first, "github_billing_export_last_completed_timestamp_seconds")
+
+        sim.advance_clock(HOUR)
+        lists = sim.count(REPORTS, "GET")
+        second = await c.collect()
+        assert posts(sim) == 1, "a slow export must be polled, not created again"
+        assert sim.count(REPORTS, "GET") == lists  # it knew which export to poll without listing
+        assert value(second, "github_billing_export_polls_total") > polls
+        assert value(second, "github_billing_export_state", state="processing") == 1
+
+        sim.advance_clock(1.5 * HOUR)
+        third = await c.collect()
+        assert posts(sim) == 1
+        assert value(third, "github_billing_export_state", state="completed") == 1
+        assert value(third, "github_billing_report_rows") > 700
+        assert value(third, "github_billing_export_last_completed_timestamp_seconds") == NOW
+
+
+async def test_a_processing_export_is_adopted_after_a_restart(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(HOUR)
+    async with collector(running, poll_timeout="10s") as before:
+        await before.collect()
+    async with collector(running, poll_timeout="10s") as after:
+        sim.advance_clock(HOUR)
+        families = await after.collect()
+    assert posts(sim) == 1
+    assert value(families, "github_billing_export_created_total") == 0
+    assert value(families, "github_billing_report_rows") > 0
+
+
+async def test_an_export_processing_too_long_is_given_up(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(100 * HOUR)
+    async with collector(running, poll_timeout="10s", export_timeout="2h") as c:
+        await c.collect()
+        sim.advance_clock(2 * HOUR)
+        given_up = await c.collect()
+        assert value(given_up, "github_billing_export_timeouts_total") == 1
+        assert posts(sim) == 1
+        sim.advance_clock(HOUR)
+        await c.collect()
+        assert posts(sim) == 2
+
+
+async def test_failed_export_counts_and_keeps_previous_data(running: RunningSimulator) -> None:
+    sim = running.sim
+    async with collector(running) as c:
+        good = await c.collect()
+        sim.billing.fail_next_exports(1)
+        sim.advance_clock(7 * HOUR)  # the good export is no longer fresh
+        failed = await c.collect()
+        assert posts(sim) == 2
+        assert value(failed, "github_billing_export_failures_total") == 1
+        assert value(failed, "github_billing_export_state", state="failed") == 1
+        assert usage(failed) == usage(good) and usage(good)["github_billing_usage_net_amount_usd"]
+        assert value(failed, "github_billing_export_last_completed_timestamp_seconds") == NOW
+
+        sim.advance_clock(10 * 60)  # less than an interval later: no second export
+        again = await c.collect()
+        assert posts(sim) == 2 and value(again, "github_billing_export_created_total") == 2
+
+        sim.advance_clock(HOUR)
+        recovered = await c.collect()
+        assert posts(sim) == 3
+        assert value(recovered, "github_billing_export_failures_total") == 1
+        assert value(recovered, "github_billing_export_state", state="completed") == 1
+        assert value(recovered, "github_billing_export_last_completed_timestamp_seconds") > NOW
+
+
+async def test_authorization_is_never_sent_to_the_download_host(running: RunningSimulator) -> None:
+    sim = running.sim
+    async with collector(running) as c:
+        await c.collect()
+        export = (await c.client.get(REPORTS, enterprise=ENTERPRISE)).data["usage_report_exports"][0]
+    urls = export["download_urls"]
+    assert len(urls) == 3 and all(not u.startswith(running.url) for u in urls)
+    counts = sim.billing.downloads()
+    assert counts["served"] == 3
+    assert counts["refused_authorization"] == 0 and counts["authorization_headers_seen"] == 0
+    # The control: the same link with the API's credentials is refused, so a leak would have failed the run.
+    leaked = await asyncio.to_thread(httpx.get, urls[0], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert leaked.status_code == 403 and sim.billing.downloads()["refused_authorization"] == 1
+
+
+async def test_missing_column_fails_the_run_naming_column_and_file(running: RunningSimulator,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = running.sim
+    original = sim_billing.Billing.file
+
+    def without_net_amount(self: sim_billing.Billing, export: sim_billing.Export, part: int) -> Iterator[bytes]:
+        for chunk in original(self, export, part):
+            yield chunk.replace(b",net_amount,", b",net,")
+
+    async with collector(running) as c:
+        good = await c.collect()
+        monkeypatch.setattr(sim_billing.Billing, "file", without_net_amount)
+        sim.advance_clock(7 * HOUR)
+        with pytest.raises(ReportFormatError) as info:
+            await c.collect()
+        message = str(info.value)
+        assert "required column 'net_amount' is missing from the detailed report" in message
+        assert f"file 1/3 ({sim.downloads_url}/enterprises/{ENTERPRISE}/metered_exports/" in message
+        assert "signature" not in message  # the link's credential stays out of logs
+        monkeypatch.undo()
+        sim.advance_clock(10 * 60)
+        fixed = await c.collect()  # the completed export is read again, not created again
+    assert posts(sim) == 2
+    assert value(fixed, "github_billing_export_last_completed_timestamp_seconds") > NOW + 7 * HOUR
+    assert value(good, "github_billing_export_last_completed_timestamp_seconds") == NOW
+
+
+async def test_empty_report_on_the_first_of_the_month(running: RunningSimulator) -> None:
+    running.sim.set_clock(parse_iso("2024-10-01T06:00:00Z"))
+    running.sim.billing.set_delay(0)
+    async with collector(running) as c:
+        families = await c.collect()
+    assert value(families, "github_billing_report_rows") == 0
+    assert value(families, "github_billing_export_state", state="completed") == 1
+    assert not any(usage(families).values())
+    assert not samples(families, "github_billing_report_latest_date_timestamp_seconds")
+
+
+async def test_last_months_figures_are_dropped_when_the_month_turns(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.set_clock(parse_iso("2024-09-30T20:00:00Z"))
+    sim.billing.set_delay(0)
+    async with collector(running) as c:
+        september = await c.collect()
+        assert usage(september)["github_billing_usage_net_amount_usd"]
+        sim.set_clock(parse_iso("2024-10-01T01:00:00Z"))
+        october = await c.collect()
+    assert posts(sim) == 2
+    assert not any(usage(october).values())
+    assert value(october, "github_billing_report_rows") == 0
+
+
+async def test_lists_once_and_creates_one_export_per_report_type(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(0)
+    async with collector(running, report_types=ALL_TYPES) as c:
+        await c.collect()
+    bodies = {(e.report_type, e.start.isoformat(), e.end.isoformat()) for e in sim.billing.exports()}
+    assert bodies == {(t, "2024-09-01", "2024-09-18") for t in ALL_TYPES}
+    assert sim.count(REPORTS, "GET") == 1 and posts(sim) == 4
+
+
+async def test_api_errors_fail_the_run(running: RunningSimulator) -> None:
+    running.sim.fail_next(1, status=403, route=REPORTS)
+    async with collector(running) as c:
+        with pytest.raises(Exception, match="HTTP 403"):
+            await c.collect()
+    running.sim.fail_next(1, status=404, route=REPORT)  # unused: nothing polled yet
+    assert posts(running.sim) == 0
+
+
+# -- history ----------------------------------------------------------------------------------------------
+
+
+async def test_history_is_month_to_date_at_the_end_of_each_day(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(0)
+    async with collector(running) as c:
+        live = await c.collect()
+        history = await c.history(parse_iso("2024-08-25T00:00:00Z"), NOW)
+    assert posts(sim) == 2  # September's export is reused; August is created once
+    net = [s for s in history if s.spec.name == "github_billing_usage_net_amount_usd"]
+    days = sorted({s.timestamp for s in net})
+    assert days[0] == parse_iso("2024-08-25T23:59:59Z") and days[-1] == parse_iso("2024-09-17T23:59:59Z")
+    assert all(b - a == 86400 for a, b in itertools.pairwise(days))
+    series: dict[tuple[str, ...], list[tuple[float, float]]] = {}
+    for s in net:
+        series.setdefault(s.labels, []).append((s.timestamp, s.value))
+    key = ("octo-enterprise", "detailed", "actions", "actions_linux", "Minutes", "octo-demo", "Mobile")
+    points = sorted(series[key])
+    august = [v for t, v in points if t < parse_iso("2024-09-01T00:00:00Z")]
+    september = [v for t, v in points if t > parse_iso("2024-09-01T00:00:00Z")]
+    assert august == sorted(august) and september == sorted(september)  # month to date only grows
+    assert september[0] < august[-1]  # and starts again with the month
+    labels = dict(zip(("enterprise", "report_type", "product", "sku", "unit_type", "organization", "cost_center"),
+                      key))
+    assert september[-1] == value(live, "github_billing_usage_net_amount_usd", **{
+        k: v for k, v in labels.items() if k not in ("enterprise", "report_type")})
+
+
+def test_months_cover_the_range() -> None:
+    spans = months(parse_iso("2024-07-15T12:00:00Z"), parse_iso("2024-09-18T16:00:00Z"))
+    assert [(a.isoformat(), b.isoformat()) for a, b in spans] == [
+        ("2024-07-01", "2024-07-31"), ("2024-08-01", "2024-08-31"), ("2024-09-01", "2024-09-18")]
+
+
+# -- settings and the demo --------------------------------------------------------------------------------
+
+
+def test_settings_defaults_and_validation() -> None:
+    billing = load_settings(None).collectors.billing
+    assert (billing.interval, billing.report_types, billing.max_export_age, billing.poll_timeout,
+            billing.export_timeout, billing.extra_labels) == (3600, ["detailed"], 6 * HOUR, 120, HOUR, [])
+    for bad, message in (
+        ({"report_types": ["monthly"]}, "collectors.billing.report_types.0"),
+        ({"report_types": []}, "collectors.billing.report_types"),
+        ({"report_types": ["detailed", "detailed"]}, "listed once"),
+        ({"extra_labels": ["workflow_path"]}, "collectors.billing.extra_labels.0"),
+        ({"max_export_age": "0s"}, "greater than zero"),
+        ({"max_age": "1h"}, "collectors.billing.max_age: unknown key"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_settings(None, {"collectors": {"billing": bad}})
+
+
+def test_example_config_documents_every_billing_key() -> None:
+    import yaml
+
+    example = yaml.safe_load((Path(__file__).parents[2] / "config" / "example.yml").read_text())
+    section = example["collectors"]["billing"]
+    assert set(section) == {"interval", "report_types", "max_export_age", "poll_timeout", "export_timeout",
+                            "extra_labels"}
+    load_settings(None, {"collectors": {"billing": section}})
+
+
+async def test_billing_runs_in_the_demo() -> None:
+    from exporter.daemon import build_collectors, demo_settings
+    from exporter.simulator.server import start_simulator
+
+    demo = await start_simulator(SimulatorConfig.demo())
+    try:
+        settings = demo_settings(None, demo.url, demo.targets(), {})
+        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+        try:
+            (billing,) = [c for c in build_collectors(settings, client) if c.name == "billing"]
+            assert billing.target == ENTERPRISE and billing.options.interval == 15
+            families = await billing.collect()  # real time: the demo export completes before the first poll
+        finally:
+            await client.aclose()
+    finally:
+        await demo.stop()
+    assert value(families, "github_billing_report_rows") > 0
+    assert value(families, "github_billing_export_state", state="completed") == 1
