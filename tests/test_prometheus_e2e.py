@@ -37,7 +37,14 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.test_dashboards import dashboards, expand, label_values_query, query_variables, targets
+from tests.deploy.test_dashboards import (
+    dashboards,
+    expand,
+    interpolated,
+    label_values_query,
+    query_variables,
+    targets,
+)
 from tests.prometheus_harness import Prometheus, require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +59,7 @@ SPIKE_TIMEOUT = 150.0  # one collector run (15s) + `for: 1m` + evaluations, with
 
 # Panels that must show the trouble the stack injects (a 502 and a secondary rate limit), not just zeros.
 TROUBLE_PANELS = {"Failed requests by endpoint", "Rate-limit waits"}
+TROUBLE_COUNTERS = ("github_exporter_api_request_failures_total", "github_exporter_api_rate_limit_waits_total")
 
 DEMO_LINE = re.compile(r"metrics at (http://\S+)")
 SIMULATOR_LINE = re.compile(r'event="demo: GitHub simulator started" url=(\S+)')
@@ -167,20 +175,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with Prometheus(workdir, prometheus_config(demo.address)) as prometheus:
             started = time.time()
             prometheus.wait_for(
-                "demo data flowing through scrapes and recording rules",
-                lambda: all(prometheus.query(expr) for expr in (
-                    f'org:github_api_insights_requests_per_minute:rate15m{{org="{ORG}"}} > 0',
-                    f'org:github_api_insights_rate_limited_requests_per_requests:ratio_rate1h{{org="{ORG}"}}',
-                    "github_exporter_api_request_failures_total",
-                    "github_exporter_api_rate_limit_waits_total",
-                )),
+                "the first scrape",
+                lambda: all(prometheus.query(counter) for counter in TROUBLE_COUNTERS),
                 timeout=DATA_TIMEOUT,
             )
             make_trouble(demo)  # increments them while Prometheus watches: rate() cannot see a counter's birth
             prometheus.wait_for(
-                "the injected failures in Prometheus",
-                lambda: all(prometheus.query(f"sum(increase({counter}[1m])) > 0") for counter in (
-                    "github_exporter_api_request_failures_total", "github_exporter_api_rate_limit_waits_total",
+                "demo data and the injected failures flowing through scrapes and recording rules",
+                lambda: all(prometheus.query(expr) for expr in (
+                    f'org:github_api_insights_requests_per_minute:rate15m{{org="{ORG}"}} > 0',
+                    f'org:github_api_insights_rate_limited_requests_per_requests:ratio_rate1h{{org="{ORG}"}}',
+                    *(f"sum(increase({counter}[1m])) > 0" for counter in TROUBLE_COUNTERS),
                 )),
                 timeout=DATA_TIMEOUT,
             )
@@ -212,13 +217,20 @@ def test_demo_baseline_never_meets_the_spike_thresholds(stack: Stack) -> None:
 
 
 def resolve_variables(prometheus: Prometheus, dashboard: dict[str, Any]) -> dict[str, str]:
-    """Each variable's label_values() answered by Prometheus, in order (later ones use earlier ones); first value."""
+    """Each variable's label_values() answered by Prometheus, in order (later ones use earlier ones).
+
+    A multi-value variable gets every value it offers, as Grafana writes a selection of all of them,
+    `(a|b)`; a single-value one its first value.
+    """
     values: dict[str, str] = {}
     for variable in query_variables(dashboard):
         match, label = label_values_query(variable)
-        found = prometheus.label_values(label, expand(match, values) if match else None)
+        found = sorted(prometheus.label_values(label, expand(match, values) if match else None))
         assert found, f"{dashboard['uid']}: variable {variable['name']} has no values"
-        values[variable["name"]] = ORG if ORG in found else sorted(found)[0]
+        if variable["multi"]:
+            values[variable["name"]] = "(" + "|".join(interpolated(variable, v) for v in found) + ")"
+        else:
+            values[variable["name"]] = interpolated(variable, found[0])
     return values
 
 

@@ -133,13 +133,27 @@ def state_timeline(title: str, description: str, targets: Sequence[Json], *, map
                   **extra)
 
 
+def bargauge(title: str, description: str, targets: Sequence[Json], unit: str, *, w: int = 12, h: int = 8,
+             thresholds: Json | None = None, **extra: Any) -> Json:
+    """Horizontal bars of an instant query, one per series, e.g. a topk() ranking."""
+    defaults: Json = {"unit": unit, "min": 0, "color": {"mode": "continuous-BlYlRd"}, "thresholds": thresholds or BASE}
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True, "valueMode": "color",
+        "namePlacement": "left", "sizing": "auto", "minVizHeight": 16, "maxVizHeight": 300,
+    }
+    return _panel("bargauge", title, description, [{**t, "instant": True, "range": False} for t in targets],
+                  w=w, h=h, defaults=defaults, options=options, **extra)
+
+
 def table(title: str, description: str, targets: Sequence[Json], columns: Sequence[tuple[str, str, str]],
-          *, keep: Sequence[str], w: int = 24, h: int = 8, sort_by: str | None = None,
+          *, keep: Sequence[str], hide: Sequence[str] = (), w: int = 24, h: int = 8, sort_by: str | None = None,
           thresholds: dict[str, Json] | None = None, mappings: dict[str, Sequence[Json]] | None = None,
           **extra: Any) -> Json:
     """An instant table joining one value column per query on the `keep` labels.
 
-    columns: (field produced by Grafana, e.g. "Value #A"; display name; unit).
+    columns: (field produced by Grafana, e.g. "Value #A"; display name; unit). hide: fields not shown,
+    e.g. the value of a query that only contributes labels.
     """
     overrides = []
     for field, name, unit in columns:
@@ -153,7 +167,8 @@ def table(title: str, description: str, targets: Sequence[Json], columns: Sequen
     order = {name: i for i, name in enumerate([*keep, *(c[0] for c in columns)])}
     transformations = [
         {"id": "merge", "options": {}},
-        {"id": "organize", "options": {"excludeByName": {"Time": True}, "indexByName": order, "renameByName": {}}},
+        {"id": "organize", "options": {"excludeByName": dict.fromkeys(("Time", *hide), True), "indexByName": order,
+                                       "renameByName": {}}},
     ]
     options: Json = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
     if sort_by:
@@ -261,6 +276,14 @@ RATIO_1H = "org:github_api_insights_rate_limited_requests_per_requests:ratio_rat
 SPIKE_RATIO, SPIKE_REQUESTS = 0.05, 100  # GitHubAPIRateLimitedSpike's thresholds (deploy/prometheus/rules)
 
 
+def _actor(selector: str, extra: Sequence[str] = ()) -> str:
+    """A per-actor series, deduplicated across replicas, with the actor's name and subject from actor_info."""
+    by = ", ".join(("org", "actor_type", "actor_id", *extra))
+    return (f"max by ({by}) ({selector})\n"
+            "* on (org, actor_type, actor_id) group_left (actor_name, subject_name)\n"
+            f"topk by (org, actor_type, actor_id) (1, github_api_insights_actor_info{{{ORG}}})")
+
+
 def api_usage() -> Json:
     org_var = label_variable("org", "Organization", "github_api_insights_requests_total",
                              description="Organizations with API Insights data (targets.orgs).")
@@ -314,6 +337,53 @@ def api_usage() -> Json:
                     query(f"max by (org) (github_api_insights_window_rate_limited_requests{{{ORG}}})",
                           "{{org}} rate limited")],
                    "short"),
+        row("Who is rate limited: subjects, actors and routes"),
+        bargauge("Top subjects by rate-limited requests",
+                 "Users and GitHub Apps with the most rate-limited requests over the trailing summary window, "
+                 "from subject-stats (the collectors.api_insights.top_subjects busiest subjects are followed). "
+                 "The runbook of GitHubAPIRateLimitedSpike starts here.",
+                 [query(f"topk(10, max by (org, subject_type, subject_name) "
+                        f"(github_api_insights_subject_window_rate_limited_requests{{{ORG}}}))",
+                        "{{subject_name}} ({{subject_type}})")], "short"),
+        bargauge("Top subjects by requests",
+                 "Users and GitHub Apps with the most API requests over the trailing summary window.",
+                 [query(f"topk(10, max by (org, subject_type, subject_name) "
+                        f"(github_api_insights_subject_window_requests{{{ORG}}}))",
+                        "{{subject_name}} ({{subject_type}})")], "short"),
+        timeseries("Rate-limited requests per minute by followed actor",
+                   "Newly reported rate-limited requests per minute, over 15 minutes, of the ten followed actors "
+                   "(tokens, OAuth grants, app installations) with the most; names from github_api_insights_actor_info.",
+                   [query(f"topk(10, 60 * max by (org, actor_type, actor_id) "
+                          f"(rate(github_api_insights_actor_rate_limited_requests_total{{{ORG}}}[15m])))\n"
+                          f"* on (org, actor_type, actor_id) group_left (actor_name, subject_name)\n"
+                          f"topk by (org, actor_type, actor_id) (1, github_api_insights_actor_info{{{ORG}}})",
+                          "{{actor_name}} ({{actor_type}}, {{subject_name}})")], "reqpm"),
+        timeseries("Rate-limited requests per minute by followed user",
+                   "Newly reported rate-limited requests per minute, over 15 minutes, of each followed user "
+                   "through all their actors.",
+                   [query(f"60 * max by (org, user_id) (rate(github_api_insights_user_rate_limited_requests_total{{{ORG}}}[15m]))\n"
+                          f"* on (org, user_id) group_left (subject_name)\n"
+                          f"topk by (org, user_id) (1, github_api_insights_user_info{{{ORG}}})",
+                          "{{subject_name}}")], "reqpm"),
+        table("Followed actors",
+              "Each followed actor over the trailing summary window: requests, rate-limited requests, their share, "
+              "and how long ago its last rate-limited request was.",
+              [query(f"{_actor(f'github_api_insights_actor_window_requests{{{ORG}}}')}"),
+               query(f"{_actor(f'github_api_insights_actor_window_rate_limited_requests{{{ORG}}}')}"),
+               query(_actor(f"github_api_insights_actor_window_rate_limited_requests{{{ORG}}}") + "\n/ on (org, actor_type, actor_id, actor_name, subject_name)\n("
+                     + _actor(f"github_api_insights_actor_window_requests{{{ORG}}}") + " > 0)"),
+               query(f"time() - {_actor(f'github_api_insights_actor_last_rate_limited_timestamp_seconds{{{ORG}}}')}")],
+              [("Value #A", "Requests", "short"), ("Value #B", "Rate limited", "short"),
+               ("Value #C", "Rate-limited share", "percentunit"), ("Value #D", "Last rate limited", "s")],
+              keep=["actor_name", "actor_type", "subject_name"], sort_by="Rate limited", h=9,
+              thresholds={"Value #C": steps((GREEN, None), (ORANGE, SPIKE_RATIO / 2), (RED, SPIKE_RATIO))}),
+        table("Top routes of followed actors",
+              "Routes (GitHub's route templates) of the followed actors with the most rate-limited requests over "
+              "the trailing summary window; the collectors.api_insights.top_routes busiest routes per actor.",
+              [query(f"topk(20, {_actor(f'github_api_insights_route_window_rate_limited_requests{{{ORG}}}', ('http_method', 'route'))})"),
+               query(_actor(f"github_api_insights_route_window_requests{{{ORG}}}", ("http_method", "route")))],
+              [("Value #A", "Rate limited", "short"), ("Value #B", "Requests", "short")],
+              keep=["actor_name", "http_method", "route"], sort_by="Rate limited", h=9),
     ]
     spike_annotation = {
         "name": "Rate-limited spike alerts", "enable": True, "hide": False, "iconColor": "red",
@@ -464,9 +534,270 @@ def exporter_health() -> Json:
     )
 
 
+# -- repository traffic ------------------------------------------------------------------------
+
+REPOSITORY = 'repository=~"$repository"'
+
+
+def _repo(metric: str, extra: Sequence[str] = ()) -> str:
+    return f"max by ({', '.join(('repository', *extra))}) ({metric}{{{REPOSITORY}}})"
+
+
+def repo_traffic() -> Json:
+    repository = label_variable("repository", "Repository", "github_repo_traffic_views_14d",
+                                description="Repositories with traffic data (owner/name).")
+    fourteen = ("over GitHub's 14-day window (today's partial UTC day included), summed over the selected "
+                "repositories")
+    uniques = " Unique counts are per repository: someone who visits two repositories counts twice."
+    panels = [
+        row("Last 14 days"),
+        stat("Views", f"Page views {fourteen}.", [query(f"sum({_repo('github_repo_traffic_views_14d')})", "views")],
+             "short", decimals=0),
+        stat("Unique visitors", f"Unique visitors {fourteen}.{uniques}",
+             [query(f"sum({_repo('github_repo_traffic_unique_visitors_14d')})", "unique visitors")], "short", decimals=0),
+        stat("Clones", f"Clones {fourteen}.", [query(f"sum({_repo('github_repo_traffic_clones_14d')})", "clones")],
+             "short", decimals=0),
+        stat("Unique cloners", f"Unique cloners {fourteen}.{uniques}",
+             [query(f"sum({_repo('github_repo_traffic_unique_cloners_14d')})", "unique cloners")], "short", decimals=0),
+        bargauge("Views by repository", "Page views per repository over GitHub's 14-day window.",
+                 [query(f"sort_desc(topk(15, {_repo('github_repo_traffic_views_14d')}))", "{{repository}}")], "short"),
+        bargauge("Clones by repository", "Clones per repository over GitHub's 14-day window.",
+                 [query(f"sort_desc(topk(15, {_repo('github_repo_traffic_clones_14d')}))", "{{repository}}")], "short"),
+        row("Per day"),
+        timeseries("Views per day", "Page views and unique visitors on the latest complete UTC day, per repository; "
+                   "the value changes once a day, when GitHub's day is complete.",
+                   [query(_repo("github_repo_traffic_day_views"), "{{repository}} views"),
+                    query(_repo("github_repo_traffic_day_unique_visitors"), "{{repository}} unique")], "short"),
+        timeseries("Clones per day", "Clones and unique cloners on the latest complete UTC day, per repository.",
+                   [query(_repo("github_repo_traffic_day_clones"), "{{repository}} clones"),
+                    query(_repo("github_repo_traffic_day_unique_cloners"), "{{repository}} unique")], "short"),
+        row("Popular content and referrers"),
+        table("Top paths", "The repositories' most viewed paths over the 14-day window (up to 10 each), with "
+              "their page titles.",
+              [query(f"{_repo('github_repo_traffic_top_path_views_14d', ('path',))}\n"
+                     "* on (repository, path) group_left (title)\n"
+                     f"topk by (repository, path) (1, github_repo_traffic_top_path_info{{{REPOSITORY}}})"),
+               query(f"{_repo('github_repo_traffic_top_path_unique_visitors_14d', ('path',))}\n"
+                     "* on (repository, path) group_left (title)\n"
+                     f"topk by (repository, path) (1, github_repo_traffic_top_path_info{{{REPOSITORY}}})")],
+              [("Value #A", "Views", "short"), ("Value #B", "Unique visitors", "short")],
+              keep=["repository", "path", "title"], sort_by="Views", w=12, h=10),
+        table("Top referrers", "Sites referring the most visitors to the repositories over the 14-day window "
+              "(up to 10 each).",
+              [query(_repo("github_repo_traffic_top_referrer_views_14d", ("referrer",))),
+               query(_repo("github_repo_traffic_top_referrer_unique_visitors_14d", ("referrer",)))],
+              [("Value #A", "Views", "short"), ("Value #B", "Unique visitors", "short")],
+              keep=["repository", "referrer"], sort_by="Views", w=12, h=10),
+        row("Collection"),
+        stat("Repositories exported", "Repositories whose traffic the exporter read in its last run, by source "
+             "(an owner from collectors.repo_traffic.discover, or targets.repositories).",
+             [query("sum by (source) (max by (source, instance) (github_repo_traffic_repositories))", "{{source}}")],
+             "short", w=8, decimals=0),
+        timeseries("Skipped repositories", "Repositories skipped in the last run because GitHub refused their traffic, "
+                   "by reason: forbidden (403: no push access, or traffic unavailable), not_found (404/410), moved "
+                   "(renamed or transferred), unavailable (another 4xx). The log names them.",
+                   [query("sum by (reason) (github_repo_traffic_skipped_repositories)", "{{reason}}")], "short", w=16),
+    ]
+    return dashboard(
+        "github-repo-traffic", "GitHub repository traffic",
+        "Views, clones, popular paths and referrers of repositories, from GitHub's traffic API (14 days of history).",
+        [repository], panels, time_from="now-30d",
+    )
+
+
+# -- billing -----------------------------------------------------------------------------------
+
+BILLING = ('enterprise=~"$enterprise", report_type="$report_type", organization=~"$organization", '
+           'cost_center=~"$cost_center", product=~"$product"')
+# Every label of a usage gauge, the opt-in extra labels included: deduplicates HA replicas only.
+USAGE_LABELS = "enterprise, report_type, product, sku, unit_type, organization, cost_center, repository, username"
+
+
+def _usage(metric: str, by: str = "") -> str:
+    return f"sum{f' by ({by})' if by else ''} (max by ({USAGE_LABELS}) (github_billing_usage_{metric}{{{BILLING}}}))"
+
+
+def billing() -> Json:
+    variables = [
+        label_variable("enterprise", "Enterprise", "github_billing_usage_net_amount_usd",
+                       description="Enterprises whose usage reports the exporter reads."),
+        label_variable("report_type", "Report type", 'github_billing_usage_net_amount_usd{enterprise=~"$enterprise"}',
+                       description="Usage report type (collectors.billing.report_types). One at a time: report "
+                                   "types overlap, so their amounts must never be added up.", multi=False),
+        label_variable("organization", "Organization",
+                       'github_billing_usage_net_amount_usd{enterprise=~"$enterprise", report_type="$report_type"}',
+                       description="Organizations in the report (empty for enterprise-level usage)."),
+        label_variable("cost_center", "Cost center",
+                       'github_billing_usage_net_amount_usd{enterprise=~"$enterprise", report_type="$report_type"}',
+                       description="Cost centers in the report (empty for usage outside any cost center)."),
+        label_variable("product", "Product",
+                       'github_billing_usage_net_amount_usd{enterprise=~"$enterprise", report_type="$report_type"}',
+                       description="Products (actions, copilot, packages, ...)."),
+    ]
+    mtd = "this UTC month to date, from the newest completed usage report export"
+    export = 'enterprise=~"$enterprise", report_type="$report_type"'
+    panels = [
+        row("Month to date"),
+        stat("Net amount", f"Billable amount in US dollars (gross minus discount) {mtd}.",
+             [query(_usage("net_amount_usd"), "net")], "currencyUSD", decimals=2),
+        stat("Gross amount", f"Amount in US dollars before discounts {mtd}.",
+             [query(_usage("gross_amount_usd"), "gross")], "currencyUSD", decimals=2),
+        stat("Discount amount", f"Discounts in US dollars (included usage, public repositories) {mtd}.",
+             [query(_usage("discount_amount_usd"), "discount")], "currencyUSD", decimals=2),
+        stat("Billing data age", "Time since the export the figures come from was created (GitHub gives no "
+             "completion time); exports are reused while younger than collectors.billing.max_export_age.",
+             [query(f"time() - max by (enterprise, report_type) (github_billing_export_last_completed_timestamp_seconds{{{export}}})",
+                    "{{enterprise}} {{report_type}}")],
+             "s", thresholds=steps((GREEN, None), (YELLOW, 86400), (RED, 2 * 86400))),
+        timeseries("Net amount by product", f"Billable amount in US dollars by product {mtd}; it grows through the "
+                   "month and starts again at 0 on the 1st (UTC).",
+                   [query(_usage("net_amount_usd", "product"), "{{product}}")], "currencyUSD", stack=True),
+        bargauge("Net amount by organization", f"Billable amount in US dollars by organization {mtd}.",
+                 [query(f"sort_desc({_usage('net_amount_usd', 'organization')})", "{{organization}}")], "currencyUSD"),
+        bargauge("Net amount by cost center", f"Billable amount in US dollars by cost center {mtd} "
+                 "(an empty name is usage outside any cost center).",
+                 [query(f"sort_desc({_usage('net_amount_usd', 'cost_center')})", "{{cost_center}}")], "currencyUSD"),
+        table("Usage by SKU", f"Quantity and amounts in US dollars by product and SKU {mtd}; the unit of the "
+              "quantity is named by unit_type.",
+              [query(_usage("quantity", "product, sku, unit_type")),
+               query(_usage("gross_amount_usd", "product, sku, unit_type")),
+               query(_usage("discount_amount_usd", "product, sku, unit_type")),
+               query(_usage("net_amount_usd", "product, sku, unit_type"))],
+              [("Value #A", "Quantity", "short"), ("Value #B", "Gross", "currencyUSD"),
+               ("Value #C", "Discount", "currencyUSD"), ("Value #D", "Net", "currencyUSD")],
+              keep=["product", "sku", "unit_type"], sort_by="Net", w=12, h=10),
+        row("Usage report exports"),
+        stat("Export state", "Status last seen of the newest export the exporter created, adopted or reused. "
+             "GitHubBillingExportFailing fires when one failed in the last hour.",
+             [query(f"max by (enterprise, report_type, state) (github_billing_export_state{{{export}}}) == 1",
+                    "{{state}}", instant=True)],
+             "none", w=6, graph=False, text_mode="name", color_mode="background",
+             thresholds=steps((BLUE, None)),
+             mappings=[value_map({"1": ("current", BLUE)})]),
+        stat("Newest day in the report", "Time since the start (00:00 UTC) of the newest day with usage in the "
+             "served report: GitHub's billing lag.",
+             [query(f"time() - max by (enterprise, report_type) (github_billing_report_latest_date_timestamp_seconds{{{export}}})",
+                    "{{report_type}}")],
+             "s", w=6, thresholds=steps((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))),
+        stat("Report rows", "Data rows in the usage report the figures come from.",
+             [query(f"max by (enterprise, report_type) (github_billing_report_rows{{{export}}})", "{{report_type}}")],
+             "short", w=4, decimals=0),
+        timeseries("Export activity per hour", "Exports the exporter created, reused (a recent completed one "
+                   "existed), polled while processing, gave up on (timed out) and saw fail, per hour.",
+                   [query(f"sum(increase(github_billing_export_{what}_total{{{export}}}[1h]))", label)
+                    for what, label in (("created", "created"), ("reuses", "reused"), ("polls", "polled"),
+                                        ("timeouts", "timed out"), ("failures", "failed"))],
+                   "short", w=8),
+    ]
+    return dashboard(
+        "github-billing", "GitHub billing usage",
+        "Month-to-date usage and amounts in US dollars from GitHub's enhanced billing usage report exports, "
+        "by product, SKU, organization and cost center, and the state of the exports.",
+        variables, panels, time_from="now-30d",
+    )
+
+
+# -- Enterprise Server statistics --------------------------------------------------------------
+
+GHES = 'enterprise_or_org=~"$enterprise_or_org"'
+
+
+def _server(metric: str, extra: Sequence[str] = ()) -> str:
+    """A per-server gauge with the server's host name, limited to the selected host names."""
+    by = ", ".join(("enterprise_or_org", "server_id", *extra))
+    return (f"max by ({by}) ({metric}{{{GHES}}})\n"
+            "* on (enterprise_or_org, server_id) group_left (host_name)\n"
+            f'topk by (enterprise_or_org, server_id) (1, github_enterprise_server_info{{{GHES}, host_name=~"$host_name"}})')
+
+
+def enterprise_server() -> Json:
+    variables = [
+        label_variable("enterprise_or_org", "Enterprise or org", "github_enterprise_server_info",
+                       description="Enterprise accounts (or orgs) the servers upload Server Statistics to."),
+        label_variable("host_name", "Server", f"github_enterprise_server_info{{{GHES}}}",
+                       description="GitHub Enterprise Server instances, by host name."),
+    ]
+    daily = "from the server's newest Server Statistics collection (uploaded daily)"
+    panels = [
+        row("Servers"),
+        table("Servers", "Every server: version, age of its newest collection, users and repositories.",
+              [query(f"max by (enterprise_or_org, server_id, host_name, ghes_version) (github_enterprise_server_info{{{GHES}, host_name=~\"$host_name\"}})"),
+               query(f"time() - ({_server('github_enterprise_server_collection_timestamp_seconds')})"),
+               query(_server("github_enterprise_server_users")),
+               query(_server("github_enterprise_server_repositories")),
+               query(_server("github_enterprise_server_organizations"))],
+              [("Value #B", "Collection age", "s"), ("Value #C", "Users", "short"),
+               ("Value #D", "Repositories", "short"), ("Value #E", "Organizations", "short")],
+              keep=["host_name", "ghes_version", "enterprise_or_org"], hide=["Value #A"], h=6,
+              thresholds={"Value #B": steps((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))}),
+        stat("Collection age", "Time since each server's newest collection was taken. Servers upload Server "
+             "Statistics once a day; an older one means the server stopped uploading.",
+             [query(f"time() - ({_server('github_enterprise_server_collection_timestamp_seconds')})", "{{host_name}}")],
+             "s", w=8, thresholds=steps((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))),
+        stat("Dormant share", f"Share of user accounts that are dormant (no activity for the server's dormancy "
+             f"threshold), {daily}.",
+             [query(f"({_server('github_enterprise_server_dormant_users')})\n/ on (enterprise_or_org, server_id, host_name)\n"
+                    f"({_server('github_enterprise_server_users')} > 0)", "{{host_name}}")],
+             "percentunit", w=8, thresholds=steps((GREEN, None), (ORANGE, 0.25), (RED, 0.5)), decimals=1),
+        stat("Actions adoption", f"Share of repositories with GitHub Actions enabled, as the server computes it, {daily}.",
+             [query(_server("github_enterprise_server_actions_repositories_ratio"), "{{host_name}}")],
+             "percentunit", w=8, decimals=1),
+        row("Users and content"),
+        timeseries("Users", f"User accounts, site administrators, suspended and dormant users, {daily}.",
+                   [query(_server(f"github_enterprise_server_{m}"), f"{{{{host_name}}}} {label}")
+                    for m, label in (("users", "users"), ("admin_users", "admins"), ("suspended_users", "suspended"),
+                                     ("dormant_users", "dormant"))],
+                   "short"),
+        timeseries("Repositories", f"Repositories (not forks), forks, and those owned by organizations, {daily}.",
+                   [query(_server(f"github_enterprise_server_{m}"), f"{{{{host_name}}}} {label}")
+                    for m, label in (("root_repositories", "root"), ("fork_repositories", "forks"),
+                                     ("organization_repositories", "in organizations"))],
+                   "short"),
+        timeseries("Pushes per day", "Pushes on each server over the last day; the server's count only grows, so "
+                   "this is its delta over 24 hours (0 until two daily collections are known).",
+                   [query(f"delta(github_enterprise_server_pushes{{{GHES}}}[1d])\n"
+                          "* on (enterprise_or_org, server_id) group_left (host_name)\n"
+                          f'topk by (enterprise_or_org, server_id) (1, github_enterprise_server_info{{{GHES}, host_name=~"$host_name"}})',
+                          "{{host_name}}")], "short"),
+        timeseries("Pull requests", f"Merged pull requests, and open ones that can and cannot be merged, {daily}.",
+                   [query(_server(f"github_enterprise_server_{m}"), f"{{{{host_name}}}} {label}")
+                    for m, label in (("merged_pull_requests", "merged"), ("mergeable_pull_requests", "mergeable"),
+                                     ("unmergeable_pull_requests", "unmergeable"))],
+                   "short"),
+        timeseries("Issues and milestones by state", f"Open and closed issues and milestones, {daily}.",
+                   [query(_server("github_enterprise_server_issues_by_state", ("state",)), "{{host_name}} issues {{state}}"),
+                    query(_server("github_enterprise_server_milestones_by_state", ("state",)), "{{host_name}} milestones {{state}}")],
+                   "short"),
+        timeseries("Organizations and teams", f"Organizations, disabled organizations, teams and team memberships, {daily}.",
+                   [query(_server(f"github_enterprise_server_{m}"), f"{{{{host_name}}}} {label}")
+                    for m, label in (("organizations", "organizations"), ("disabled_organizations", "disabled"),
+                                     ("teams", "teams"), ("team_members", "team members"))],
+                   "short"),
+        row("Packages"),
+        bargauge("Published packages by ecosystem", f"Published packages per ecosystem on the selected servers, {daily}.",
+                 [query(f"sort_desc(sum by (ecosystem) ({_server('github_enterprise_server_packages_published', ('ecosystem',))}))",
+                        "{{ecosystem}}")], "short", w=8),
+        timeseries("Package downloads per day", "Packages downloaded in the 24 hours before each collection, by ecosystem.",
+                   [query(f"sum by (host_name, ecosystem) ({_server('github_enterprise_server_packages_daily_downloaded', ('ecosystem',))})",
+                          "{{host_name}} {{ecosystem}}")], "short", w=8),
+        table("Package ecosystems", "State of each package ecosystem (enabled, disabled, read_only) per server.",
+              [query(f"({_server('github_enterprise_server_packages_ecosystem_state', ('ecosystem', 'state'))}) == 1")],
+              [], keep=["host_name", "ecosystem", "state"], hide=["Value"], w=8, h=8),
+    ]
+    return dashboard(
+        "github-enterprise-server", "GitHub Enterprise Server statistics",
+        "Users, repositories, pull requests, issues, packages and Actions adoption of GitHub Enterprise Server "
+        "instances, from the Server Statistics they upload daily.",
+        variables, panels, time_from="now-30d",
+    )
+
+
 DASHBOARDS = {
     "github-api-usage.json": api_usage,
+    "github-billing.json": billing,
+    "github-enterprise-server.json": enterprise_server,
     "github-exporter-health.json": exporter_health,
+    "github-repo-traffic.json": repo_traffic,
 }
 
 

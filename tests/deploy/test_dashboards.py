@@ -16,7 +16,16 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import COMPOSE_FILE, DEPLOY, GRAFANA, REPO, load_yaml, recording_rules, run, tool
+from tests.deploy.helpers import (
+    COMPOSE_FILE,
+    DEPLOY,
+    GRAFANA,
+    REPO,
+    load_yaml,
+    recording_rules,
+    run,
+    tool,
+)
 
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 GENERATOR = GRAFANA / "generate-dashboards.py"
@@ -27,6 +36,9 @@ PROVISIONED_PATH = "/var/lib/grafana/dashboards"
 
 # File -> uid. Links and bookmarks use the uid: changing one breaks them.
 UIDS = {
+    "github-billing.json": "github-billing",
+    "github-enterprise-server.json": "github-enterprise-server",
+    "github-repo-traffic.json": "github-repo-traffic",
     "github-api-usage.json": "github-api-usage",
     "github-exporter-health.json": "github-exporter-health",
 }
@@ -63,7 +75,7 @@ def query_variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in dashboard["templating"]["list"] if v["type"] == "query"]
 
 
-LABEL_VALUES = re.compile(r"^label_values\((?:(?P<match>.+),\s*)?(?P<label>[a-zA-Z_]\w*)\)$", re.S)
+LABEL_VALUES = re.compile(r"^label_values\((?:(?P<match>.+),\s*)?(?P<label>[a-zA-Z_]\w*)\)$", re.DOTALL)
 
 
 def label_values_query(variable: dict[str, Any]) -> tuple[str | None, str]:
@@ -81,19 +93,22 @@ def referenced_variables(text: str) -> set[str]:
     return {a or b for a, b in VARIABLE.findall(text)}
 
 
-def regex_escape(value: str) -> str:
-    """As Grafana's Prometheus datasource escapes a value for a =~ matcher inside a PromQL string."""
-    return re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\\\1", value)
+def interpolated(variable: dict[str, Any], value: str) -> str:
+    """A chosen value as Grafana's Prometheus datasource writes it into a query: regex-escaped for a
+    multi-value or All variable (used with =~), else only backslashes and quotes escaped."""
+    if variable.get("multi") or variable.get("includeAll"):
+        return re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\\\1", value)
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def expand(text: str, values: dict[str, str]) -> str:
-    """Grafana's interpolation: `$name` / `${name}` of template variables (regex-escaped) and built-ins."""
+    """Grafana's interpolation of `$name` / `${name}`: template variables (values already interpolated) and built-ins."""
     def replace(found: re.Match[str]) -> str:
         name = found.group(1) or found.group(2)
         if name in BUILTINS:
             return BUILTINS[name]
         assert name in values, f"${name} is not a variable of the dashboard"
-        return regex_escape(values[name])
+        return values[name]
     return VARIABLE.sub(replace, text)
 
 
@@ -119,7 +134,7 @@ def metric_names(expr: str) -> set[str]:
 def documented_metrics() -> set[str]:
     """Series names of docs/metrics.md, with a histogram's _bucket, _sum and _count."""
     names = set()
-    for name, kind in re.findall(r"^\| `(github_\w+)` \| (\w+) \|", METRICS_DOC.read_text(encoding="utf-8"), re.M):
+    for name, kind in re.findall(r"^\| `(github_\w+)` \| (\w+) \|", METRICS_DOC.read_text(encoding="utf-8"), re.MULTILINE):
         names.add(name)
         if kind == "histogram":
             names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
@@ -278,17 +293,31 @@ def test_panels_are_described_with_units_and_laid_out(name: str) -> None:
     for panel in panels(dashboard):
         title = panel["title"]
         assert panel.get("description", "").strip(), f"{name}: {title!r} has no description"
-        unit = panel["fieldConfig"]["defaults"].get("unit")
-        assert unit, f"{name}: {title!r} has no unit"
-        exprs = " ".join(t["expr"] for t in panel["targets"])
-        if re.search(r"\b(share|ratio)\b", title, re.I) or ":ratio" in exprs:
-            assert unit in RATIO_UNITS, f"{name}: {title!r} is a 0-1 ratio, unit {unit}"
-        if panel["type"] != "table" and re.search(r"_seconds\b", exprs) and "time()" in exprs:
-            assert unit == "s", f"{name}: {title!r} is an age in seconds, unit {unit}"
-        if "github_billing_" in exprs and re.search(r"(cost|amount|price|usd)", exprs, re.I):
-            assert unit == "currencyUSD", f"{name}: {title!r} is money, unit {unit}"
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{name}: {title!r} has no unit"
         for target in panel["targets"]:
             assert target["expr"].strip() and target["refId"], f"{name}: {title!r}"
+        for label, unit, exprs in value_units(panel):
+            where = f"{name}: {title!r} {label}"
+            if re.search(r"\b(share|ratio)\b", label, re.IGNORECASE) or ":ratio" in exprs or "_ratio{" in exprs:
+                assert unit in RATIO_UNITS, f"{where} is a 0-1 ratio, unit {unit}"
+            elif re.search(r"_seconds\b", exprs) and "time() -" in exprs:
+                assert unit == "s", f"{where} is an age in seconds, unit {unit}"
+            elif "_amount_usd" in exprs:
+                assert unit == "currencyUSD", f"{where} is money, unit {unit}"
+
+
+def value_units(panel: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, unit, queries) of what a panel shows: its columns for a table, else the panel as a whole."""
+    if panel["type"] != "table":
+        return [(panel["title"], panel["fieldConfig"]["defaults"]["unit"], " ".join(t["expr"] for t in panel["targets"]))]
+    exprs = {f"Value #{t['refId']}": t["expr"] for t in panel["targets"]}
+    columns = []
+    for override in panel["fieldConfig"]["overrides"]:
+        field = override["matcher"]["options"]
+        props = {prop["id"]: prop["value"] for prop in override["properties"]}
+        if field in exprs:
+            columns.append((props.get("displayName", field), props.get("unit", "short"), exprs[field]))
+    return columns
 
 
 def test_provisioning_loads_the_dashboards_directory() -> None:
