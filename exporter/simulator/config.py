@@ -48,6 +48,12 @@ class SimulatorConfig:
     # each); the default holds the whole retention period.
     insights_cache_buckets: int = 9000
 
+    # Copilot: a day's usage data is processed this long after the day ends (UTC);
+    # until then its 1-day reports answer 204. `copilot_usage_retired` makes the
+    # retired usage summaries answer 404, as github.com does now.
+    copilot_report_lag: float = 6 * 3600.0
+    copilot_usage_retired: bool = False
+
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 
     def __post_init__(self) -> None:
