@@ -178,9 +178,11 @@ class CopilotUsageCollector(Collector):
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
         """Every day the endpoint still lists (up to 28), each stamped at the end of its day (UTC midnight)."""
-        since = max(start - DAY, self._clock() - MAX_DAYS * DAY)
+        params = {"until": iso(end)}
+        if start - DAY > self._clock() - MAX_DAYS * DAY:  # older than 28 days is refused; without it, all are listed
+            params["since"] = iso(start - DAY)
         samples = []
-        for record in await self._days({"since": iso(since), "until": iso(end)}):
+        for record in await self._days(params):
             at = day_start(record.get("day"), self.route) + DAY
             if not start <= at <= end:
                 continue

@@ -333,3 +333,28 @@ def test_tally_folding_keeps_sums_and_drops_merged_distinct_counts() -> None:
                       ("vscode", "other"): {"suggestions_count": 5},
                       ("other", "python"): {"suggestions_count": 1},
                       ("other", "other"): {"suggestions_count": 1}}
+
+
+# -- the demo -----------------------------------------------------------------------------------------
+
+async def test_demo_shows_both_parts_with_org_team_editor_language(running: RunningSimulator) -> None:
+    from exporter.collectors import COLLECTORS
+    from exporter.daemon import build_collectors, demo_settings
+    from exporter.simulator.server import DemoSimulator
+
+    targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
+    settings = demo_settings(None, running.url, targets, {})
+    labels: dict[str, set[str]] = {}
+    async with github(settings) as client:
+        collectors = [c for c in build_collectors(settings, client) if c.name in ("copilot", "copilot_usage")]
+        assert {(c.name, c.target) for c in collectors} >= {
+            ("copilot", ORG), ("copilot", f"enterprise:{ENTERPRISE}"), ("copilot_usage", ORG),
+            ("copilot_usage", f"{ORG}/platform")}
+        for collector in collectors:
+            collector._clock = Clock()  # noqa: SLF001  (the simulator's fixed day)
+            for family in await collector.collect():
+                for sample in family.samples:
+                    labels.setdefault(collector.name, set()).update(sample.labels)
+    assert {"copilot", "copilot_usage"} <= set(COLLECTORS)
+    assert labels["copilot_usage"] >= {"org", "team", "editor", "language"}
+    assert labels["copilot"] >= {"org", "team", "editor", "language", "feature", "model", "enterprise"}
