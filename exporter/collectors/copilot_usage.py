@@ -128,8 +128,8 @@ class CopilotUsageCollector(Collector):
 
     def _retired(self, now: float, error: NotFoundError) -> list[Metric]:
         self._retry_at = now + self.options.retired_retry
-        fields = dict(target=self.target, endpoint=self.route, status=error.status,
-                      retry_in_hours=round(self.options.retired_retry / 3600, 1))
+        fields = {"target": self.target, "endpoint": self.route, "status": error.status,
+                  "retry_in_hours": round(self.options.retired_retry / 3600, 1)}
         if not self._announced:
             self._announced = True
             log.warning("Copilot usage summary is gone: GitHub has retired this endpoint (or the org or team is "

@@ -566,7 +566,7 @@ def download(sim: Simulator, request: Request) -> Response:
     if sim.now() > expires:
         _count(sim, "expired")
         return _blob_error(403, "AccessDenied", "Request has expired")
-    fault = sim._take_fault("status", DOWNLOAD_TEMPLATE)  # noqa: SLF001  (faults are shared machinery)
+    fault = sim._take_fault("status", DOWNLOAD_TEMPLATE)  # the pipeline's fault switches, shared
     if fault is not None:
         return _blob_error(fault.status, "InternalError", "Simulated failure")
     p = request.path_params

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
@@ -20,27 +19,26 @@ from exporter.settings import Settings, load_settings
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator.routing import parse_iso
 from exporter.telemetry import ExporterMetrics
+from tests.deploy.helpers import tool
 
 NOW = parse_iso("2024-09-18T16:00:00Z")  # a Wednesday; yesterday (the 17th) is processed
 DAY = 86400.0
 ORG = "octo-demo"
 ENTERPRISE = "octo-enterprise"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-PROMTOOL = "/usr/bin/promtool"
 
 
-@pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
+def serve() -> Iterator[RunningSimulator]:
+    """A loopback simulator on the fixed clock; test modules wrap it in a module-scoped fixture."""
     with RunningSimulator(clock=ManualClock(NOW)) as running:
         yield running
 
 
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    """One loopback simulator per module; switches, counters and clock reset before each test."""
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
+def fresh(running: RunningSimulator) -> RunningSimulator:
+    """The shared simulator with its switches, counters and clock reset, for one test."""
+    running.sim.reset()
+    running.sim.set_clock(NOW)
+    return running
 
 
 def settings_for(url: str, collectors: dict[str, Any] | None = None, teams: Iterable[str] = ()) -> Settings:
@@ -104,6 +102,6 @@ def assert_golden(name: str, text: str) -> None:
 
 
 def assert_promtool_clean(text: str) -> None:
-    result = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    result = subprocess.run([tool("promtool"), "check", "metrics"], input=text.encode(), capture_output=True, timeout=30, check=False)
     output = (result.stdout + result.stderr).decode()
     assert result.returncode == 0 and output.strip() == "", output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,22 +18,32 @@ from exporter.settings import ConfigError
 from exporter.simulator import RunningSimulator
 from exporter.simulator import copilot as model
 from exporter.simulator.routing import parse_iso
-from tests.collectors.copilot_support import (  # noqa: F401  (fixtures)
+from tests.collectors.copilot_support import (
     DAY,
     ENTERPRISE,
     NOW,
     ORG,
     Clock,
-    _running,
     assert_golden,
     assert_promtool_clean,
     exposition,
+    fresh,
     github,
-    running,
     series,
+    serve,
     settings_for,
     values,
 )
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[RunningSimulator]:
+    yield from serve()
+
+
+@pytest.fixture
+def running(simulator: RunningSimulator) -> RunningSimulator:
+    return fresh(simulator)
 
 YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
 REPORTS = "/orgs/{org}/copilot/metrics/reports"
@@ -351,7 +361,7 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
             ("copilot", ORG), ("copilot", f"enterprise:{ENTERPRISE}"), ("copilot_usage", ORG),
             ("copilot_usage", f"{ORG}/platform")}
         for collector in collectors:
-            collector._clock = Clock()  # noqa: SLF001  (the simulator's fixed day)
+            collector._clock = Clock()  # the simulator's fixed day
             for family in await collector.collect():
                 for sample in family.samples:
                     labels.setdefault(collector.name, set()).update(sample.labels)

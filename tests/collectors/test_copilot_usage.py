@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,21 +19,31 @@ from exporter.simulator import copilot as model
 from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
-from tests.collectors.copilot_support import (  # noqa: F401  (fixtures)
+from tests.collectors.copilot_support import (
     DAY,
     NOW,
     ORG,
     Clock,
-    _running,
     assert_golden,
     assert_promtool_clean,
     exposition,
+    fresh,
     github,
-    running,
     series,
+    serve,
     settings_for,
     values,
 )
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[RunningSimulator]:
+    yield from serve()
+
+
+@pytest.fixture
+def running(simulator: RunningSimulator) -> RunningSimulator:
+    return fresh(simulator)
 
 ORG_USAGE = "/orgs/{org}/copilot/usage"
 TEAM_USAGE = "/orgs/{org}/team/{team_slug}/copilot/usage"
@@ -203,7 +215,7 @@ async def test_history_returns_every_listed_day(running: RunningSimulator) -> No
         samples = await CopilotUsageCollector(client, settings, ORG, clock=Clock()).history(start, NOW)
     stamps = sorted({s.timestamp for s in samples})
     assert len(stamps) == 28 and stamps[-1] == YESTERDAY + DAY
-    assert all(b - a == DAY for a, b in zip(stamps, stamps[1:]))
+    assert all(b - a == DAY for a, b in itertools.pairwise(stamps))
     day = {s.timestamp: s.value for s in samples if s.spec.name == "github_copilot_usage_day_timestamp_seconds"}
     assert all(at - value == DAY for at, value in day.items())
     async with github(settings) as client:
