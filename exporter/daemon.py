@@ -48,14 +48,14 @@ def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[s
 
 
 def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector]:
-    """A collector per enabled family and target this replica owns."""
+    """A collector per enabled family and target this replica owns (every target, for families that shard their own work)."""
     sharder = Sharder.from_settings(settings)
     collectors: list[Collector] = []
     for collector_cls in COLLECTORS.values():
         if not collector_cls.options_of(settings).enabled:
             continue
         for target in collector_cls.targets(settings):
-            if sharder.owns(target):
+            if sharder.owns(target) or not collector_cls.sharded_by_target:
                 collectors.append(collector_cls(client, settings, target))
     return collectors
 

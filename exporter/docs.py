@@ -59,13 +59,13 @@ def render() -> str:
         out.append("| metric | type | labels | help | source |\n|---|---|---|---|---|")
         for spec in specs:
             out.append(
-                f"| `{spec.exposed_name}` | {spec.kind} | {', '.join(f'`{l}`' for l in spec.labels)} "
+                f"| `{spec.exposed_name}` | {spec.kind} | {', '.join(f'`{label}`' for label in spec.labels)} "
                 f"| {_cell(spec.description)} | {_cell(spec.source)} |"
             )
     out.append("\n## The exporter itself\n")
     out.append("| metric | type | labels | help |\n|---|---|---|---|")
     for name, kind, labels, help_text in self_metrics():
-        out.append(f"| `{name}` | {kind} | {', '.join(f'`{l}`' for l in labels)} | {_cell(help_text)} |")
+        out.append(f"| `{name}` | {kind} | {', '.join(f'`{label}`' for label in labels)} | {_cell(help_text)} |")
     return "\n".join(out) + "\n"
 
 

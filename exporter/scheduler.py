@@ -51,6 +51,7 @@ class CollectorScheduler:
         labels = (collector.name, collector.target)
         self._metrics.collector_runs.labels(*labels)  # exported as 0 before the first run
         self._metrics.collector_failures.labels(*labels)
+        self._metrics.collector_interval.labels(*labels).set(interval)
 
     @property
     def jobs(self) -> list[tuple[str, str]]:

@@ -212,12 +212,51 @@ class CollectorSettings(StrictModel):
     interval: Seconds = 300.0
 
 
+class ApiInsightsActor(StrictModel):
+    """An API Insights actor to follow: a token, OAuth grant or app installation, by type and id."""
+
+    actor_type: Literal["installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server"]
+    actor_id: int = Field(gt=0)
+
+
 class ApiInsightsSettings(CollectorSettings):
-    """API Insights for each org in targets.orgs."""
+    """API Insights for each org in targets.orgs, and for the users and actors it follows there."""
 
     timestamp_increment: Literal["5m", "10m", "15m", "30m", "1h"] = "5m"
     lookback: Seconds = 24 * 3600.0
     summary_window: Seconds = 24 * 3600.0
+    users: list[int | str] = Field(
+        default_factory=list, description="Users followed in every org: numeric ids, or logins (looked up once)."
+    )
+    actors: list[ApiInsightsActor] = Field(default_factory=list, description="Actors followed in every org.")
+    top_subjects: int = Field(default=10, ge=0, le=1000, description="Busiest subjects followed automatically.")
+    top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
+    top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
+    forget_after: Seconds = 3600.0
+
+    @field_validator("users")
+    @classmethod
+    def _check_users(cls, values: list[int | str]) -> list[int | str]:
+        seen: set[str] = set()
+        for value in values:
+            if isinstance(value, int) and value <= 0:
+                raise ValueError(f"user id {value} must be positive")
+            if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", value):
+                raise ValueError(f"{value!r} is not a GitHub login (use a number for a user id)")
+            key = str(value).lower()
+            if key in seen:
+                raise ValueError(f"{value!r} is listed twice")
+            seen.add(key)
+        return values
+
+    @field_validator("actors")
+    @classmethod
+    def _unique_actors(cls, values: list[ApiInsightsActor]) -> list[ApiInsightsActor]:
+        keys = [(a.actor_type, a.actor_id) for a in values]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"actor {key[0]}/{key[1]} is listed twice")
+        return values
 
 
 class CopilotSettings(CollectorSettings):
@@ -280,17 +319,17 @@ class SchedulerSettings(StrictModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
 
 
-_yaml_data: ContextVar[dict[str, Any]] = ContextVar("yaml_data", default={})
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("yaml_data", default=None)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The parsed YAML file, below environment variables in priority."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class Settings(BaseSettings):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from exporter import __version__
+
+# `_created` series double every counter's series count and no exporter in the ecosystem sends them.
+disable_created_metrics()
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -94,6 +97,12 @@ class ExporterMetrics:
         self.collector_last_success = Gauge(
             "github_exporter_collector_last_success_timestamp_seconds",
             "When the collector last finished a successful run for this target; its metrics are cached from then.",
+            ["collector", "target"],
+            registry=registry,
+        )
+        self.collector_interval = Gauge(
+            "github_exporter_collector_interval_seconds",
+            "Configured interval between runs of the collector for this target (collectors.NAME.interval).",
             ["collector", "target"],
             registry=registry,
         )

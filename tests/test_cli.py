@@ -67,3 +67,22 @@ def test_token_never_printed_on_config_error(tmp_path: Path) -> None:
 def test_version_flag() -> None:
     result = run("--version")
     assert result.returncode == 0 and "github-insights-exporter" in result.stdout
+
+
+def test_taken_listen_address_exits_1_with_one_line_and_json_logs() -> None:
+    import json
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--demo", "--log.format", "json", "--web.listen-address", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr and "address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    log_lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
+    assert log_lines, result.stderr
+    for line in log_lines:
+        event = json.loads(line)
+        assert {"ts", "level", "event"} <= set(event)

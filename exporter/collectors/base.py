@@ -32,6 +32,10 @@ class HistoricalSample:
 
 class Collector(ABC):
     name: ClassVar[str]  # the key under `collectors:` in the config, and the `collector` label
+    # True: the daemon builds this collector only on the replica that owns the target.
+    # False: on every replica; the collector then splits its own work with `self.sharder`
+    # and produces target-level metrics only where `self.sharder.owns(self.target)`.
+    sharded_by_target: ClassVar[bool] = True
 
     def __init__(self, client: GitHubClient, settings: Settings, target: str) -> None:
         self.client = client

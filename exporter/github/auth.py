@@ -50,8 +50,6 @@ def owner_of(path: str) -> str | None:
 class AppAuth(httpx.Auth):
     """GitHub App: JWT → installation token per owner, refreshed before it expires."""
 
-    requires_response_body = True
-
     def __init__(
         self,
         app_id: int,
@@ -104,6 +102,7 @@ class AppAuth(httpx.Auth):
         installation_id = self._installation_ids.get(owner)
         if installation_id is None:
             response = yield self._app_request("GET", self._lookup_path(request.url.path, owner))
+            await response.aread()
             if response.status_code != 200:
                 raise APIError(
                     f"GitHub App {self._app_id} is not installed on {owner!r} (HTTP {response.status_code})",
@@ -115,6 +114,7 @@ class AppAuth(httpx.Auth):
         cached = self._tokens.get(installation_id)
         if cached is None or cached[1] - TOKEN_REFRESH_MARGIN <= self._clock():
             response = yield self._app_request("POST", f"app/installations/{installation_id}/access_tokens")
+            await response.aread()
             if response.status_code != 201 and response.status_code != 200:
                 raise APIError(
                     f"GitHub App {self._app_id}: installation token request failed (HTTP {response.status_code})",

@@ -43,6 +43,7 @@ from starlette.routing import Route
 from exporter.simulator import copilot as copilot_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
+from exporter.simulator import users as users_family
 from exporter.simulator.clock import is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.insights import Insights, Spike
@@ -58,7 +59,9 @@ from exporter.simulator.routing import (
 )
 from exporter.simulator.world import World, stable_hash
 
-FAMILIES: tuple[Sequence[SimRoute], ...] = (installations_family.ROUTES, insights_family.ROUTES, copilot_family.ROUTES)
+FAMILIES: tuple[Sequence[SimRoute], ...] = (
+    installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES, copilot_family.ROUTES,
+)
 # Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
 # (path template, handler(sim, request) -> Response).
 DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)

@@ -72,7 +72,9 @@ class SimulatorConfig:
 
         Data shows up as soon as a 5-minute bucket ends and fills over the next
         five minutes, so at any moment one bucket is filling and counters grow
-        between two 15-second collection runs.
+        between two 15-second collection runs. Collectors run every 15 s
+        instead of every 5 min, twenty times more often than in production, so
+        the hourly budget is twenty times GitHub's 5,000 to match.
         """
-        base = cls(insights_lag_min=0.0, insights_lag_full=300.0)
+        base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000)
         return replace(base, **overrides)  # type: ignore[arg-type]

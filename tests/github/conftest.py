@@ -1,0 +1,57 @@
+"""A simulator on loopback and a GitHubClient pointed at it; waits are recorded, not slept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.github.client import GitHubClient
+from exporter.settings import GitHubSettings
+from exporter.simulator import ManualClock, RunningSimulator
+from exporter.simulator.routing import parse_iso
+from exporter.telemetry import ExporterMetrics
+
+NOW = parse_iso("2024-09-18T16:00:00Z")
+TOKEN = "ghp_clienttesttoken0001"
+
+
+class RecordedSleep:
+    """Stands in for asyncio.sleep so back-off and rate-limit waits are asserted, not waited."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningSimulator]:
+    with RunningSimulator(clock=ManualClock(NOW)) as running:
+        yield running
+
+
+@pytest.fixture
+def sim(running: RunningSimulator):
+    running.sim.reset()
+    return running.sim
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleep:
+    return RecordedSleep()
+
+
+@pytest.fixture
+async def client(running: RunningSimulator, sim, registry: CollectorRegistry, sleeps: RecordedSleep) -> AsyncIterator[GitHubClient]:
+    settings = GitHubSettings(api_url=running.url, token=TOKEN, max_retries=3, max_rate_limit_wait=120)
+    client = GitHubClient(settings, ExporterMetrics(registry), clock=sim.now, sleep=sleeps)
+    yield client
+    await client.aclose()

@@ -1,0 +1,68 @@
+"""Scale-out: N replicas against the simulator together produce every series exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.daemon import build_collectors
+from exporter.github.client import GitHubClient
+from exporter.settings import load_settings
+from exporter.sharding import Sharder, shard_of
+from exporter.simulator import RunningSimulator, SimulatorConfig
+from exporter.simulator.server import DemoSimulator
+from exporter.telemetry import ExporterMetrics
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningSimulator]:
+    with RunningSimulator(config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"))) as running:
+        yield running
+
+
+def world_targets(running: RunningSimulator) -> dict[str, list[str]]:
+    return DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
+
+
+async def series_of_replica(running: RunningSimulator, index: int, count: int) -> list[tuple]:
+    settings = load_settings(None, {
+        "github": {"api_url": running.url, "token": "ghp_shardtest"},
+        "targets": world_targets(running),
+        "sharding": {"index": index, "count": count},
+    })
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    series = []
+    try:
+        for collector in build_collectors(settings, client):
+            for family in await collector.collect():
+                series += [(s.name, tuple(sorted(s.labels.items()))) for s in family.samples]
+    finally:
+        await client.aclose()
+    return series
+
+
+@pytest.mark.parametrize("count", [2, 3])
+async def test_replicas_cover_every_series_exactly_once(running: RunningSimulator, count: int) -> None:
+    single = await series_of_replica(running, 0, 1)
+    assert len(single) == len(set(single)) and single
+    shards = [await series_of_replica(running, i, count) for i in range(count)]
+    union = Counter(s for shard in shards for s in shard)
+    assert set(union) == set(single), "replicas together must produce exactly what one replica does"
+    assert max(union.values()) == 1, f"series produced twice: {[s for s, n in union.items() if n > 1][:5]}"
+
+
+def test_assignment_is_disjoint_complete_and_stable() -> None:
+    targets = [f"org-{i}" for i in range(200)] + [f"octo/repo-{i}" for i in range(300)]
+    for count in (1, 2, 3, 7):
+        owners = [[t for t in targets if Sharder(i, count).owns(t)] for i in range(count)]
+        assert sorted(t for shard in owners for t in shard) == sorted(targets)
+        if count > 1:
+            sizes = [len(shard) for shard in owners]
+            assert min(sizes) > len(targets) / count * 0.7, f"unbalanced shards: {sizes}"
+    before = {t: shard_of(t, 5) for t in targets}
+    after = {t: shard_of(t, 5) for t in [*targets, "a-new-org", "octo/a-new-repo"]}
+    assert all(after[t] == before[t] for t in targets), "adding a target must not move another"
+    assert shard_of("Octo-Demo", 5) == shard_of("octo-demo", 5), "GitHub names are case-insensitive"
