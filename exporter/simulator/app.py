@@ -810,12 +810,12 @@ def create_app(sim: Simulator) -> Starlette:
     def not_found(call: Call) -> Any:
         raise GitHubError(404, "Not Found")
 
-    catch_all = SimRoute("GET", "/{path:path}", not_found, auth="optional")
     def download(handler: Callable[[Simulator, Request], Response]):
         async def serve(request: Request) -> Response:
             return await run_in_threadpool(handler, sim, request)
         return serve
 
+    catch_all = SimRoute("GET", "/{path:path}", not_found, auth="optional")
     routes = _control_routes(sim)
     routes += [Route(path, download(handler), methods=["GET"]) for family in DOWNLOADS for path, handler in family]
     routes += [Route(r.template, endpoint(r, r.template), methods=[r.method]) for r in sim.routes]

@@ -45,6 +45,7 @@ def simulator() -> Iterator[RunningSimulator]:
 def running(simulator: RunningSimulator) -> RunningSimulator:
     return fresh(simulator)
 
+
 YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
 REPORTS = "/orgs/{org}/copilot/metrics/reports"
 TEAMS = [f"{ORG}/platform", f"{ORG}/frontend", f"{ORG}/data"]

@@ -45,6 +45,7 @@ def simulator() -> Iterator[RunningSimulator]:
 def running(simulator: RunningSimulator) -> RunningSimulator:
     return fresh(simulator)
 
+
 ORG_USAGE = "/orgs/{org}/copilot/usage"
 TEAM_USAGE = "/orgs/{org}/team/{team_slug}/copilot/usage"
 YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
