@@ -94,8 +94,9 @@ class CollectorScheduler:
             families = await job.collector.collect()
             self._store.publish(job.key, families)
         except asyncio.CancelledError:
+            # Only shutdown cancels a run; ending the job quietly keeps APScheduler from
+            # logging the cancellation as a crash with a traceback.
             outcome = "cancelled"
-            raise
         except GitHubError as exc:
             outcome, error = "failure", str(exc)
         except Exception as exc:  # a collector bug must not kill the scheduler; it is logged and counted

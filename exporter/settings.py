@@ -336,11 +336,44 @@ class BillingSettings(CollectorSettings):
         return values
 
 
+class CopilotSettings(CollectorSettings):
+    """Copilot usage-metrics reports (NDJSON) for each org in targets.orgs and enterprise in targets.enterprises."""
+
+    interval: Seconds = 3600.0  # a report day is fetched once; later runs only ask whether the next day is ready
+    teams: Literal["targets", "all", "none"] = Field(
+        default="targets",
+        description="Team figures: teams listed in targets.teams as owner/slug, every team in the report, or none.",
+    )
+    user_label: Literal["none", "login", "id", "hashed"] = Field(
+        default="none", description="Per-user series and how the user label is written; none exports no per-user series."
+    )
+    user_hash_key: SecretStr | None = Field(default=None, description="Secret key for user_label: hashed.")
+    max_users: int = Field(default=500, ge=1, description="Per-user series kept, most active first.")
+    max_label_values: int = Field(default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other.")
+    lookback_days: int = Field(default=3, ge=1, le=28, description="Days to step back when the newest is not ready.")
+
+    @model_validator(mode="after")
+    def _hash_needs_key(self) -> CopilotSettings:
+        if self.user_label == "hashed" and not self.user_hash_key:
+            raise ValueError("user_label hashed needs user_hash_key, a secret that keeps the hashes from being reversed")
+        return self
+
+
+class CopilotUsageSettings(CollectorSettings):
+    """The retired Copilot usage summaries for each org in targets.orgs and team in targets.teams."""
+
+    interval: Seconds = 3600.0
+    retired_retry: Seconds = Field(default=86400.0, description="How often to ask again after a 404 or 410.")
+    max_label_values: int = Field(default=20, ge=1, description="Editors and languages kept; the rest sum into other.")
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
     repo_traffic: RepoTrafficSettings = Field(default_factory=RepoTrafficSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    copilot: CopilotSettings = Field(default_factory=CopilotSettings)
+    copilot_usage: CopilotUsageSettings = Field(default_factory=CopilotUsageSettings)
 
 
 class StoreSettings(StrictModel):

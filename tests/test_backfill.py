@@ -22,7 +22,7 @@ def iso(ts: float) -> str:
 
 def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
     end = (time.time() // 3600) * 3600 - 3600
-    start = end - 6 * 3600
+    start = end - 3 * 86400  # three days: every family has history in it (traffic and Copilot days, billing, GHES collections)
     output = tmp_path / "history.om"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     result = subprocess.run(
@@ -36,10 +36,12 @@ def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
     requests = families["github_api_insights_requests"]
     assert requests.type == "counter"
     samples = [s for s in requests.samples if s.labels == {"org": "octo-demo"}]
-    assert len(samples) == 6 * 12, "one sample per 5-minute bucket"
+    assert len(samples) == 3 * 24 * 12, "one sample per 5-minute bucket"
     values = [s.value for s in samples]
     assert values == sorted(values) and values[-1] > values[0] > 0
     assert all(start <= float(s.timestamp) <= end for s in samples)
+    for prefix in ("github_api_insights_", "github_enterprise_server_", "github_repo_traffic_", "github_billing_", "github_copilot_"):
+        assert any(name.startswith(prefix) for name in families), f"no history from {prefix}*"
 
     blocks = tmp_path / "data"
     created = subprocess.run(
@@ -53,6 +55,8 @@ def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
         assert at_end and float(at_end[0]["value"][1]) == values[-1]
         grown = prometheus.query('increase(github_api_insights_requests_total{org="octo-demo"}[1h])', at=end)
         assert grown and float(grown[0]["value"][1]) > 0
+        views = prometheus.query("last_over_time(github_repo_traffic_day_views[2d])", at=end)
+        assert views, "traffic days must be queryable from the blocks"
 
 
 def test_backfill_rejects_a_reversed_range(tmp_path: Path) -> None:

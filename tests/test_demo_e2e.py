@@ -143,3 +143,32 @@ def test_sigint_stops_within_five_seconds(demo: DemoProcess) -> None:
     assert seconds < 5, f"took {seconds:.1f}s to stop"
     assert "Traceback" not in stderr
     assert "demo-token" not in stderr
+
+
+FAMILY_PREFIXES = ["github_api_insights_", "github_enterprise_server_", "github_repo_traffic_", "github_billing_", "github_copilot_"]
+REQUIRED_LABELS = ["org", "team", "actor_type", "route", "repository", "editor", "language"]
+
+
+def test_example_config_demo_exposes_every_family_cleanly() -> None:
+    """Issue 3's bar: the demo with config/example.yml shows all five families, their labels, and passes promtool."""
+    process = DemoProcess("--config.file", str(ROOT / "config" / "example.yml"))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            body = process.scrape()
+            missing = [p for p in FAMILY_PREFIXES if not re.search(rf"^{p}\w+[{{ ]", body, re.M)]
+            if not missing:
+                break
+            assert time.monotonic() < deadline, f"families missing after 30 s: {missing}"
+            time.sleep(0.5)
+        samples = [s for f in text_string_to_metric_families(body) for s in f.samples]
+        present = {label for s in samples for label in s.labels}
+        assert set(REQUIRED_LABELS) <= present, f"labels missing: {set(REQUIRED_LABELS) - present}"
+        failed = [s.labels for s in samples if s.name == "github_exporter_collector_success" and s.value != 1]
+        assert not failed, f"collectors failing in the demo: {failed}"
+        result = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"], input=body,
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+    finally:
+        code, seconds, stderr = process.stop()
+    assert code == 0 and "Traceback" not in stderr, stderr

@@ -3,12 +3,21 @@
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
+from exporter.collectors.copilot import CopilotCollector
+from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.name: collector
-    for collector in (ApiInsightsCollector, ServerStatisticsCollector, RepoTrafficCollector, BillingCollector)
+    for collector in (
+        ApiInsightsCollector,
+        ServerStatisticsCollector,
+        RepoTrafficCollector,
+        BillingCollector,
+        CopilotCollector,
+        CopilotUsageCollector,
+    )
 }
 
 __all__ = ["COLLECTORS", "Collector"]

@@ -6,7 +6,8 @@ handlers that take a `routing.Call` and return a JSON-able body (or a
 `routing.Reply`, or raise `routing.GitHubError`), and a module-level
 `ROUTES: list[SimRoute]` naming method, GitHub path template (`{param}`
 syntax, as in the OpenAPI description), auth mode and whether the result is a
-paginated list. Then add the module to `FAMILIES` below. The family gets
+paginated list. Then add the module to `FAMILIES` below (and any files it
+serves behind signed download links to `DOWNLOADS`). The family gets
 authentication, primary and secondary rate limits, page/per_page slicing with
 Link headers, ETag/304, request counting and fault injection for free; it
 reads the world from `call.sim.world` and the time from `call.now`, never
@@ -41,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.simulator import billing as billing_family
+from exporter.simulator import copilot as copilot_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
 from exporter.simulator import users as users_family
@@ -64,8 +66,11 @@ from exporter.simulator.world import World, stable_hash
 
 FAMILIES: tuple[Sequence[SimRoute], ...] = (
     installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
-    server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES,
+    server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES, copilot_family.ROUTES,
 )
+# Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
+# (path template, handler(sim, request) -> Response).
+DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
 
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
@@ -598,6 +603,9 @@ class Simulator:
                 return self._error(template, exc, route, self._consume(window, route, headers))
             if link:
                 reply_headers["link"] = link
+        if reply.status == 204:  # "A header with no content": no body, no ETag
+            self._record_status(template, 204)
+            return Response(status_code=204, headers={**self._consume(window, route, headers), **reply_headers})
         raw = json.dumps(content, separators=(",", ":")).encode()
 
         if request.method == "GET" and reply.status == 200:
@@ -827,8 +835,14 @@ def create_app(sim: Simulator) -> Starlette:
     def not_found(call: Call) -> Any:
         raise GitHubError(404, "Not Found")
 
+    def download(handler: Callable[[Simulator, Request], Response]):
+        async def serve(request: Request) -> Response:
+            return await run_in_threadpool(handler, sim, request)
+        return serve
+
     catch_all = SimRoute("GET", "/{path:path}", not_found, auth="optional")
     routes = _control_routes(sim)
+    routes += [Route(path, download(handler), methods=["GET"]) for family in DOWNLOADS for path, handler in family]
     routes += [Route(r.template, endpoint(r, r.template), methods=[r.method]) for r in sim.routes]
     routes.append(Route("/{path:path}", endpoint(catch_all, UNMATCHED),
                         methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))

@@ -58,6 +58,11 @@ class SimulatorConfig:
     billing_export_delay: float = 90.0
     billing_rows_per_file: int = 50_000
     billing_url_lifetime: float = 3600.0
+    # Copilot: a day's usage data is processed this long after the day ends (UTC);
+    # until then its 1-day reports answer 204. `copilot_usage_retired` makes the
+    # retired usage summaries answer 404, as github.com does now.
+    copilot_report_lag: float = 6 * 3600.0
+    copilot_usage_retired: bool = False
 
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 

@@ -1,0 +1,607 @@
+"""Copilot usage: the retired daily summaries and the usage-metrics reports, computed from one activity model.
+
+The unit of truth is a user's activity on one UTC day: a few cells of (editor,
+language, feature, model) with counts, derived by hashing the seed, the
+organisation, the user and the day. Nothing is stored, a day's figures never
+change once the day is over, and every endpoint adds up the same cells:
+
+- the retired summaries (`GET /orgs/{org}/copilot/usage` and
+  `/orgs/{org}/team/{team_slug}/copilot/usage`, v18.2.0 description) sum the
+  code-completion cells by editor and language, and the chat cells into turns;
+- the reports (`/orgs/{org}/copilot/metrics/reports/*` and
+  `/enterprises/{enterprise}/copilot/metrics/reports/*`, v23 description)
+  answer with signed links to NDJSON files holding per-user rows, user-team
+  rows or the entity's day totals.
+
+Time: a day is processed `SimulatorConfig.copilot_report_lag` seconds after it
+ends (UTC midnight). Until then its 1-day reports answer 204 and the summaries
+do not list it. Weekends are quiet, so some days have no activity at all.
+
+Retirement: GitHub has switched the summaries off on github.com.
+`SimulatorConfig.copilot_usage_retired` makes both answer 404 from the start;
+at run time a status fault does the same (`sim.fail_next(count=None,
+status=410, route="/orgs/{org}/copilot/usage")`). By default they answer, so
+the demo shows both parts of the family.
+
+Downloads: links point at another origin (127.0.0.1 and localhost swap; any
+other host gets a `copilot-reports.` prefix), carry an expiry and a signature,
+and, like a cloud blob store, refuse a request that also sends an
+Authorization header (400). `download_counts(sim)` says what was fetched.
+
+NDJSON record schema. The OpenAPI description does not define the files, so
+this is an ASSUMPTION built from GitHub's "Data available in Copilot usage
+metrics", "Example schema" and "Team-level metrics" pages:
+
+- users-1-day: one row per user with activity: `day`, `user_id`, `user_login`,
+  `organization_id` (organisation scope) or `enterprise_id`, the counters
+  `user_initiated_interaction_count`, `code_generation_activity_count`,
+  `code_acceptance_activity_count`, `loc_suggested_to_add_sum`,
+  `loc_suggested_to_delete_sum`, `loc_added_sum`, `loc_deleted_sum`, the flags
+  `used_chat`, `used_agent`, `used_cli`, and the breakdown arrays below.
+- user-teams-1-day: `user_id`, `user_login`, `day`, `organization_id` or
+  `enterprise_id`, `team_id`, `slug`; teams with fewer than 5 seats left out.
+- organization-1-day / enterprise-1-day: one record with the day's totals:
+  the counters and arrays above plus `daily_active_users`,
+  `weekly_active_users`, `monthly_active_users`, `monthly_active_chat_users`
+  and `monthly_active_agent_users` (one `day_totals` entry of the documented
+  enterprise example).
+- *-28-day/latest: one record with `day_totals` (one entry per day),
+  `report_start_day` and `report_end_day`, as in the documented example.
+
+Breakdown arrays: `totals_by_ide` (`ide`), `totals_by_feature` (`feature`),
+`totals_by_language_feature` (`language`, `feature`), `totals_by_language_model`
+(`language`, `model`) and `totals_by_model_feature` (`model`, `feature`), each
+entry with the counters; language entries have no interaction count, and
+model entries cover chat and agent features only (not completions).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import math
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, parse_iso
+from exporter.simulator.world import EDITORS, LANGUAGES, Org, User, World, stable_hash, unit
+
+if TYPE_CHECKING:
+    from exporter.simulator.app import Simulator
+
+DAY = 86400
+USAGE_DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/copilot/copilot-usage"
+REPORT_DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/copilot/copilot-usage-metrics"
+SUMMARY_DAYS = 28
+TEAM_SEAT_MINIMUM = 5
+USERS_PER_FILE = 5  # users reports are split over several files, as large ones are on GitHub
+LINK_LIFETIME = 3600
+DOWNLOAD_TEMPLATE = "/copilot-reports/{scope}/{name}/{report}/{day}/{part}.ndjson"
+
+FEATURES = ("code_completion", "chat_inline", "chat_panel_ask_mode", "chat_panel_edit_mode",
+            "chat_panel_agent_mode", "agent_edit")
+CHAT_FEATURES = ("chat_inline", "chat_panel_ask_mode", "chat_panel_edit_mode")
+MODELS = ("gpt-4.1", "claude-sonnet-4", "gpt-4o", "gemini-2.5-pro")
+ENTERPRISE_TEAMS = (("engineering", 0.8), ("security-champions", 0.35))
+COUNTERS = ("user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
+            "loc_suggested_to_add_sum", "loc_suggested_to_delete_sum", "loc_added_sum", "loc_deleted_sum")
+
+
+# -- the activity model ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    """One slice of a user's day; counters are named as in the report files."""
+
+    ide: str
+    language: str
+    feature: str
+    model: str | None
+    user_initiated_interaction_count: int = 0
+    code_generation_activity_count: int = 0
+    code_acceptance_activity_count: int = 0
+    loc_suggested_to_add_sum: int = 0
+    loc_suggested_to_delete_sum: int = 0
+    loc_added_sum: int = 0
+    loc_deleted_sum: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user's habits, fixed for the life of the world."""
+
+    editor: str
+    second_editor: str | None
+    languages: tuple[str, ...]
+    level: float
+    accept: float
+    chat: float
+    agent: float
+    model: str
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    slug: str
+    members: tuple[User, ...]
+
+    @property
+    def seated(self) -> bool:
+        """GitHub leaves teams with fewer than 5 Copilot seats out of team figures."""
+        return len(self.members) >= TEAM_SEAT_MINIMUM
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An organisation or the enterprise: whose users a report covers."""
+
+    kind: str  # "organization" or "enterprise"
+    name: str
+    id: int
+    users: tuple[tuple[str, User], ...]  # (org login, user)
+    teams: tuple[Team, ...]
+
+    @property
+    def id_field(self) -> str:
+        return "organization_id" if self.kind == "organization" else "enterprise_id"
+
+
+def _pick(u: float, options: Sequence[str]) -> str:
+    """Earlier options are likelier (weights 1, 1/2, 1/3, ...)."""
+    weights = [1.0 / (i + 1) ** 1.5 for i in range(len(options))]
+    target, acc = u * sum(weights), 0.0
+    for option, weight in zip(options, weights):
+        acc += weight
+        if target < acc:
+            return option
+    return options[-1]
+
+
+@functools.lru_cache(maxsize=4096)
+def profile(seed: int, org: str, user_id: int) -> Profile:
+    def u(*parts: object) -> float:
+        return unit(seed, "copilot-profile", org, user_id, *parts)
+
+    editor = _pick(u("editor"), EDITORS)
+    second = _pick(u("second"), [e for e in EDITORS if e != editor]) if u("has-second") < 0.3 else None
+    count = 1 + int(u("languages") * 3)
+    languages = tuple(sorted(LANGUAGES, key=lambda lang: (LANGUAGES.index(lang) + 1) * (0.2 + u("lang", lang)))[:count])
+    return Profile(editor, second, languages, level=0.4 + 1.6 * u("level"), accept=0.22 + 0.16 * u("accept"),
+                   chat=0.2 + 0.7 * u("chat"), agent=0.5 * u("agent"), model=_pick(u("model"), MODELS))
+
+
+def weekday(day: int) -> int:
+    """Monday is 0; day 0 (1970-01-01) was a Thursday."""
+    return (day + 3) % 7
+
+
+@functools.lru_cache(maxsize=65536)
+def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
+    """What one user did with Copilot on one day (empty when they did not use it)."""
+    p = profile(seed, org, user_id)
+    if unit(seed, "copilot-active", org, user_id, day) >= (0.82 if weekday(day) < 5 else 0.12):
+        return ()
+
+    def r(*parts: object) -> float:
+        return unit(seed, "copilot-day", org, user_id, day, *parts)
+
+    editors = [p.editor] + ([p.second_editor] if p.second_editor and r("second") < 0.4 else [])
+    out: list[Cell] = []
+    for i, language in enumerate(p.languages):
+        shown = round(p.level / (i + 1) * (20 + 90 * r("shown", language)))
+        if shown == 0:
+            continue
+        accepted = round(shown * p.accept * (0.8 + 0.4 * r("accepted", language)))
+        out.append(Cell(editors[i % len(editors)], language, "code_completion", None,
+                        code_generation_activity_count=shown, code_acceptance_activity_count=accepted,
+                        loc_suggested_to_add_sum=round(shown * (1.2 + 0.9 * r("lines", language))),
+                        loc_added_sum=round(accepted * (1.1 + 0.8 * r("kept", language)))))
+    main_language = p.languages[0]
+    model = p.model if r("usual-model") < 0.75 else _pick(r("model"), MODELS)
+    if r("chat") < p.chat:
+        turns = 1 + int(r("turns") * 12)
+        generated = turns + int(r("blocks") * turns)
+        accepted = round(generated * (0.25 + 0.3 * r("applied")))
+        out.append(Cell(editors[0], main_language, _pick(r("mode"), CHAT_FEATURES), model,
+                        user_initiated_interaction_count=turns, code_generation_activity_count=generated,
+                        code_acceptance_activity_count=accepted, loc_suggested_to_add_sum=generated * 4,
+                        loc_added_sum=accepted * 3))
+    if r("agent") < p.agent:
+        prompts = 1 + int(r("prompts") * 5)
+        out.append(Cell(editors[0], main_language, "chat_panel_agent_mode", model,
+                        user_initiated_interaction_count=prompts, code_generation_activity_count=2 * prompts,
+                        code_acceptance_activity_count=prompts, loc_suggested_to_add_sum=12 * prompts,
+                        loc_added_sum=6 * prompts))
+        out.append(Cell(editors[0], main_language, "agent_edit", model,
+                        loc_added_sum=20 + int(180 * r("agent-added")), loc_deleted_sum=5 + int(60 * r("agent-deleted"))))
+    return tuple(out)
+
+
+def _org_teams(world: World, org: Org) -> tuple[Team, ...]:
+    """Everyone is in one team by rotation; later teams recruit fewer extra members, so one may be under 5 seats."""
+    teams = []
+    for index, slug in enumerate(org.teams):
+        share = max(0.05, 0.55 - 0.15 * index)
+        members = tuple(u for i, u in enumerate(org.users)
+                        if i % len(org.teams) == index or unit(world.seed, "copilot-team", org.login, slug, u.id) < share)
+        teams.append(Team(team_id(world.seed, org.login, slug), slug, members))
+    return tuple(teams)
+
+
+def team_id(seed: int, owner: str, slug: str) -> int:
+    return 1_000_000 + stable_hash(seed, "copilot-team-id", owner.lower(), slug) % 8_999_999
+
+
+@functools.lru_cache(maxsize=64)
+def scopes(world: World) -> dict[tuple[str, str], Scope]:
+    """Every organisation and the enterprise, keyed by (kind, lower-case name)."""
+    out: dict[tuple[str, str], Scope] = {}
+    everyone: list[tuple[str, User]] = []
+    for org in world.orgs.values():
+        users = tuple((org.login, u) for u in org.users)
+        everyone.extend(users)
+        out[("organization", org.login.lower())] = Scope("organization", org.login, org.id, users,
+                                                          _org_teams(world, org))
+    teams = tuple(
+        Team(team_id(world.seed, world.enterprise, slug), slug,
+             tuple(u for o, u in everyone if unit(world.seed, "copilot-team", world.enterprise, slug, u.id) < share))
+        for slug, share in ENTERPRISE_TEAMS
+    )
+    out[("enterprise", world.enterprise.lower())] = Scope("enterprise", world.enterprise, world.enterprise_id,
+                                                          tuple(everyone), teams)
+    return out
+
+
+def scope_of(world: World, kind: str, name: str) -> Scope | None:
+    return scopes(world).get((kind, name.lower()))
+
+
+# -- aggregation --------------------------------------------------------------------------------
+
+def _sum(items: Iterable[Cell], names: Sequence[str] = COUNTERS) -> dict[str, int]:
+    totals = dict.fromkeys(names, 0)
+    for cell in items:
+        for name in names:
+            totals[name] += getattr(cell, name)
+    return totals
+
+
+def _group(items: Sequence[Cell], keys: Sequence[str], names: Sequence[str]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, ...], list[Cell]] = {}
+    for cell in items:
+        groups.setdefault(tuple(getattr(cell, k) for k in keys), []).append(cell)
+    return [{**dict(zip(keys, key)), **_sum(group, names)} for key, group in sorted(groups.items())]
+
+
+_NO_INTERACTIONS = tuple(n for n in COUNTERS if n != "user_initiated_interaction_count")
+
+
+def breakdowns(items: Sequence[Cell]) -> dict[str, list[dict[str, Any]]]:
+    with_model = [c for c in items if c.model is not None]
+    return {
+        "totals_by_ide": _group(items, ("ide",), COUNTERS),
+        "totals_by_feature": _group(items, ("feature",), COUNTERS),
+        "totals_by_language_feature": _group(items, ("language", "feature"), _NO_INTERACTIONS),
+        "totals_by_language_model": _group(with_model, ("language", "model"), _NO_INTERACTIONS),
+        "totals_by_model_feature": _group(with_model, ("model", "feature"), COUNTERS),
+    }
+
+
+def day_text(day: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+
+
+def day_number(text: str) -> int:
+    return (date.fromisoformat(text) - date(1970, 1, 1)).days
+
+
+def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
+    """The users-1-day report: one row per user with any activity that day, by user id."""
+    rows = []
+    for org, user in sorted(scope.users, key=lambda pair: pair[1].id):
+        items = cells(world.seed, org, user.id, day)
+        if not items:
+            continue
+        rows.append({
+            "day": day_text(day), "user_id": user.id, "user_login": user.login, scope.id_field: str(scope.id),
+            **_sum(items),
+            "used_chat": any(c.feature in CHAT_FEATURES for c in items),
+            "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
+            "used_cli": False,
+            **breakdowns(items),
+        })
+    return rows
+
+
+def user_team_rows(scope: Scope, day: int) -> list[dict[str, Any]]:
+    """The user-teams-1-day report: one row per (user, team) pair of teams with at least 5 seats."""
+    return [{"user_id": u.id, "user_login": u.login, "day": day_text(day), scope.id_field: str(scope.id),
+             "team_id": team.id, "slug": team.slug}
+            for team in scope.teams if team.seated for u in team.members]
+
+
+def _active_users(world: World, scope: Scope, days: range, test: Callable[[Cell], bool]) -> int:
+    return sum(1 for org, u in scope.users
+               if any(test(c) for d in days for c in cells(world.seed, org, u.id, d)))
+
+
+def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
+    """The organization-1-day / enterprise-1-day record: the entity's totals for the day."""
+    items = [c for org, u in scope.users for c in cells(world.seed, org, u.id, day)]
+    month = range(day - 27, day + 1)
+    return {
+        "day": day_text(day), scope.id_field: str(scope.id),
+        "daily_active_users": _active_users(world, scope, range(day, day + 1), lambda c: True),
+        "weekly_active_users": _active_users(world, scope, range(day - 6, day + 1), lambda c: True),
+        "monthly_active_users": _active_users(world, scope, month, lambda c: True),
+        "monthly_active_chat_users": _active_users(world, scope, month, lambda c: c.feature in CHAT_FEATURES),
+        "monthly_active_agent_users": _active_users(world, scope, month, lambda c: c.feature == "chat_panel_agent_mode"),
+        **_sum(items),
+        **breakdowns(items),
+    }
+
+
+def summary(world: World, org: Org, members: Sequence[User], day: int) -> dict[str, Any]:
+    """One day of the retired usage summary for `members`, shaped as the v18.2.0 description says."""
+    per_user = {u.id: cells(world.seed, org.login, u.id, day) for u in members}
+    completions = [(uid, c) for uid, items in per_user.items() for c in items if c.feature == "code_completion"]
+    chats = [(uid, c) for uid, items in per_user.items() for c in items
+             if c.feature in CHAT_FEATURES or c.feature == "chat_panel_agent_mode"]
+    groups: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
+    for uid, c in completions:
+        groups.setdefault((c.language, c.ide), []).append((uid, c))
+    breakdown = [{
+        "language": language, "editor": editor,
+        "suggestions_count": sum(c.code_generation_activity_count for _, c in group),
+        "acceptances_count": sum(c.code_acceptance_activity_count for _, c in group),
+        "lines_suggested": sum(c.loc_suggested_to_add_sum for _, c in group),
+        "lines_accepted": sum(c.loc_added_sum for _, c in group),
+        "active_users": len({uid for uid, _ in group}),
+    } for (language, editor), group in sorted(groups.items())]
+    return {
+        "day": day_text(day),
+        "total_suggestions_count": sum(c.code_generation_activity_count for _, c in completions),
+        "total_acceptances_count": sum(c.code_acceptance_activity_count for _, c in completions),
+        "total_lines_suggested": sum(c.loc_suggested_to_add_sum for _, c in completions),
+        "total_lines_accepted": sum(c.loc_added_sum for _, c in completions),
+        "total_active_users": len({uid for uid, _ in completions}),
+        "total_chat_acceptances": sum(c.code_acceptance_activity_count for _, c in chats),
+        "total_chat_turns": sum(c.user_initiated_interaction_count for _, c in chats),
+        "total_active_chat_users": len({uid for uid, _ in chats}),
+        # The description allows null: GitHub sends it for a day without completions.
+        "breakdown": breakdown or None,
+    }
+
+
+def last_ready_day(now: float, lag: float) -> int:
+    """The newest day whose data is processed: it ended at least `lag` seconds ago."""
+    return math.floor((now - lag) / DAY) - 1
+
+
+# -- the retired summaries ------------------------------------------------------------------------
+
+def _org(call: Call) -> Org:
+    org = call.sim.world.org(call.path_params["org"])
+    if org is None:
+        raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
+    return org
+
+
+def _retired(call: Call) -> None:
+    if call.sim.config.copilot_usage_retired:
+        raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
+
+
+def _summary_days(call: Call) -> range:
+    newest = last_ready_day(call.now, call.sim.config.copilot_report_lag)
+    first, last = newest - SUMMARY_DAYS + 1, newest
+    for name in ("since", "until"):
+        text = call.query.get(name)
+        if text is None:
+            continue
+        try:
+            stamp = parse_iso(text)
+        except ValueError as exc:
+            raise call.invalid(f"Invalid value for {name}: {exc}.") from None
+        if name == "since":
+            first = max(first, math.ceil(stamp / DAY))
+        else:
+            last = min(last, math.floor(stamp / DAY))
+    return range(first, last + 1)
+
+
+def usage_for_org(call: Call) -> list[dict[str, Any]]:
+    org = _org(call)
+    _retired(call)
+    return [summary(call.sim.world, org, org.users, day) for day in _summary_days(call)]
+
+
+def usage_for_team(call: Call) -> list[dict[str, Any]]:
+    org = _org(call)
+    _retired(call)
+    team = next((t for t in scopes(call.sim.world)[("organization", org.login.lower())].teams
+                 if t.slug == call.path_params["team_slug"]), None)
+    if team is None:
+        raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
+    if not team.seated:
+        return []  # "only returns results for a given day if the team had five or more members"
+    return [summary(call.sim.world, org, team.members, day) for day in _summary_days(call)]
+
+
+# -- the reports ------------------------------------------------------------------------------------
+
+def _scope(call: Call, kind: str) -> Scope:
+    name = call.path_params["org" if kind == "organization" else "enterprise"]
+    scope = scope_of(call.sim.world, kind, name)
+    if scope is None:
+        raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
+    return scope
+
+
+def _requested_day(call: Call) -> int:
+    text = call.query.get("day")
+    if not text:
+        raise call.invalid("day is required.")
+    try:
+        return day_number(text)
+    except ValueError:
+        raise call.invalid(f"Invalid value for day: {text!r} is not a date in the format YYYY-MM-DD.") from None
+
+
+def _signing_key(world: World) -> bytes:
+    return hashlib.sha256(f"copilot-downloads:{world.seed}".encode()).digest()
+
+
+def _signature(world: World, path: str, expires: int) -> str:
+    return hmac.new(_signing_key(world), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def download_origin(base_url: str) -> str:
+    """Another origin than the API's, still answered by this server."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "localhost"
+    other = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(host, f"copilot-reports.{host}")
+    netloc = f"{other}:{parts.port}" if parts.port else other
+    return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+def _links(call: Call, scope: Scope, report: str, day: int, parts: int) -> list[str]:
+    expires = int(call.now) + LINK_LIFETIME
+    origin = download_origin(call.base_url)
+    links = []
+    for part in range(1, parts + 1):
+        path = DOWNLOAD_TEMPLATE.format(scope=scope.kind, name=scope.name, report=report, day=day_text(day), part=part)
+        links.append(f"{origin}{path}?se={expires}&sig={_signature(call.sim.world, path, expires)}")
+    return links
+
+
+def _parts(world: World, scope: Scope, report: str, day: int) -> int:
+    if report == "users-1-day":
+        return math.ceil(len(user_rows(world, scope, day)) / USERS_PER_FILE)
+    if report == "user-teams-1-day":
+        return 1 if user_team_rows(scope, day) else 0
+    return 1
+
+
+def one_day_report(kind: str, report: str) -> Callable[[Call], Any]:
+    def handler(call: Call) -> Any:
+        scope = _scope(call, kind)
+        day = _requested_day(call)
+        if day > last_ready_day(call.now, call.sim.config.copilot_report_lag):
+            return Reply(None, status=204)
+        parts = _parts(call.sim.world, scope, report, day)
+        return {"download_links": _links(call, scope, report, day, parts), "report_day": day_text(day)}
+    return handler
+
+
+def latest_28_day_report(kind: str, report: str) -> Callable[[Call], Any]:
+    def handler(call: Call) -> Any:
+        scope = _scope(call, kind)
+        end = last_ready_day(call.now, call.sim.config.copilot_report_lag)
+        return {"download_links": _links(call, scope, report, end, 1),
+                "report_start_day": day_text(end - 27), "report_end_day": day_text(end)}
+    return handler
+
+
+def report_records(world: World, scope: Scope, report: str, day: int) -> list[dict[str, Any]]:
+    """Every record of a report, across all its files."""
+    if report == "users-1-day":
+        return user_rows(world, scope, day)
+    if report == "user-teams-1-day":
+        return user_team_rows(scope, day)
+    if report.endswith("-28-day"):
+        return [{"day_totals": [day_totals(world, scope, d) for d in range(day - 27, day + 1)],
+                 scope.id_field: str(scope.id), "report_start_day": day_text(day - 27), "report_end_day": day_text(day)}]
+    return [day_totals(world, scope, day)]
+
+
+# -- signed downloads -------------------------------------------------------------------------------
+
+_downloads: weakref.WeakKeyDictionary[Simulator, Counter[str]] = weakref.WeakKeyDictionary()
+_downloads_lock = threading.Lock()
+
+
+def download_counts(sim: Simulator) -> dict[str, int]:
+    """Downloads by outcome: "ok", "with_authorization" (refused), "expired", "bad_signature", "not_found"."""
+    with _downloads_lock:
+        return dict(_downloads.get(sim, Counter()))
+
+
+def _count(sim: Simulator, outcome: str) -> None:
+    with _downloads_lock:
+        _downloads.setdefault(sim, Counter())[outcome] += 1
+
+
+def _blob_error(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def download(sim: Simulator, request: Request) -> Response:
+    """Serve one report file behind a signed link: no credentials accepted, only the signature."""
+    if "authorization" in request.headers:
+        _count(sim, "with_authorization")
+        return _blob_error(400, "InvalidArgument", "Only one auth mechanism allowed; the signature query "
+                           "parameters or the Authorization header should be specified, not both")
+    path = request.url.path
+    try:
+        expires = int(request.query_params.get("se", ""))
+    except ValueError:
+        expires = -1
+    if not hmac.compare_digest(request.query_params.get("sig", ""), _signature(sim.world, path, expires)):
+        _count(sim, "bad_signature")
+        return _blob_error(403, "SignatureDoesNotMatch", "The request signature does not match")
+    if sim.now() > expires:
+        _count(sim, "expired")
+        return _blob_error(403, "AccessDenied", "Request has expired")
+    fault = sim._take_fault("status", DOWNLOAD_TEMPLATE)  # the pipeline's fault switches, shared
+    if fault is not None:
+        return _blob_error(fault.status, "InternalError", "Simulated failure")
+    p = request.path_params
+    scope = scope_of(sim.world, p["scope"], p["name"])
+    if scope is None:
+        _count(sim, "not_found")
+        return _blob_error(404, "NoSuchKey", "The specified key does not exist.")
+    day = day_number(p["day"])
+    records = report_records(sim.world, scope, p["report"], day)
+    if p["report"] == "users-1-day":
+        part = int(p["part"])
+        records = records[(part - 1) * USERS_PER_FILE: part * USERS_PER_FILE]
+    _count(sim, "ok")
+    body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    return Response(body, media_type="application/x-ndjson")
+
+
+_ORG_REPORTS = "/orgs/{org}/copilot/metrics/reports"
+_ENTERPRISE_REPORTS = "/enterprises/{enterprise}/copilot/metrics/reports"
+
+ROUTES = [
+    SimRoute("GET", "/orgs/{org}/copilot/usage", usage_for_org, paginated=True,
+             docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-organization-members"),
+    SimRoute("GET", "/orgs/{org}/team/{team_slug}/copilot/usage", usage_for_team, paginated=True,
+             docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-a-team"),
+    *(SimRoute("GET", f"{_ORG_REPORTS}/{report}", one_day_report("organization", report), docs=REPORT_DOCS)
+      for report in ("organization-1-day", "users-1-day", "user-teams-1-day")),
+    SimRoute("GET", f"{_ORG_REPORTS}/organization-28-day/latest",
+             latest_28_day_report("organization", "organization-28-day"), docs=REPORT_DOCS),
+    *(SimRoute("GET", f"{_ENTERPRISE_REPORTS}/{report}", one_day_report("enterprise", report), docs=REPORT_DOCS)
+      for report in ("enterprise-1-day", "users-1-day", "user-teams-1-day")),
+    SimRoute("GET", f"{_ENTERPRISE_REPORTS}/enterprise-28-day/latest",
+             latest_28_day_report("enterprise", "enterprise-28-day"), docs=REPORT_DOCS),
+]
+
+# Served outside the GitHub pipeline: (path, handler(sim, request)).
+DOWNLOADS = [(DOWNLOAD_TEMPLATE, download)]
+
