@@ -134,9 +134,11 @@ def state_timeline(title: str, description: str, targets: Sequence[Json], *, map
 
 
 def bargauge(title: str, description: str, targets: Sequence[Json], unit: str, *, w: int = 12, h: int = 8,
-             thresholds: Json | None = None, **extra: Any) -> Json:
+             thresholds: Json | None = None, maximum: float | None = None, **extra: Any) -> Json:
     """Horizontal bars of an instant query, one per series, e.g. a topk() ranking."""
     defaults: Json = {"unit": unit, "min": 0, "color": {"mode": "continuous-BlYlRd"}, "thresholds": thresholds or BASE}
+    if maximum is not None:
+        defaults["max"] = maximum
     options = {
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         "orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True, "valueMode": "color",
@@ -792,9 +794,120 @@ def enterprise_server() -> Json:
     )
 
 
+# -- Copilot -----------------------------------------------------------------------------------
+
+COPILOT = 'org=~"$org"'
+TEAM = 'org=~"$org", team=~"$team"'
+
+
+def _copilot(metric: str, by: str = "", labels: str = "", selector: str = COPILOT) -> str:
+    """A daily Copilot gauge, deduplicated per series across replicas, summed by `by`."""
+    inner = ", ".join(filter(None, ("org", labels)))
+    return f"sum{f' by ({by})' if by else ''} (max by ({inner}) (github_copilot_{metric}{{{selector}}}))"
+
+
+def _acceptance(prefix: str, by: str = "", labels: str = "", selector: str = COPILOT) -> str:
+    """Accepted / generated code of the usage-metrics reports; no sample where nothing was generated."""
+    return (f"{_copilot(f'{prefix}code_acceptance_activities', by, labels, selector)}\n/\n"
+            f"({_copilot(f'{prefix}code_generation_activities', by, labels, selector)} > 0)")
+
+
+def copilot() -> Json:
+    variables = [
+        label_variable("org", "Organization", "github_copilot_daily_active_users",
+                       description="Organizations with Copilot usage-metrics reports."),
+        label_variable("team", "Team", 'github_copilot_team_active_users{org=~"$org"}',
+                       description="Teams with Copilot figures (teams under 5 seats are absent)."),
+    ]
+    day = ("on the latest reported day (GitHub reports a day once it is complete, so this is yesterday or "
+           "older); the value changes once a day")
+    report = "From the usage-metrics reports (organization-1-day)"
+    legacy = ("From the usage summary (GET /orgs/{org}/copilot/usage, which GitHub is retiring: "
+              "github_copilot_usage_endpoint_retired says when it is gone)")
+    panels = [
+        row("Adoption"),
+        *(stat(title, f"{text}, summed over the selected organizations. {report}.",
+               [query(_copilot(metric), title.lower())], "short", w=4, decimals=0)
+          for title, metric, text in (
+              ("Daily active users", "daily_active_users", "Users who used Copilot on the reported day"),
+              ("Weekly active users", "weekly_active_users", "Users who used Copilot in the 7 days ending on the reported day"),
+              ("Monthly active users", "monthly_active_users", "Users who used Copilot in the 28 days ending on the reported day"),
+              ("Monthly chat users", "monthly_active_chat_users", "Users who used Copilot Chat in the 28 days ending on the reported day"),
+              ("Monthly agent users", "monthly_active_agent_users", "Users who used agent mode in the 28 days ending on the reported day"),
+          )),
+        stat("Reported day", "Age of the day the Copilot figures describe (its start, 00:00 UTC). GitHub "
+             "publishes a day once it is over; more than two days means no newer report.",
+             [query(f"time() - max by (org) (github_copilot_report_day_timestamp_seconds{{{COPILOT}}})", "{{org}}")],
+             "s", w=4, thresholds=steps((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))),
+        timeseries("Active users", f"Daily, weekly and monthly active Copilot users per organization, {day}. {report}.",
+                   [query(_copilot(f"{m}_active_users", "org"), f"{{{{org}}}} {m}") for m in ("daily", "weekly", "monthly")],
+                   "short"),
+        timeseries("Interactions and code generation", f"Prompts users sent to Copilot (chat, inline chat, agent), "
+                   f"code generation events and accepted code per organization, {day}. {report}.",
+                   [query(_copilot("interactions", "org"), "{{org}} interactions"),
+                    query(_copilot("code_generation_activities", "org"), "{{org}} generated"),
+                    query(_copilot("code_acceptance_activities", "org"), "{{org}} accepted")],
+                   "short"),
+        row("Acceptance"),
+        stat("Acceptance ratio", f"Accepted code generation events / all code generation events over the selected "
+             f"organizations, {day}. {report}.",
+             [query(_acceptance(""), "accepted")], "percentunit", w=6, decimals=1,
+             thresholds=steps((ORANGE, None), (GREEN, 0.2))),
+        timeseries("Completion acceptance ratio by org", "Accepted / shown code completion suggestions per "
+                   "organization (recording rule org:github_copilot_code_acceptances_per_suggestions:ratio). "
+                   f"{legacy}.",
+                   [query(f"org:github_copilot_code_acceptances_per_suggestions:ratio{{{COPILOT}}}", "{{org}}")],
+                   "percentunit", maximum=1, w=9),
+        timeseries("Acceptance ratio by feature", f"Accepted / generated code per Copilot feature (completions, "
+                   f"chat, agent, ...) over the selected organizations, {day}. {report}.",
+                   [query(_acceptance("feature_", "feature", "feature"), "{{feature}}")], "percentunit", maximum=1, w=9),
+        bargauge("Completion acceptance ratio by editor and language", "Accepted / shown code completion "
+                 "suggestions by editor and language over all organizations (recording rule "
+                 f"editor_language:github_copilot_code_acceptances_per_suggestions:ratio). {legacy}.",
+                 [query("topk(15, editor_language:github_copilot_code_acceptances_per_suggestions:ratio)",
+                        "{{editor}} {{language}}")], "percentunit", maximum=1, w=12, h=10),
+        bargauge("Acceptance ratio by language", f"Accepted / generated code per language over the selected "
+                 f"organizations, all features, {day}. {report}.",
+                 [query(f"sort_desc({_acceptance('language_', 'language', 'language, feature')})", "{{language}}")],
+                 "percentunit", maximum=1, w=12, h=10),
+        timeseries("Lines of code", f"Lines Copilot suggested to add, and lines added in the editor (accepted "
+                   f"suggestions, applied blocks, agent edits), {day}. {report}.",
+                   [query(_copilot("lines_suggested_to_add"), "suggested to add"),
+                    query(_copilot("lines_added"), "added")], "short"),
+        bargauge("Interactions by editor", f"Prompts users sent to Copilot by editor (IDE), {day}. {report}.",
+                 [query(f"sort_desc({_copilot('editor_interactions', 'editor', 'editor')})", "{{editor}}")], "short"),
+        bargauge("Interactions by model", f"Prompts users sent to Copilot by model (chat and agent; completions "
+                 f"are not attributed to a model), {day}. {report}.",
+                 [query(f"sort_desc({_copilot('model_interactions', 'model', 'model, feature')})", "{{model}}")], "short"),
+        row("Teams"),
+        table("Teams", f"Per team, {day}: members active, interactions, code generated and accepted, and the "
+              f"acceptance ratio. Team figures are their members' sums (a member of two teams counts in both). {report}.",
+              [query(_copilot("team_active_users", "org, team", "team", TEAM)),
+               query(_copilot("team_interactions", "org, team", "team", TEAM)),
+               query(_copilot("team_code_generation_activities", "org, team", "team", TEAM)),
+               query(_copilot("team_code_acceptance_activities", "org, team", "team", TEAM)),
+               query(_acceptance("team_", "org, team", "team", TEAM))],
+              [("Value #A", "Active users", "short"), ("Value #B", "Interactions", "short"),
+               ("Value #C", "Generated", "short"), ("Value #D", "Accepted", "short"),
+               ("Value #E", "Acceptance ratio", "percentunit")],
+              keep=["org", "team"], sort_by="Active users", w=12, h=9),
+        timeseries("Completion acceptance ratio by team", f"Accepted / shown code completion suggestions per team. {legacy}.",
+                   [query(f"{_copilot('team_usage_code_acceptances', 'org, team', 'team', TEAM)}\n/\n"
+                          f"({_copilot('team_usage_code_suggestions', 'org, team', 'team', TEAM)} > 0)", "{{team}}")],
+                   "percentunit", maximum=1, h=9),
+    ]
+    return dashboard(
+        "github-copilot", "GitHub Copilot adoption",
+        "Copilot users, interactions, code generation and acceptance by organization, team, feature, language, "
+        "editor and model, from GitHub's Copilot usage-metrics reports and the retiring usage summary.",
+        variables, panels, time_from="now-30d",
+    )
+
+
 DASHBOARDS = {
     "github-api-usage.json": api_usage,
     "github-billing.json": billing,
+    "github-copilot.json": copilot,
     "github-enterprise-server.json": enterprise_server,
     "github-exporter-health.json": exporter_health,
     "github-repo-traffic.json": repo_traffic,

@@ -36,6 +36,7 @@ PROVISIONED_PATH = "/var/lib/grafana/dashboards"
 
 # File -> uid. Links and bookmarks use the uid: changing one breaks them.
 UIDS = {
+    "github-copilot.json": "github-copilot",
     "github-billing.json": "github-billing",
     "github-enterprise-server.json": "github-enterprise-server",
     "github-repo-traffic.json": "github-repo-traffic",
@@ -48,6 +49,8 @@ BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m", "__ra
 PROMETHEUS_SERIES = {"ALERTS", "ALERTS_FOR_STATE", "up"}
 PANEL_TYPES = {"row", "stat", "timeseries", "table", "state-timeline", "bargauge", "gauge", "piechart"}
 RATIO_UNITS = {"percentunit"}
+PANEL_KEYS = {"id", "type", "title", "description", "datasource", "gridPos", "fieldConfig", "options", "targets",
+              "interval", "transformations", "collapsed", "panels"}
 
 
 # -- the dashboards as data (shared with the end-to-end test) -----------------------------------
@@ -284,6 +287,7 @@ def test_panels_are_described_with_units_and_laid_out(name: str) -> None:
     cells: dict[tuple[int, int], str] = {}
     for panel in dashboard["panels"]:
         assert panel["type"] in PANEL_TYPES, f"{name}: {panel['type']}"
+        assert set(panel) <= PANEL_KEYS, f"{name}: {panel['title']!r}: not panel keys: {set(panel) - PANEL_KEYS}"
         grid = panel["gridPos"]
         assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, f"{name}: {panel['title']} {grid}"
         for x in range(grid["x"], grid["x"] + grid["w"]):
