@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -47,7 +49,7 @@ def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[s
     return load_settings(settings_file, overrides)
 
 
-def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector]:
+def build_collectors(settings: Settings, client: GitHubClient, clock: Callable[[], float] = time.time) -> list[Collector]:
     """A collector per enabled family and target this replica owns (every target, for families that shard their own work)."""
     sharder = Sharder.from_settings(settings)
     collectors: list[Collector] = []
@@ -56,7 +58,7 @@ def build_collectors(settings: Settings, client: GitHubClient) -> list[Collector
             continue
         for target in collector_cls.targets(settings):
             if sharder.owns(target) or not collector_cls.sharded_by_target:
-                collectors.append(collector_cls(client, settings, target))
+                collectors.append(collector_cls(client, settings, target, clock=clock))
     return collectors
 
 

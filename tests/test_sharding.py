@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -12,14 +13,16 @@ from exporter.daemon import build_collectors
 from exporter.github.client import GitHubClient
 from exporter.settings import load_settings
 from exporter.sharding import Sharder, shard_of
-from exporter.simulator import RunningSimulator, SimulatorConfig
+from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.server import DemoSimulator
 from exporter.telemetry import ExporterMetrics
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSimulator]:
-    with RunningSimulator(config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"))) as running:
+    """The simulator and every collector share one frozen clock, so all replicas read the same world."""
+    clock = ManualClock(time.time())
+    with RunningSimulator(config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"), billing_export_delay=0.0), clock=clock) as running:
         yield running
 
 
@@ -44,7 +47,7 @@ async def series_of_replica(running: RunningSimulator, index: int, count: int) -
     client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
     series: dict[tuple, float] = {}
     try:
-        for collector in build_collectors(settings, client):
+        for collector in build_collectors(settings, client, clock=running.sim.now):
             for family in await collector.collect():
                 for sample in family.samples:
                     key = (sample.name, tuple(sorted(sample.labels.items())))

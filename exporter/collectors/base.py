@@ -8,7 +8,9 @@ families for its target; the store swaps them in whole.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -38,8 +40,9 @@ class Collector(ABC):
     # `self.sharder.owns(self.target)`.
     sharded_by_target: ClassVar[bool] = True
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str) -> None:
+    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
         self.client = client
+        self._clock = clock  # what "now" is: the wall clock, or a test's or backfill's fixed clock
         self.settings = settings
         self.target = target
         self.options = self.options_of(settings)
