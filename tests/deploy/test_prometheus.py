@@ -36,7 +36,7 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 12
+    assert int(found.group(1)) == len(rules()) == 14
 
 
 def test_promtool_test_rules() -> None:
@@ -103,6 +103,8 @@ def test_recording_rules_follow_level_metric_operations() -> None:
         "org:github_api_insights_rate_limited_requests_per_requests:ratio_rate1h",
         "editor_language:github_copilot_code_acceptances_per_suggestions:ratio",
         "org:github_copilot_code_acceptances_per_suggestions:ratio",
+        "org_editor:github_copilot_editor_code_acceptances_per_generations:ratio",
+        "org_language:github_copilot_language_code_acceptances_per_generations:ratio",
     ]
     for name in names:
         level, metric, operations = name.split(":")
