@@ -456,26 +456,29 @@ def format_validation_error(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def read_yaml_mapping(path: str | Path, kind: str, expected: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping; every problem is a ConfigError naming the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} {str(path)!r}: {exc.strerror}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{kind} {str(path)!r} is not valid YAML{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{kind} {str(path)!r} must be {expected}, not a {type(loaded).__name__}")
+    return loaded
+
+
 def load_settings(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Settings:
     """Read, merge and validate; raise ConfigError with a readable message."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(path)!r} must be a mapping of sections, not a {type(loaded).__name__}")
-        data = loaded
+    data = read_yaml_mapping(path, "config file", "a mapping of sections") if path is not None else {}
     token = _yaml_data.set(data)
     dir_token = _config_dir.set(Path(path).resolve().parent if path is not None else None)
     try:

@@ -46,7 +46,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -60,7 +59,7 @@ from pydantic import (
     model_validator,
 )
 
-from exporter.settings import ConfigError, StrictModel, format_validation_error, parse_duration
+from exporter.settings import ConfigError, StrictModel, format_validation_error, parse_duration, read_yaml_mapping
 
 ClientAuthType = Literal[
     "NoClientCert",
@@ -296,21 +295,7 @@ class WebConfig(StrictModel):
 def load_web_config(path: str | Path) -> WebConfig:
     """Read and validate a web config file, build its TLS context; raise ConfigError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read web config file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"web config file {str(path)!r} is not valid YAML{where}: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"web config file {str(path)!r} must be a mapping, not a {type(data).__name__}")
+    data = read_yaml_mapping(path, "web config file", "a mapping")
     try:
         config = WebConfig.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
