@@ -40,10 +40,18 @@ async def main(rounds: int) -> None:
                     elapsed = time.perf_counter() - start
                     requests_in_run.reset(token)
                     series = sum(len(f.samples) for f in families)
-                    print(f"  {collector.name:<20} {collector.target:<28} {counter[0]:>4} requests {elapsed * 1000:>8.1f} ms {series:>6} series")
+                    print(
+                        f"  {collector.name:<20} {collector.target:<28} {counter[0]:>4} requests {elapsed * 1000:>8.1f} ms {series:>6} series"
+                    )
         finally:
             await client.aclose()
-        not_modified = sum(s.value for f in registry.collect() if f.name == "github_exporter_api_not_modified_responses" for s in f.samples if s.name.endswith("_total"))
+        not_modified = sum(
+            s.value
+            for f in registry.collect()
+            if f.name == "github_exporter_api_not_modified_responses"
+            for s in f.samples
+            if s.name.endswith("_total")
+        )
         print(f"304 answers over all rounds: {not_modified:.0f}")
 
 

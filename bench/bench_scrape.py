@@ -21,7 +21,9 @@ from exporter.server import create_app, serve
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
 
-SPEC = MetricSpec("bench", "github_bench_requests", "counter", "Benchmark series.", ("org", "actor_id", "route"), "bench")
+SPEC = MetricSpec(
+    "bench", "github_bench_requests", "counter", "Benchmark series.", ("org", "actor_id", "route"), "bench"
+)
 
 
 def fill(store: SnapshotStore, series: int) -> None:

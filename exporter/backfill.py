@@ -47,9 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write GitHub's retained history as OpenMetrics for promtool tsdb create-blocks-from openmetrics.",
     )
     parser.add_argument("--config.file", dest="config_file", metavar="PATH")
-    parser.add_argument("--from", dest="start", metavar="DATE", help="Start (YYYY-MM-DD or ISO time, UTC); default 24 h before --to.")
+    parser.add_argument(
+        "--from", dest="start", metavar="DATE", help="Start (YYYY-MM-DD or ISO time, UTC); default 24 h before --to."
+    )
     parser.add_argument("--to", dest="end", metavar="DATE", help="End (YYYY-MM-DD or ISO time, UTC); default now.")
-    parser.add_argument("--output", required=True, metavar="FILE", help="Where to write the OpenMetrics text ('-' for stdout).")
+    parser.add_argument(
+        "--output", required=True, metavar="FILE", help="Where to write the OpenMetrics text ('-' for stdout)."
+    )
     parser.add_argument("--demo", action="store_true", help="Read the history of the built-in GitHub simulator.")
     parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
@@ -94,7 +98,9 @@ async def collect_history(settings: Settings, start: float, end: float) -> list[
             try:
                 found = await collector.history(start, end)
             except GitHubError as exc:
-                log.warning("backfill: history unavailable", collector=collector.name, target=collector.target, error=str(exc))
+                log.warning(
+                    "backfill: history unavailable", collector=collector.name, target=collector.target, error=str(exc)
+                )
                 continue
             log.info("backfill", collector=collector.name, target=collector.target, samples=len(found))
             samples.extend(s for s in found if start <= s.timestamp <= end)

@@ -30,19 +30,78 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Subcommand: '%(prog)s backfill --help' writes history as OpenMetrics for promtool.",
     )
     parser.add_argument("--config.file", dest="config_file", metavar="PATH", help="YAML configuration file.")
-    parser.add_argument("--config.check", dest="config_check", action="store_true", help="Validate the configuration and exit (0 good, 2 bad).")
-    parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN, metavar="ADDR", help=f"Address to serve on (default {DEFAULT_LISTEN}).")
-    parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics", metavar="PATH", help="Path under which to expose metrics (default /metrics).")
-    parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", help="Exporter-toolkit web config: TLS and basic auth.")
-    parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"], help="Log level (default info).")
-    parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"], help="Log format (default logfmt).")
-    parser.add_argument("--shard.index", dest="shard_index", type=int, metavar="N", help="This replica's shard, 0-based (default from config, else 0).")
-    parser.add_argument("--shard.count", dest="shard_count", type=int, metavar="N", help="Number of replicas sharing the targets (default from config, else 1).")
-    parser.add_argument("--demo", action="store_true", help="Run against the built-in GitHub simulator; no GitHub account needed.")
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="Validate the configuration and exit (0 good, 2 bad).",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN,
+        metavar="ADDR",
+        help=f"Address to serve on (default {DEFAULT_LISTEN}).",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default="/metrics",
+        metavar="PATH",
+        help="Path under which to expose metrics (default /metrics).",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="Exporter-toolkit web config: TLS and basic auth.",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warn", "error"],
+        help="Log level (default info).",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        default="logfmt",
+        choices=["logfmt", "json"],
+        help="Log format (default logfmt).",
+    )
+    parser.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        type=int,
+        metavar="N",
+        help="This replica's shard, 0-based (default from config, else 0).",
+    )
+    parser.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        metavar="N",
+        help="Number of replicas sharing the targets (default from config, else 1).",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="Run against the built-in GitHub simulator; no GitHub account needed."
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for name in COLLECTORS:
-        parser.add_argument(f"--collector.{name}", dest=f"collector_{name}", action="store_true", default=None, help=f"Enable the {name} collector.")
-        parser.add_argument(f"--no-collector.{name}", dest=f"collector_{name}", action="store_false", help=f"Disable the {name} collector.")
+        parser.add_argument(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action="store_true",
+            default=None,
+            help=f"Enable the {name} collector.",
+        )
+        parser.add_argument(
+            f"--no-collector.{name}",
+            dest=f"collector_{name}",
+            action="store_false",
+            help=f"Disable the {name} collector.",
+        )
     return parser
 
 

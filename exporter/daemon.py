@@ -36,7 +36,9 @@ class DaemonError(Exception):
     """A start-up failure worth one line to the user (e.g. the port is taken)."""
 
 
-def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[str, list[str]], flags: dict[str, Any]) -> Settings:
+def demo_settings(
+    settings_file: str | None, api_url: str, world_targets: dict[str, list[str]], flags: dict[str, Any]
+) -> Settings:
     """The configuration a demo runs with: the simulator's targets, short intervals, a dummy token."""
     overrides: dict[str, Any] = {"github": {"api_url": api_url, "token": DEMO_TOKEN, "max_rate_limit_wait": 30}}
     if settings_file is None:
@@ -49,7 +51,9 @@ def demo_settings(settings_file: str | None, api_url: str, world_targets: dict[s
     return load_settings(settings_file, overrides)
 
 
-def build_collectors(settings: Settings, client: GitHubClient, clock: Callable[[], float] = time.time) -> list[Collector]:
+def build_collectors(
+    settings: Settings, client: GitHubClient, clock: Callable[[], float] = time.time
+) -> list[Collector]:
     """A collector per enabled family and target this replica owns (every target, for families that shard their own work)."""
     sharder = Sharder.from_settings(settings)
     collectors: list[Collector] = []
@@ -86,7 +90,9 @@ class Daemon:
             from exporter.simulator.server import start_simulator
 
             simulator = await start_simulator(SimulatorConfig.demo())
-            settings = demo_settings(self.args.config_file, simulator.url, simulator.targets(), flag_overrides(self.args))
+            settings = demo_settings(
+                self.args.config_file, simulator.url, simulator.targets(), flag_overrides(self.args)
+            )
             log.info("demo: GitHub simulator started", url=simulator.url)
 
         store = SnapshotStore(max_age=settings.store.max_age)
@@ -112,7 +118,9 @@ class Daemon:
             raise DaemonError(str(exc)) from None
 
         scheduler.start()
-        log.info("started", version=__version__, jobs=len(scheduler.jobs), metrics=f"{server.url}{self.args.telemetry_path}")
+        log.info(
+            "started", version=__version__, jobs=len(scheduler.jobs), metrics=f"{server.url}{self.args.telemetry_path}"
+        )
         if self.args.demo:
             print(f"Demo running: metrics at {server.url}{self.args.telemetry_path} (Ctrl-C to stop)", flush=True)
 

@@ -44,7 +44,9 @@ class CollectorScheduler:
         self._metrics = metrics
         self._jitter = jitter
         self._jobs: list[_Job] = []
-        self._scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
 
     def add(self, collector: Collector, interval: float) -> None:
         self._jobs.append(_Job(collector, interval))
@@ -109,7 +111,13 @@ class CollectorScheduler:
             if outcome != "cancelled":
                 job.runs += 1
                 self._record(job, outcome == "success", duration)
-                fields = dict(collector=name, target=target, duration_seconds=round(duration, 3), outcome=outcome, requests=counter[0])
+                fields = dict(
+                    collector=name,
+                    target=target,
+                    duration_seconds=round(duration, 3),
+                    outcome=outcome,
+                    requests=counter[0],
+                )
                 if error:
                     log.warning("collector run", error=error, **fields)
                 else:

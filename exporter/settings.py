@@ -312,7 +312,8 @@ class BillingSettings(CollectorSettings):
 
     interval: Seconds = 3600.0
     report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
-        default_factory=lambda: ["detailed"], min_length=1,
+        default_factory=lambda: ["detailed"],
+        min_length=1,
         description="Each is a different view of the same bill: do not add them up.",
     )
     max_export_age: Seconds = Field(
@@ -345,17 +346,22 @@ class CopilotSettings(CollectorSettings):
         description="Team figures: teams listed in targets.teams as owner/slug, every team in the report, or none.",
     )
     user_label: Literal["none", "login", "id", "hashed"] = Field(
-        default="none", description="Per-user series and how the user label is written; none exports no per-user series."
+        default="none",
+        description="Per-user series and how the user label is written; none exports no per-user series.",
     )
     user_hash_key: SecretStr | None = Field(default=None, description="Secret key for user_label: hashed.")
     max_users: int = Field(default=500, ge=1, description="Per-user series kept, most active first.")
-    max_label_values: int = Field(default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other.")
+    max_label_values: int = Field(
+        default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other."
+    )
     lookback_days: int = Field(default=3, ge=1, le=28, description="Days to step back when the newest is not ready.")
 
     @model_validator(mode="after")
     def _hash_needs_key(self) -> CopilotSettings:
         if self.user_label == "hashed" and not self.user_hash_key:
-            raise ValueError("user_label hashed needs user_hash_key, a secret that keeps the hashes from being reversed")
+            raise ValueError(
+                "user_label hashed needs user_hash_key, a secret that keeps the hashes from being reversed"
+            )
         return self
 
 

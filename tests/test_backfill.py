@@ -22,12 +22,30 @@ def iso(ts: float) -> str:
 
 def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
     end = (time.time() // 3600) * 3600 - 3600
-    start = end - 3 * 86400  # three days: every family has history in it (traffic and Copilot days, billing, GHES collections)
+    start = (
+        end - 3 * 86400
+    )  # three days: every family has history in it (traffic and Copilot days, billing, GHES collections)
     output = tmp_path / "history.om"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "backfill", "--demo", "--from", iso(start), "--to", iso(end), "--output", str(output)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "backfill",
+            "--demo",
+            "--from",
+            iso(start),
+            "--to",
+            iso(end),
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     text = output.read_text()
@@ -40,13 +58,21 @@ def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
     values = [s.value for s in samples]
     assert values == sorted(values) and values[-1] > values[0] > 0
     assert all(start <= float(s.timestamp) <= end for s in samples)
-    for prefix in ("github_api_insights_", "github_enterprise_server_", "github_repo_traffic_", "github_billing_", "github_copilot_"):
+    for prefix in (
+        "github_api_insights_",
+        "github_enterprise_server_",
+        "github_repo_traffic_",
+        "github_billing_",
+        "github_copilot_",
+    ):
         assert any(name.startswith(prefix) for name in families), f"no history from {prefix}*"
 
     blocks = tmp_path / "data"
     created = subprocess.run(
         [require("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(output), str(blocks)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert created.returncode == 0, created.stdout + created.stderr
 
@@ -61,8 +87,23 @@ def test_backfill_loads_into_prometheus(tmp_path: Path) -> None:
 
 def test_backfill_rejects_a_reversed_range(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "backfill", "--demo", "--from", "2026-01-02", "--to", "2026-01-01", "--output", str(tmp_path / "x")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "backfill",
+            "--demo",
+            "--from",
+            "2026-01-02",
+            "--to",
+            "2026-01-01",
+            "--output",
+            str(tmp_path / "x"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "--from must be before --to" in result.stderr

@@ -16,7 +16,12 @@ TESTDATA = Path(__file__).parent / "testdata" / "config"
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     return subprocess.run(
-        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, timeout=60, env={**base, **(env or {})}, cwd=ROOT
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**base, **(env or {})},
+        cwd=ROOT,
     )
 
 
@@ -50,7 +55,15 @@ def test_missing_credentials_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_shard_index_out_of_range_is_rejected() -> None:
-    result = run("--config.check", "--config.file", str(TESTDATA / "good-minimal.yml"), "--shard.index", "3", "--shard.count", "2")
+    result = run(
+        "--config.check",
+        "--config.file",
+        str(TESTDATA / "good-minimal.yml"),
+        "--shard.index",
+        "3",
+        "--shard.count",
+        "2",
+    )
     assert result.returncode == 2
     assert "sharding: index 3 must be below count 2" in result.stderr
 

@@ -166,8 +166,13 @@ def test_example_config_demo_exposes_every_family_cleanly() -> None:
         assert set(REQUIRED_LABELS) <= present, f"labels missing: {set(REQUIRED_LABELS) - present}"
         failed = [s.labels for s in samples if s.name == "github_exporter_collector_success" and s.value != 1]
         assert not failed, f"collectors failing in the demo: {failed}"
-        result = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"], input=body,
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [shutil.which("promtool") or "promtool", "check", "metrics"],
+            input=body,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
     finally:
         code, seconds, stderr = process.stop()

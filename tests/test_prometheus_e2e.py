@@ -192,11 +192,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             make_trouble(demo)  # increments them while Prometheus watches: rate() cannot see a counter's birth
             prometheus.wait_for(
                 "demo data and the injected failures flowing through scrapes and recording rules",
-                lambda: all(prometheus.query(expr) for expr in (
-                    f'org:github_api_insights_requests_per_minute:rate15m{{org="{ORG}"}} > 0',
-                    f'org:github_api_insights_rate_limited_requests_per_requests:ratio_rate1h{{org="{ORG}"}}',
-                    *(f"sum(increase({counter}[1m])) > 0" for counter in TROUBLE_COUNTERS),
-                )),
+                lambda: all(
+                    prometheus.query(expr)
+                    for expr in (
+                        f'org:github_api_insights_requests_per_minute:rate15m{{org="{ORG}"}} > 0',
+                        f'org:github_api_insights_rate_limited_requests_per_requests:ratio_rate1h{{org="{ORG}"}}',
+                        *(f"sum(increase({counter}[1m])) > 0" for counter in TROUBLE_COUNTERS),
+                    )
+                ),
                 timeout=DATA_TIMEOUT,
             )
             yield Stack(prometheus, demo, (end - HISTORY, end), started)
@@ -212,8 +215,12 @@ def test_demo_baseline_never_meets_the_spike_thresholds(stack: Stack) -> None:
     window = (start + 3600, end, 300)  # every 5 minutes with a full hour of history behind it
     ratio = prometheus.query_range(
         "max by (org) (increase(github_api_insights_rate_limited_requests_total[1h]))\n/\n"
-        "(max by (org) (increase(github_api_insights_requests_total[1h])) > 0)", *window)
-    limited = prometheus.query_range("max by (org) (increase(github_api_insights_rate_limited_requests_total[1h]))", *window)
+        "(max by (org) (increase(github_api_insights_requests_total[1h])) > 0)",
+        *window,
+    )
+    limited = prometheus.query_range(
+        "max by (org) (increase(github_api_insights_rate_limited_requests_total[1h]))", *window
+    )
     assert [r["metric"] for r in ratio] == [{"org": ORG}], "the backfilled week is not there"
     ratios = [float(v) for _, v in ratio[0]["values"]]
     counts = [float(v) for _, v in limited[0]["values"]]
@@ -283,7 +290,8 @@ def test_injected_spike_fires_the_alert(stack: Stack) -> None:
     firing = prometheus.wait_for(
         f"{SPIKE_ALERT} firing after the spike",
         lambda: prometheus.query(f'ALERTS{{alertname="{SPIKE_ALERT}", alertstate="firing"}}'),
-        timeout=SPIKE_TIMEOUT, interval=1,
+        timeout=SPIKE_TIMEOUT,
+        interval=1,
     )
     took = time.monotonic() - injected
     assert [a["metric"]["org"] for a in firing] == [ORG]

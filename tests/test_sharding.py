@@ -22,7 +22,9 @@ from exporter.telemetry import ExporterMetrics
 def running() -> Iterator[RunningSimulator]:
     """The simulator and every collector share one frozen clock, so all replicas read the same world."""
     clock = ManualClock(time.time())
-    with RunningSimulator(config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"), billing_export_delay=0.0), clock=clock) as running:
+    with RunningSimulator(
+        config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"), billing_export_delay=0.0), clock=clock
+    ) as running:
         yield running
 
 
@@ -39,11 +41,14 @@ def is_per_replica(series: tuple) -> bool:
 
 
 async def series_of_replica(running: RunningSimulator, index: int, count: int) -> dict[tuple, float]:
-    settings = load_settings(None, {
-        "github": {"api_url": running.url, "token": "ghp_shardtest"},
-        "targets": world_targets(running),
-        "sharding": {"index": index, "count": count},
-    })
+    settings = load_settings(
+        None,
+        {
+            "github": {"api_url": running.url, "token": "ghp_shardtest"},
+            "targets": world_targets(running),
+            "sharding": {"index": index, "count": count},
+        },
+    )
     client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
     series: dict[tuple, float] = {}
     try:

@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                 str(OUTPUT.relative_to(REPO)), "generated",
             )
             sys.stdout.writelines(diff)
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run python3 deploy/kubernetes/generate-prometheusrule.py", file=sys.stderr)
+            print(
+                f"{OUTPUT.relative_to(REPO)} is out of date: run python3 deploy/kubernetes/generate-prometheusrule.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if current != text:

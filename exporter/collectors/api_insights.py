@@ -118,121 +118,186 @@ WINDOW = "over the trailing collectors.api_insights.summary_window"
 # -- the org --------------------------------------------------------------------------------------
 
 REQUESTS = metric(
-    FAMILY, "github_api_insights_requests", "counter",
+    FAMILY,
+    "github_api_insights_requests",
+    "counter",
     "API requests made in the org; each time bucket's late-arriving growth is counted once, the first run after start-up is a baseline.",
-    ORG, f"GET {TIME_STATS}: total_request_count",
+    ORG,
+    f"GET {TIME_STATS}: total_request_count",
 )
 RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_rate_limited_requests", "counter",
+    FAMILY,
+    "github_api_insights_rate_limited_requests",
+    "counter",
     "API requests in the org that were rate limited; late data counted once, the first run is a baseline.",
-    ORG, f"GET {TIME_STATS}: rate_limited_request_count",
+    ORG,
+    f"GET {TIME_STATS}: rate_limited_request_count",
 )
 DATA_LATEST = metric(
-    FAMILY, "github_api_insights_data_latest_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_data_latest_timestamp_seconds",
+    "gauge",
     "Start of the newest time bucket that holds any requests; time() minus this is GitHub's reporting lag.",
-    ORG, f"GET {TIME_STATS}: timestamp",
+    ORG,
+    f"GET {TIME_STATS}: timestamp",
 )
 SUMMARY_REQUESTS = metric(
-    FAMILY, "github_api_insights_window_requests", "gauge",
+    FAMILY,
+    "github_api_insights_window_requests",
+    "gauge",
     "API requests in the org over the trailing collectors.api_insights.summary_window.",
-    ORG, f"GET {SUMMARY_STATS}: total_request_count",
+    ORG,
+    f"GET {SUMMARY_STATS}: total_request_count",
 )
 SUMMARY_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_window_rate_limited_requests", "gauge",
+    FAMILY,
+    "github_api_insights_window_rate_limited_requests",
+    "gauge",
     "Rate-limited API requests in the org over the trailing summary window.",
-    ORG, f"GET {SUMMARY_STATS}: rate_limited_request_count",
+    ORG,
+    f"GET {SUMMARY_STATS}: rate_limited_request_count",
 )
 SUMMARY_WINDOW = metric(
-    FAMILY, "github_api_insights_window_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_window_seconds",
+    "gauge",
     "Length of the trailing window (collectors.api_insights.summary_window) the github_api_insights_*window_* gauges and *_last_*_timestamp_seconds cover.",
-    ORG, "configuration collectors.api_insights.summary_window",
+    ORG,
+    "configuration collectors.api_insights.summary_window",
 )
 
 # -- subjects (users and apps), the top_subjects of subject-stats -----------------------------------
 
 SUBJECT_REQUESTS = metric(
-    FAMILY, "github_api_insights_subject_window_requests", "gauge",
+    FAMILY,
+    "github_api_insights_subject_window_requests",
+    "gauge",
     f"API requests by a subject (a user or a GitHub App) {WINDOW}; only the collectors.api_insights.top_subjects busiest subjects.",
-    SUBJECT, f"GET {SUBJECT_STATS}: total_request_count",
+    SUBJECT,
+    f"GET {SUBJECT_STATS}: total_request_count",
 )
 SUBJECT_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_subject_window_rate_limited_requests", "gauge",
+    FAMILY,
+    "github_api_insights_subject_window_rate_limited_requests",
+    "gauge",
     f"Rate-limited API requests by a subject {WINDOW}; top subjects only.",
-    SUBJECT, f"GET {SUBJECT_STATS}: rate_limited_request_count",
+    SUBJECT,
+    f"GET {SUBJECT_STATS}: rate_limited_request_count",
 )
 SUBJECT_LAST_REQUEST = metric(
-    FAMILY, "github_api_insights_subject_last_request_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_subject_last_request_timestamp_seconds",
+    "gauge",
     "Time of the subject's last API request within the summary window; top subjects only.",
-    SUBJECT, f"GET {SUBJECT_STATS}: last_request_timestamp",
+    SUBJECT,
+    f"GET {SUBJECT_STATS}: last_request_timestamp",
 )
 SUBJECT_LAST_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_subject_last_rate_limited_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_subject_last_rate_limited_timestamp_seconds",
+    "gauge",
     "Time of the subject's last rate-limited request within the summary window; no sample when there was none.",
-    SUBJECT, f"GET {SUBJECT_STATS}: last_rate_limited_timestamp",
+    SUBJECT,
+    f"GET {SUBJECT_STATS}: last_rate_limited_timestamp",
 )
 
 # -- followed users -------------------------------------------------------------------------------
 
 USER_REQUESTS = metric(
-    FAMILY, "github_api_insights_user_requests", "counter",
+    FAMILY,
+    "github_api_insights_user_requests",
+    "counter",
     "API requests in the org by a followed user, through any of their actors; late data counted once, following starts with a baseline.",
-    USER, f"GET {USER_TIME_STATS}: total_request_count",
+    USER,
+    f"GET {USER_TIME_STATS}: total_request_count",
 )
 USER_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_user_rate_limited_requests", "counter",
+    FAMILY,
+    "github_api_insights_user_rate_limited_requests",
+    "counter",
     "Rate-limited API requests in the org by a followed user; late data counted once, following starts with a baseline.",
-    USER, f"GET {USER_TIME_STATS}: rate_limited_request_count",
+    USER,
+    f"GET {USER_TIME_STATS}: rate_limited_request_count",
 )
 USER_SUMMARY_REQUESTS = metric(
-    FAMILY, "github_api_insights_user_window_requests", "gauge",
+    FAMILY,
+    "github_api_insights_user_window_requests",
+    "gauge",
     f"API requests in the org by a followed user {WINDOW}.",
-    USER, f"GET {USER_SUMMARY_STATS}: total_request_count",
+    USER,
+    f"GET {USER_SUMMARY_STATS}: total_request_count",
 )
 USER_SUMMARY_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_user_window_rate_limited_requests", "gauge",
+    FAMILY,
+    "github_api_insights_user_window_rate_limited_requests",
+    "gauge",
     f"Rate-limited API requests in the org by a followed user {WINDOW}.",
-    USER, f"GET {USER_SUMMARY_STATS}: rate_limited_request_count",
+    USER,
+    f"GET {USER_SUMMARY_STATS}: rate_limited_request_count",
 )
 USER_INFO = metric(
-    FAMILY, "github_api_insights_user_info", "gauge",
+    FAMILY,
+    "github_api_insights_user_info",
+    "gauge",
     "A followed user's login (1 per followed user whose login is known from configuration or subject-stats).",
-    (*USER, "subject_name"), f"GET {USER_BY_LOGIN}: id; GET {SUBJECT_STATS}: subject_name",
+    (*USER, "subject_name"),
+    f"GET {USER_BY_LOGIN}: id; GET {SUBJECT_STATS}: subject_name",
 )
 
 # -- followed actors ------------------------------------------------------------------------------
 
 ACTOR_REQUESTS = metric(
-    FAMILY, "github_api_insights_actor_requests", "counter",
+    FAMILY,
+    "github_api_insights_actor_requests",
+    "counter",
     "API requests in the org by a followed actor (token, OAuth grant or app installation); late data counted once, following starts with a baseline.",
-    ACTOR, f"GET {ACTOR_TIME_STATS}: total_request_count",
+    ACTOR,
+    f"GET {ACTOR_TIME_STATS}: total_request_count",
 )
 ACTOR_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_actor_rate_limited_requests", "counter",
+    FAMILY,
+    "github_api_insights_actor_rate_limited_requests",
+    "counter",
     "Rate-limited API requests in the org by a followed actor; late data counted once, following starts with a baseline.",
-    ACTOR, f"GET {ACTOR_TIME_STATS}: rate_limited_request_count",
+    ACTOR,
+    f"GET {ACTOR_TIME_STATS}: rate_limited_request_count",
 )
 ACTOR_SUMMARY_REQUESTS = metric(
-    FAMILY, "github_api_insights_actor_window_requests", "gauge",
+    FAMILY,
+    "github_api_insights_actor_window_requests",
+    "gauge",
     f"API requests in the org by a followed actor {WINDOW}.",
-    ACTOR, f"GET {ACTOR_SUMMARY_STATS}: total_request_count",
+    ACTOR,
+    f"GET {ACTOR_SUMMARY_STATS}: total_request_count",
 )
 ACTOR_SUMMARY_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_actor_window_rate_limited_requests", "gauge",
+    FAMILY,
+    "github_api_insights_actor_window_rate_limited_requests",
+    "gauge",
     f"Rate-limited API requests in the org by a followed actor {WINDOW}.",
-    ACTOR, f"GET {ACTOR_SUMMARY_STATS}: rate_limited_request_count",
+    ACTOR,
+    f"GET {ACTOR_SUMMARY_STATS}: rate_limited_request_count",
 )
 ACTOR_LAST_REQUEST = metric(
-    FAMILY, "github_api_insights_actor_last_request_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_actor_last_request_timestamp_seconds",
+    "gauge",
     "Time of a followed actor's last API request within the summary window; only for actors found through user-stats or subject-stats.",
-    ACTOR, f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_request_timestamp",
+    ACTOR,
+    f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_request_timestamp",
 )
 ACTOR_LAST_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_actor_last_rate_limited_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_actor_last_rate_limited_timestamp_seconds",
+    "gauge",
     "Time of a followed actor's last rate-limited request within the summary window; no sample when there was none or it is unknown.",
-    ACTOR, f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_rate_limited_timestamp",
+    ACTOR,
+    f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_rate_limited_timestamp",
 )
 ACTOR_INFO = metric(
-    FAMILY, "github_api_insights_actor_info", "gauge",
+    FAMILY,
+    "github_api_insights_actor_info",
+    "gauge",
     "A followed actor and who it acts for (1 per followed actor; labels are empty while unknown, e.g. for a configured actor not seen in user-stats).",
     (*ACTOR, "actor_name", "subject_type", "subject_name", "user_id"),
     f"GET {USER_STATS}: actor_name; GET {SUBJECT_STATS}: subject_type, subject_name",
@@ -241,28 +306,41 @@ ACTOR_INFO = metric(
 # -- routes of followed actors --------------------------------------------------------------------
 
 ROUTE_REQUESTS = metric(
-    FAMILY, "github_api_insights_route_window_requests", "gauge",
+    FAMILY,
+    "github_api_insights_route_window_requests",
+    "gauge",
     f"API requests by a followed actor to one route (GitHub's route template) {WINDOW}; the collectors.api_insights.top_routes busiest routes per actor.",
-    ROUTE, f"GET {ROUTE_STATS}: total_request_count",
+    ROUTE,
+    f"GET {ROUTE_STATS}: total_request_count",
 )
 ROUTE_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_route_window_rate_limited_requests", "gauge",
+    FAMILY,
+    "github_api_insights_route_window_rate_limited_requests",
+    "gauge",
     f"Rate-limited API requests by a followed actor to one route {WINDOW}; top routes only.",
-    ROUTE, f"GET {ROUTE_STATS}: rate_limited_request_count",
+    ROUTE,
+    f"GET {ROUTE_STATS}: rate_limited_request_count",
 )
 ROUTE_LAST_REQUEST = metric(
-    FAMILY, "github_api_insights_route_last_request_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_route_last_request_timestamp_seconds",
+    "gauge",
     "Time of a followed actor's last request to the route within the summary window; top routes only.",
-    ROUTE, f"GET {ROUTE_STATS}: last_request_timestamp",
+    ROUTE,
+    f"GET {ROUTE_STATS}: last_request_timestamp",
 )
 ROUTE_LAST_RATE_LIMITED = metric(
-    FAMILY, "github_api_insights_route_last_rate_limited_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_api_insights_route_last_rate_limited_timestamp_seconds",
+    "gauge",
     "Time of a followed actor's last rate-limited request to the route within the summary window; no sample when there was none.",
-    ROUTE, f"GET {ROUTE_STATS}: last_rate_limited_timestamp",
+    ROUTE,
+    f"GET {ROUTE_STATS}: last_rate_limited_timestamp",
 )
 
 
 # -- parsing --------------------------------------------------------------------------------------
+
 
 def iso(ts: float) -> str:
     """GitHub's timestamp format for API Insights queries: YYYY-MM-DDTHH:MM:SSZ."""
@@ -321,7 +399,9 @@ def time_buckets(data: Any, endpoint: str) -> list[tuple[float, float, float]]:
         if not isinstance(item, dict):
             raise MalformedResponseError(f"{endpoint}: bucket is not an object", endpoint=endpoint)
         start = parse_time(item.get("timestamp"), "timestamp", endpoint)
-        buckets.append((start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint)))
+        buckets.append(
+            (start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint))
+        )
     return buckets
 
 
@@ -439,8 +519,12 @@ def _family(spec: MetricSpec, samples: Iterable[tuple[tuple[str, ...], float | N
 
 
 def _cumulative(
-    specs: tuple[MetricSpec, MetricSpec], labels: tuple[str, ...], buckets: list[tuple[float, float, float]],
-    step: float, start: float, end: float,
+    specs: tuple[MetricSpec, MetricSpec],
+    labels: tuple[str, ...],
+    buckets: list[tuple[float, float, float]],
+    step: float,
+    start: float,
+    end: float,
 ) -> list[HistoricalSample]:
     """The counter pair as it would have read at the end of each bucket."""
     samples: list[HistoricalSample] = []
@@ -461,7 +545,9 @@ class ApiInsightsCollector(Collector):
     name = "api_insights"
     sharded_by_target = False  # followed users and actors are sharded by their own keys; see the module docstring
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(client, settings, target)
         self.options: ApiInsightsSettings = settings.collectors.api_insights  # typed for this family
         self._clock = clock
@@ -492,7 +578,9 @@ class ApiInsightsCollector(Collector):
         step = parse_duration(self.options.timestamp_increment)
         return math.floor((now - self.options.lookback) / step) * step
 
-    async def _time_stats(self, route: str, window_start: float, window_end: float | None = None, **path: Any) -> list[tuple[float, float, float]]:
+    async def _time_stats(
+        self, route: str, window_start: float, window_end: float | None = None, **path: Any
+    ) -> list[tuple[float, float, float]]:
         params = {"min_timestamp": iso(window_start), "timestamp_increment": self.options.timestamp_increment}
         if window_end is not None:
             params["max_timestamp"] = iso(window_end)
@@ -517,17 +605,29 @@ class ApiInsightsCollector(Collector):
         if limit <= 0:
             return []
         params = {
-            "min_timestamp": iso(lo), "max_timestamp": iso(hi),
-            "sort": RANKING, "direction": "desc", "per_page": min(limit, PAGE_MAX),
+            "min_timestamp": iso(lo),
+            "max_timestamp": iso(hi),
+            "sort": RANKING,
+            "direction": "desc",
+            "per_page": min(limit, PAGE_MAX),
         }
-        rows = [row async for row in self.client.paginate(route, params=params, family=FAMILY, limit=limit, org=self.target, **path)]
+        rows = [
+            row
+            async for row in self.client.paginate(
+                route, params=params, family=FAMILY, limit=limit, org=self.target, **path
+            )
+        ]
         return objects(rows, route)
 
     async def _subjects(self, lo: float, hi: float) -> list[SubjectRow]:
         rows = await self._top(SUBJECT_STATS, self.options.top_subjects, lo, hi)
         return [
-            SubjectRow(text(r, "subject_type", SUBJECT_STATS), text(r, "subject_name", SUBJECT_STATS),
-                       identifier(r, "subject_id", SUBJECT_STATS), Stats.of(r, SUBJECT_STATS))
+            SubjectRow(
+                text(r, "subject_type", SUBJECT_STATS),
+                text(r, "subject_name", SUBJECT_STATS),
+                identifier(r, "subject_id", SUBJECT_STATS),
+                Stats.of(r, SUBJECT_STATS),
+            )
             for r in rows
         ]
 
@@ -544,8 +644,13 @@ class ApiInsightsCollector(Collector):
         return found
 
     async def _routes(self, key: ActorKey, lo: float, hi: float) -> list[RouteRow]:
-        rows = await self._top(ROUTE_STATS, self.options.top_routes, lo, hi, actor_type=key.actor_type, actor_id=key.actor_id)
-        return [RouteRow(text(r, "http_method", ROUTE_STATS), text(r, "api_route", ROUTE_STATS), Stats.of(r, ROUTE_STATS)) for r in rows]
+        rows = await self._top(
+            ROUTE_STATS, self.options.top_routes, lo, hi, actor_type=key.actor_type, actor_id=key.actor_id
+        )
+        return [
+            RouteRow(text(r, "http_method", ROUTE_STATS), text(r, "api_route", ROUTE_STATS), Stats.of(r, ROUTE_STATS))
+            for r in rows
+        ]
 
     async def _user_id(self, user: int | str) -> int | None:
         """A configured user's id: numbers are ids; a login is looked up once (a 404 is remembered too)."""
@@ -577,11 +682,13 @@ class ApiInsightsCollector(Collector):
                 plan.users[subject.subject_id] = subject.subject_name
             elif subject.subject_type in SUBJECT_ACTOR_TYPES:
                 key = ActorKey(SUBJECT_ACTOR_TYPES[subject.subject_type], subject.subject_id)
-                plan.actors[key] = ActorMeta(subject.subject_name, subject.subject_type, subject.subject_name, "", subject.stats)
+                plan.actors[key] = ActorMeta(
+                    subject.subject_name, subject.subject_type, subject.subject_name, "", subject.stats
+                )
         if self.options.top_actors:
             user_ids = sorted(plan.users)
             found = await concurrently(self._user_actors(u, lo, hi) for u in user_ids)
-            for user_id, actors in zip(user_ids, found):
+            for user_id, actors in zip(user_ids, found, strict=False):
                 for key, actor_name, stats in actors:
                     plan.actors[key] = ActorMeta(actor_name, "user", plan.users[user_id], str(user_id), stats)
         return plan
@@ -603,14 +710,18 @@ class ApiInsightsCollector(Collector):
             return await self._time_stats(TIME_STATS, window_start), await self._summary(SUMMARY_STATS, now)
 
         async def user(user_id: int) -> tuple[list[tuple[float, float, float]], tuple[float, float]]:
-            return (await self._time_stats(USER_TIME_STATS, window_start, user_id=user_id),
-                    await self._summary(USER_SUMMARY_STATS, now, user_id=user_id))
+            return (
+                await self._time_stats(USER_TIME_STATS, window_start, user_id=user_id),
+                await self._summary(USER_SUMMARY_STATS, now, user_id=user_id),
+            )
 
         async def actor(key: ActorKey) -> tuple[list[tuple[float, float, float]], tuple[float, float], list[RouteRow]]:
             path = {"actor_type": key.actor_type, "actor_id": key.actor_id}
-            return (await self._time_stats(ACTOR_TIME_STATS, window_start, **path),
-                    await self._summary(ACTOR_SUMMARY_STATS, now, **path),
-                    await self._routes(key, lo, now))
+            return (
+                await self._time_stats(ACTOR_TIME_STATS, window_start, **path),
+                await self._summary(ACTOR_SUMMARY_STATS, now, **path),
+                await self._routes(key, lo, now),
+            )
 
         # Everything is fetched before any counter moves, so a failed run leaves no trace in the state.
         org_data, user_data, actor_data = await concurrently(
@@ -623,12 +734,22 @@ class ApiInsightsCollector(Collector):
         families += self._user_families(plan, users, user_data, window_start, now)
         families += self._actor_families(plan, actors, actor_data, window_start, now)
         self._forget(now)
-        log.debug("API Insights run", org=self.target, subjects=len(plan.subjects), users=len(plan.users),
-                  actors=len(plan.actors), owned_users=len(users), owned_actors=len(actors))
+        log.debug(
+            "API Insights run",
+            org=self.target,
+            subjects=len(plan.subjects),
+            users=len(plan.users),
+            actors=len(plan.actors),
+            owned_users=len(users),
+            owned_actors=len(actors),
+        )
         return [f for f in families if f is not None]
 
     def _org_families(
-        self, buckets: list[tuple[float, float, float]], summary: tuple[float, float], window_start: float,
+        self,
+        buckets: list[tuple[float, float, float]],
+        summary: tuple[float, float],
+        window_start: float,
         subjects: list[SubjectRow],
     ) -> list[Metric | None]:
         self._org_counters.observe(buckets, window_start)
@@ -651,11 +772,15 @@ class ApiInsightsCollector(Collector):
         ]
 
     def _user_families(
-        self, plan: FollowPlan, users: list[int], data: list[tuple[list[tuple[float, float, float]], tuple[float, float]]],
-        window_start: float, now: float,
+        self,
+        plan: FollowPlan,
+        users: list[int],
+        data: list[tuple[list[tuple[float, float, float]], tuple[float, float]]],
+        window_start: float,
+        now: float,
     ) -> list[Metric | None]:
         counters, summaries, info = [], [], []
-        for user_id, (buckets, summary) in zip(users, data):
+        for user_id, (buckets, summary) in zip(users, data, strict=False):
             state = self._users.get(user_id)
             if state is None:
                 state = self._users[user_id] = Followed(RequestCounters(), now)
@@ -676,12 +801,15 @@ class ApiInsightsCollector(Collector):
         ]
 
     def _actor_families(
-        self, plan: FollowPlan, actors: list[ActorKey],
+        self,
+        plan: FollowPlan,
+        actors: list[ActorKey],
         data: list[tuple[list[tuple[float, float, float]], tuple[float, float], list[RouteRow]]],
-        window_start: float, now: float,
+        window_start: float,
+        now: float,
     ) -> list[Metric | None]:
         counters, summaries, times, info, routes = [], [], [], [], []
-        for key, (buckets, summary, route_rows) in zip(actors, data):
+        for key, (buckets, summary, route_rows) in zip(actors, data, strict=False):
             state = self._actors.get(key)
             if state is None:
                 state = self._actors[key] = Followed(RequestCounters(), now)
@@ -739,11 +867,14 @@ class ApiInsightsCollector(Collector):
         actors = sorted(k for k in plan.actors if self.owns_actor(k))
         user_buckets = await concurrently(self._time_stats(USER_TIME_STATS, aligned, end, user_id=u) for u in users)
         actor_buckets = await concurrently(
-            self._time_stats(ACTOR_TIME_STATS, aligned, end, actor_type=k.actor_type, actor_id=k.actor_id) for k in actors
+            self._time_stats(ACTOR_TIME_STATS, aligned, end, actor_type=k.actor_type, actor_id=k.actor_id)
+            for k in actors
         )
-        for user_id, buckets in zip(users, user_buckets):
-            samples += _cumulative((USER_REQUESTS, USER_RATE_LIMITED), (self.target, str(user_id)), buckets, step, start, end)
-        for key, buckets in zip(actors, actor_buckets):
+        for user_id, buckets in zip(users, user_buckets, strict=False):
+            samples += _cumulative(
+                (USER_REQUESTS, USER_RATE_LIMITED), (self.target, str(user_id)), buckets, step, start, end
+            )
+        for key, buckets in zip(actors, actor_buckets, strict=False):
             labels = (self.target, key.actor_type, str(key.actor_id))
             samples += _cumulative((ACTOR_REQUESTS, ACTOR_RATE_LIMITED), labels, buckets, step, start, end)
         return samples

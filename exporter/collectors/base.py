@@ -40,7 +40,9 @@ class Collector(ABC):
     # `self.sharder.owns(self.target)`.
     sharded_by_target: ClassVar[bool] = True
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.client = client
         self._clock = clock  # what "now" is: the wall clock, or a test's or backfill's fixed clock
         self.settings = settings

@@ -76,75 +76,114 @@ _USAGE_NOTE = (
 _CSV = f"usage report CSV at download_urls of GET {REPORT}"
 
 QUANTITY = metric(
-    FAMILY, "github_billing_usage_quantity", "gauge",
+    FAMILY,
+    "github_billing_usage_quantity",
+    "gauge",
     f"Quantity used this month to date (UTC), in the unit named by unit_type (Minutes, GigabyteHours, Requests ...). "
     f"{_USAGE_NOTE}",
-    _USAGE_LABELS, f"{_CSV}: quantity",
+    _USAGE_LABELS,
+    f"{_CSV}: quantity",
 )
 GROSS = metric(
-    FAMILY, "github_billing_usage_gross_amount_usd", "gauge",
+    FAMILY,
+    "github_billing_usage_gross_amount_usd",
+    "gauge",
     f"Gross amount this month to date (UTC) in US dollars, GitHub's billing currency, before discounts. {_USAGE_NOTE}",
-    _USAGE_LABELS, f"{_CSV}: gross_amount",
+    _USAGE_LABELS,
+    f"{_CSV}: gross_amount",
 )
 DISCOUNT = metric(
-    FAMILY, "github_billing_usage_discount_amount_usd", "gauge",
+    FAMILY,
+    "github_billing_usage_discount_amount_usd",
+    "gauge",
     f"Discount this month to date (UTC) in US dollars, GitHub's billing currency (included usage, public "
     f"repositories). {_USAGE_NOTE}",
-    _USAGE_LABELS, f"{_CSV}: discount_amount",
+    _USAGE_LABELS,
+    f"{_CSV}: discount_amount",
 )
 NET = metric(
-    FAMILY, "github_billing_usage_net_amount_usd", "gauge",
+    FAMILY,
+    "github_billing_usage_net_amount_usd",
+    "gauge",
     f"Billable amount this month to date (UTC) in US dollars, GitHub's billing currency: gross minus discount. "
     f"{_USAGE_NOTE}",
-    _USAGE_LABELS, f"{_CSV}: net_amount",
+    _USAGE_LABELS,
+    f"{_CSV}: net_amount",
 )
 ROWS = metric(
-    FAMILY, "github_billing_report_rows", "gauge",
+    FAMILY,
+    "github_billing_report_rows",
+    "gauge",
     "Data rows in the usage report the github_billing_usage_* gauges come from (0 for an empty report).",
-    _EXPORT_LABELS, f"{_CSV}: number of data lines",
+    _EXPORT_LABELS,
+    f"{_CSV}: number of data lines",
 )
 LATEST_DATE = metric(
-    FAMILY, "github_billing_report_latest_date_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_billing_report_latest_date_timestamp_seconds",
+    "gauge",
     "Start (00:00 UTC) of the newest day with usage in the served report; time() minus this is GitHub's billing lag.",
-    _EXPORT_LABELS, f"{_CSV}: date",
+    _EXPORT_LABELS,
+    f"{_CSV}: date",
 )
 LAST_COMPLETED = metric(
-    FAMILY, "github_billing_export_last_completed_timestamp_seconds", "gauge",
+    FAMILY,
+    "github_billing_export_last_completed_timestamp_seconds",
+    "gauge",
     "Creation time of the newest completed export whose data the github_billing_usage_* gauges show (GitHub gives "
     "no completion time); absent until one is known. time() minus this is the age of the billing data.",
-    _EXPORT_LABELS, f"GET {REPORT}: created_at of an export with status completed",
+    _EXPORT_LABELS,
+    f"GET {REPORT}: created_at of an export with status completed",
 )
 STATE = metric(
-    FAMILY, "github_billing_export_state", "gauge",
+    FAMILY,
+    "github_billing_export_state",
+    "gauge",
     "1 for the status last seen of the newest export this collector created, adopted or reused, 0 for the others "
     "(all 0 before the first).",
-    (*_EXPORT_LABELS, "state"), f"GET {REPORT}: status",
+    (*_EXPORT_LABELS, "state"),
+    f"GET {REPORT}: status",
 )
 CREATED = metric(
-    FAMILY, "github_billing_export_created", "counter",
+    FAMILY,
+    "github_billing_export_created",
+    "counter",
     "Usage report exports this exporter created (at most one per report type per collection interval).",
-    _EXPORT_LABELS, f"POST {REPORTS}",
+    _EXPORT_LABELS,
+    f"POST {REPORTS}",
 )
 POLLS = metric(
-    FAMILY, "github_billing_export_polls", "counter",
+    FAMILY,
+    "github_billing_export_polls",
+    "counter",
     "Status requests for exports still processing.",
-    _EXPORT_LABELS, f"GET {REPORT}",
+    _EXPORT_LABELS,
+    f"GET {REPORT}",
 )
 REUSES = metric(
-    FAMILY, "github_billing_export_reuses", "counter",
+    FAMILY,
+    "github_billing_export_reuses",
+    "counter",
     "Runs that found a completed export of the same type and period younger than collectors.billing.max_export_age "
     "and so created none.",
-    _EXPORT_LABELS, f"GET {REPORTS}: usage_report_exports",
+    _EXPORT_LABELS,
+    f"GET {REPORTS}: usage_report_exports",
 )
 FAILURES = metric(
-    FAMILY, "github_billing_export_failures", "counter",
+    FAMILY,
+    "github_billing_export_failures",
+    "counter",
     "Usage report exports this exporter created or adopted that ended with status failed; the previous data is kept.",
-    _EXPORT_LABELS, f"GET {REPORT}: status failed",
+    _EXPORT_LABELS,
+    f"GET {REPORT}: status failed",
 )
 TIMEOUTS = metric(
-    FAMILY, "github_billing_export_timeouts", "counter",
+    FAMILY,
+    "github_billing_export_timeouts",
+    "counter",
     "Exports given up while still processing after collectors.billing.export_timeout; a new one is created.",
-    _EXPORT_LABELS, f"GET {REPORT}: status processing",
+    _EXPORT_LABELS,
+    f"GET {REPORT}: status processing",
 )
 USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET)
 
@@ -184,10 +223,12 @@ class Export:
             try:
                 created = datetime.fromisoformat(data["created_at"]).timestamp()
             except ValueError:
-                raise MalformedResponseError(f"{endpoint}: created_at {data['created_at']!r} is not a time",
-                                             endpoint=endpoint) from None
-        return cls(data["id"], data["report_type"], data["start_date"], data["end_date"], data["status"],
-                   tuple(urls), created)
+                raise MalformedResponseError(
+                    f"{endpoint}: created_at {data['created_at']!r} is not a time", endpoint=endpoint
+                ) from None
+        return cls(
+            data["id"], data["report_type"], data["start_date"], data["end_date"], data["status"], tuple(urls), created
+        )
 
 
 @dataclass
@@ -266,12 +307,17 @@ def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> 
 
 
 async def read_report(
-    client: GitHubClient, export: Export, labels: tuple[str, ...], *, per_day: bool = False,
+    client: GitHubClient,
+    export: Export,
+    labels: tuple[str, ...],
+    *,
+    per_day: bool = False,
 ) -> Report:
     """Download every file of a completed export, streaming, and sum its rows by label set (and day)."""
     if not export.download_urls:
-        raise MalformedResponseError(f"{REPORT}: export {export.id} is completed but has no download_urls",
-                                     endpoint=REPORT)
+        raise MalformedResponseError(
+            f"{REPORT}: export {export.id} is completed but has no download_urls", endpoint=REPORT
+        )
     report = Report(daily={} if per_day else None)
     count = len(export.download_urls)
     for n, url in enumerate(export.download_urls, 1):
@@ -303,7 +349,10 @@ class BillingCollector(Collector):
         self.options: BillingSettings = settings.collectors.billing  # typed for this family
         self._clock = clock
         self._sleep = sleep
-        self.labels = (*BASE_LABELS, *(name for name in ("repository", "username") if name in self.options.extra_labels))
+        self.labels = (
+            *BASE_LABELS,
+            *(name for name in ("repository", "username") if name in self.options.extra_labels),
+        )
         self.states = {report_type: TypeState() for report_type in self.options.report_types}
 
     @classmethod
@@ -325,10 +374,14 @@ class BillingCollector(Collector):
             *(self._refresh(report_type, period, listed) for report_type in self.states), return_exceptions=True
         )
         errors = [r for r in results if isinstance(r, BaseException)]
-        for report_type, result in zip(self.states, results):
+        for report_type, result in zip(self.states, results, strict=False):
             if isinstance(result, BaseException):
-                log.warning("billing report not refreshed", enterprise=self.target, report_type=report_type,
-                            error=str(result) or type(result).__name__)
+                log.warning(
+                    "billing report not refreshed",
+                    enterprise=self.target,
+                    report_type=report_type,
+                    error=str(result) or type(result).__name__,
+                )
         if errors:
             raise errors[0]
         return self.families()
@@ -342,8 +395,11 @@ class BillingCollector(Collector):
             return
         now = self._clock()
         same = [e for e in listed if e.report_type == report_type and e.period == period]
-        fresh = [e for e in same if e.status == "completed" and e.created_at is not None
-                 and now - e.created_at < self.options.max_export_age]
+        fresh = [
+            e
+            for e in same
+            if e.status == "completed" and e.created_at is not None and now - e.created_at < self.options.max_export_age
+        ]
         if fresh:
             newest = max(fresh, key=lambda e: e.created_at or 0.0)
             state.reuses += 1
@@ -352,16 +408,22 @@ class BillingCollector(Collector):
                 await self._load(report_type, newest)
             return
         export: Export
-        running = [e for e in same if not e.finished
-                   and (e.created_at is None or now - e.created_at < self.options.export_timeout)]
+        running = [
+            e
+            for e in same
+            if not e.finished and (e.created_at is None or now - e.created_at < self.options.export_timeout)
+        ]
         if running:
             export = max(running, key=lambda e: e.created_at or 0.0)
             state.state = "processing"
             log.info("billing export adopted", enterprise=self.target, report_type=report_type, id=export.id)
         else:
             if state.last_created_at is not None and now - state.last_created_at < self.options.interval:
-                log.info("billing export not created: one was created less than an interval ago",
-                         enterprise=self.target, report_type=report_type)
+                log.info(
+                    "billing export not created: one was created less than an interval ago",
+                    enterprise=self.target,
+                    report_type=report_type,
+                )
                 return
             export = await self._create(report_type, period)
         done = export if export.finished else await self._wait(report_type, export, first_wait=True)
@@ -384,12 +446,19 @@ class BillingCollector(Collector):
         export = Export.parse(response.data, REPORTS)
         state.created += 1
         state.state = export.status if export.status in STATES else "processing"
-        log.info("billing export created", enterprise=self.target, report_type=report_type, id=export.id,
-                 start_date=period[0], end_date=period[1])
+        log.info(
+            "billing export created",
+            enterprise=self.target,
+            report_type=report_type,
+            id=export.id,
+            start_date=period[0],
+            end_date=period[1],
+        )
         return export
 
-    async def _wait(self, report_type: str, export: Export, *, first_wait: bool,
-                    timeout: float | None = None) -> Export | None:
+    async def _wait(
+        self, report_type: str, export: Export, *, first_wait: bool, timeout: float | None = None
+    ) -> Export | None:
         """Poll with back-off until the export finishes or `timeout` (default poll_timeout) passes.
 
         Returns the finished export; None while it is still processing (it stays
@@ -408,8 +477,12 @@ class BillingCollector(Collector):
             try:
                 response = await self.client.get(REPORT, family=FAMILY, enterprise=self.target, report_id=export.id)
             except NotFoundError:
-                log.warning("billing export vanished while processing", enterprise=self.target,
-                            report_type=report_type, id=export.id)
+                log.warning(
+                    "billing export vanished while processing",
+                    enterprise=self.target,
+                    report_type=report_type,
+                    id=export.id,
+                )
                 state.pending = None
                 return None
             state.polls += 1
@@ -424,12 +497,21 @@ class BillingCollector(Collector):
             if now - created >= self.options.export_timeout:
                 state.timeouts += 1
                 state.pending = None
-                log.warning("billing export given up: still processing", enterprise=self.target,
-                            report_type=report_type, id=export.id, age_seconds=round(now - created))
+                log.warning(
+                    "billing export given up: still processing",
+                    enterprise=self.target,
+                    report_type=report_type,
+                    id=export.id,
+                    age_seconds=round(now - created),
+                )
                 return None
             if now + delay > deadline:
-                log.info("billing export still processing; polled again next run", enterprise=self.target,
-                         report_type=report_type, id=export.id)
+                log.info(
+                    "billing export still processing; polled again next run",
+                    enterprise=self.target,
+                    report_type=report_type,
+                    id=export.id,
+                )
                 return None
             await self._sleep(delay)
             delay = min(delay * 2, POLL_CAP)
@@ -441,8 +523,12 @@ class BillingCollector(Collector):
         state.state = export.status
         if export.status == "failed":
             state.failures += 1
-            log.warning("billing export failed; previous data kept", enterprise=self.target,
-                        report_type=report_type, id=export.id)
+            log.warning(
+                "billing export failed; previous data kept",
+                enterprise=self.target,
+                report_type=report_type,
+                id=export.id,
+            )
             return
         if load and export.start_date == month_to_date(self._clock())[0]:
             await self._load(report_type, export)  # (one finished after the month turned is not month-to-date)
@@ -452,14 +538,20 @@ class BillingCollector(Collector):
         state = self.states[report_type]
         state.served, state.report = export, report
         state.last_completed = export.created_at if export.created_at is not None else self._clock()
-        log.info("billing report read", enterprise=self.target, report_type=report_type, id=export.id,
-                 rows=report.rows, series=len(report.totals))
+        log.info(
+            "billing report read",
+            enterprise=self.target,
+            report_type=report_type,
+            id=export.id,
+            rows=report.rows,
+            series=len(report.totals),
+        )
 
     # -- exposition ---------------------------------------------------------------------------
 
     def spec(self, spec: MetricSpec) -> MetricSpec:
         """The usage spec with this configuration's extra labels."""
-        extra = self.labels[len(BASE_LABELS):]
+        extra = self.labels[len(BASE_LABELS) :]
         return replace(spec, labels=spec.labels + extra) if extra else spec
 
     def families(self) -> list[Metric]:
@@ -471,7 +563,7 @@ class BillingCollector(Collector):
             if state.report is not None:
                 for key in sorted(state.report.totals):
                     t = state.report.totals[key]
-                    for family, value in zip(usage, (t.quantity, t.gross, t.discount, t.net)):
+                    for family, value in zip(usage, (t.quantity, t.gross, t.discount, t.net), strict=False):
                         family.add_metric([*head, *key], round(value, 6))
                 rows.add_metric(head, state.report.rows)
                 if state.report.latest_day is not None:
@@ -480,8 +572,13 @@ class BillingCollector(Collector):
                 completed.add_metric(head, state.last_completed)
             for name in STATES:
                 states.add_metric([*head, name], 1.0 if state.state == name else 0.0)
-            for spec, value in ((CREATED, state.created), (POLLS, state.polls), (REUSES, state.reuses),
-                                (FAILURES, state.failures), (TIMEOUTS, state.timeouts)):
+            for spec, value in (
+                (CREATED, state.created),
+                (POLLS, state.polls),
+                (REUSES, state.reuses),
+                (FAILURES, state.failures),
+                (TIMEOUTS, state.timeouts),
+            ):
                 counters[spec].add_metric(head, value)
         return [*usage, rows, latest, completed, states, *counters.values()]
 
@@ -518,29 +615,43 @@ class BillingCollector(Collector):
                 samples.extend(self._daily_samples(report_type, report, specs, start, end))
         return samples
 
-    async def _history_export(self, report_type: str, period: tuple[str, str], listed: list[Export],
-                              closed: bool) -> Export | None:
+    async def _history_export(
+        self, report_type: str, period: tuple[str, str], listed: list[Export], closed: bool
+    ) -> Export | None:
         now = self._clock()
         same = [e for e in listed if e.report_type == report_type and e.period == period]
         # A month that is over does not change: any completed export of it will do.
-        usable = [e for e in same if e.status == "completed" and (closed or (
-            e.created_at is not None and now - e.created_at < self.options.max_export_age))]
+        usable = [
+            e
+            for e in same
+            if e.status == "completed"
+            and (closed or (e.created_at is not None and now - e.created_at < self.options.max_export_age))
+        ]
         if usable:
             return max(usable, key=lambda e: e.created_at or 0.0)
         running = [e for e in same if not e.finished]
         export = running[0] if running else await self._create(report_type, period)
-        done = export if export.finished else await self._wait(
-            report_type, export, first_wait=True, timeout=self.options.export_timeout)
+        done = (
+            export
+            if export.finished
+            else await self._wait(report_type, export, first_wait=True, timeout=self.options.export_timeout)
+        )
         if done is not None:
             await self._finish(report_type, done, load=False)
         if done is None or done.status != "completed":
-            log.warning("backfill: billing export did not complete", enterprise=self.target,
-                        report_type=report_type, start_date=period[0], end_date=period[1])
+            log.warning(
+                "backfill: billing export did not complete",
+                enterprise=self.target,
+                report_type=report_type,
+                start_date=period[0],
+                end_date=period[1],
+            )
             return None
         return done
 
-    def _daily_samples(self, report_type: str, report: Report, specs: list[MetricSpec],
-                       start: float, end: float) -> list[HistoricalSample]:
+    def _daily_samples(
+        self, report_type: str, report: Report, specs: list[MetricSpec], start: float, end: float
+    ) -> list[HistoricalSample]:
         assert report.daily is not None
         if report.latest_day is None:
             return []
@@ -561,7 +672,9 @@ class BillingCollector(Collector):
                     running.net += t.net
                 at = day + DAY - 1
                 if start <= at <= end:
-                    for spec, value in zip(specs, (running.quantity, running.gross, running.discount, running.net)):
+                    for spec, value in zip(
+                        specs, (running.quantity, running.gross, running.discount, running.net), strict=False
+                    ):
                         samples.append(HistoricalSample(spec, labels, round(value, 6), at))
                 day += DAY
         return samples

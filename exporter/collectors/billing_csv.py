@@ -224,7 +224,7 @@ class UsageReader:
         try:
             values = [float(record[i]) if record[i] else 0.0 for i in index[1:5]]
         except ValueError:
-            for name, i in zip(MEASURES, index[1:5]):
+            for name, i in zip(MEASURES, index[1:5], strict=False):
                 try:
                     float(record[i] or 0)
                 except ValueError:

@@ -73,18 +73,35 @@ ENTERPRISE_PREFIX = "enterprise:"  # targets of enterprises; plain names are org
 
 COUNTERS: dict[str, tuple[str, str]] = {
     "user_initiated_interaction_count": (
-        "interactions", "User-initiated interactions: prompts users sent to Copilot (chat, inline chat, agent)"),
+        "interactions",
+        "User-initiated interactions: prompts users sent to Copilot (chat, inline chat, agent)",
+    ),
     "code_generation_activity_count": (
-        "code_generation_activities", "Code generation events (completions shown, code blocks generated)"),
+        "code_generation_activities",
+        "Code generation events (completions shown, code blocks generated)",
+    ),
     "code_acceptance_activity_count": (
-        "code_acceptance_activities", "Generated code users accepted (completions, apply, insert, copy button)"),
-    "loc_suggested_to_add_sum": ("lines_suggested_to_add", "Lines of code Copilot suggested to add (agent edits excluded)"),
+        "code_acceptance_activities",
+        "Generated code users accepted (completions, apply, insert, copy button)",
+    ),
+    "loc_suggested_to_add_sum": (
+        "lines_suggested_to_add",
+        "Lines of code Copilot suggested to add (agent edits excluded)",
+    ),
     "loc_suggested_to_delete_sum": ("lines_suggested_to_delete", "Lines of code Copilot suggested to delete"),
-    "loc_added_sum": ("lines_added", "Lines of code added in the editor (accepted suggestions, applied blocks, agent edits)"),
+    "loc_added_sum": (
+        "lines_added",
+        "Lines of code added in the editor (accepted suggestions, applied blocks, agent edits)",
+    ),
     "loc_deleted_sum": ("lines_deleted", "Lines of code deleted in the editor (agent edits)"),
 }
-CORE = ("user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
-        "loc_suggested_to_add_sum", "loc_added_sum")
+CORE = (
+    "user_initiated_interaction_count",
+    "code_generation_activity_count",
+    "code_acceptance_activity_count",
+    "loc_suggested_to_add_sum",
+    "loc_added_sum",
+)
 ACTIVE_USERS: dict[str, str] = {
     "daily_active_users": "Users who used Copilot on the reported day",
     "weekly_active_users": "Users who used Copilot in the seven days ending on the reported day",
@@ -109,10 +126,22 @@ class Breakdown:
 BREAKDOWNS = (
     Breakdown("editor", "totals_by_ide", ("ide",), ("editor",), CORE, "by editor (IDE)"),
     Breakdown("feature", "totals_by_feature", ("feature",), ("feature",), CORE, "by Copilot feature"),
-    Breakdown("language", "totals_by_language_feature", ("language", "feature"), ("language", "feature"),
-              CORE[1:], "by language and feature"),
-    Breakdown("model", "totals_by_model_feature", ("model", "feature"), ("model", "feature"), CORE,
-              "by model and feature (chat and agent work; completions are not attributed to a model)"),
+    Breakdown(
+        "language",
+        "totals_by_language_feature",
+        ("language", "feature"),
+        ("language", "feature"),
+        CORE[1:],
+        "by language and feature",
+    ),
+    Breakdown(
+        "model",
+        "totals_by_model_feature",
+        ("model", "feature"),
+        ("model", "feature"),
+        CORE,
+        "by model and feature (chat and agent work; completions are not attributed to a model)",
+    ),
 )
 TEAM_BREAKDOWNS = tuple(b for b in BREAKDOWNS if b.name in ("editor", "language"))
 
@@ -132,12 +161,21 @@ class Kind:
         return f"{self.base}/{report}"
 
 
-ORG = Kind("organization", "github_copilot_", "org", "/orgs/{org}/copilot/metrics/reports",
-           "organization-1-day", "in the org")
-ENTERPRISE = Kind("enterprise", "github_copilot_enterprise_", "enterprise",
-                  "/enterprises/{enterprise}/copilot/metrics/reports", "enterprise-1-day", "in the enterprise")
+ORG = Kind(
+    "organization", "github_copilot_", "org", "/orgs/{org}/copilot/metrics/reports", "organization-1-day", "in the org"
+)
+ENTERPRISE = Kind(
+    "enterprise",
+    "github_copilot_enterprise_",
+    "enterprise",
+    "/enterprises/{enterprise}/copilot/metrics/reports",
+    "enterprise-1-day",
+    "in the enterprise",
+)
 KINDS = (ORG, ENTERPRISE)
-LATEST_DAY = "on the latest reported day (github_copilot*_report_day_timestamp_seconds), served until the next day is ready"
+LATEST_DAY = (
+    "on the latest reported day (github_copilot*_report_day_timestamp_seconds), served until the next day is ready"
+)
 
 
 @dataclass(frozen=True)
@@ -166,31 +204,74 @@ def _define(kind: Kind) -> Specs:
         return metric(FAMILY, f"{p}{name}", "gauge", description, labels, source)
 
     specs = Specs(
-        day=spec("report_day_timestamp_seconds",
-                 f"Start (UTC midnight) of the day the github_{p.removeprefix('github_')}* figures describe {phrase}; "
-                 "it stays on the previous day while GitHub answers 204 for a newer one.",
-                 [owner], f"GET {kind.route(kind.entity_report)}: report_day"),
-        totals={f: spec(suffix, f"{what} {phrase} {LATEST_DAY}.", [owner], f"{entity}: {f}")
-                for f, (suffix, what) in COUNTERS.items()},
+        day=spec(
+            "report_day_timestamp_seconds",
+            f"Start (UTC midnight) of the day the github_{p.removeprefix('github_')}* figures describe {phrase}; "
+            "it stays on the previous day while GitHub answers 204 for a newer one.",
+            [owner],
+            f"GET {kind.route(kind.entity_report)}: report_day",
+        ),
+        totals={
+            f: spec(suffix, f"{what} {phrase} {LATEST_DAY}.", [owner], f"{entity}: {f}")
+            for f, (suffix, what) in COUNTERS.items()
+        },
         active={f: spec(f, f"{what} {phrase}.", [owner], f"{entity}: {f}") for f, what in ACTIVE_USERS.items()},
-        breakdowns={(b.name, f): spec(f"{b.name}_{COUNTERS[f][0]}", f"{COUNTERS[f][1]} {phrase} {b.what}, "
-                                      f"{LATEST_DAY}.", [owner, *b.labels], f"{entity}: {b.array}[].{f}")
-                    for b in BREAKDOWNS for f in b.counters},
-        team_totals={f: spec(f"team_{COUNTERS[f][0]}", f"{COUNTERS[f][1]} by the team's members, {LATEST_DAY}. "
-                             f"{team_note}.", [owner, "team"], f"{joined}: {f}") for f in CORE},
-        team_active=spec("team_active_users", f"Team members with Copilot activity {LATEST_DAY}. {team_note}.",
-                         [owner, "team"], f"{joined}: rows per user_id"),
-        team_breakdowns={(b.name, f): spec(f"team_{b.name}_{COUNTERS[f][0]}", f"{COUNTERS[f][1]} by the team's "
-                                           f"members {b.what}, {LATEST_DAY}. {team_note}.",
-                                           [owner, "team", *b.labels], f"{joined}: {b.array}[].{f}")
-                         for b in TEAM_BREAKDOWNS for f in b.counters},
-        user_totals={f: spec(f"user_{COUNTERS[f][0]}", f"{COUNTERS[f][1]} by one user {phrase}, {LATEST_DAY}. "
-                             "Only with collectors.copilot.user_label set; the most active max_users users.",
-                             [owner, "user"], f"{users}: {f}") for f in CORE},
+        breakdowns={
+            (b.name, f): spec(
+                f"{b.name}_{COUNTERS[f][0]}",
+                f"{COUNTERS[f][1]} {phrase} {b.what}, {LATEST_DAY}.",
+                [owner, *b.labels],
+                f"{entity}: {b.array}[].{f}",
+            )
+            for b in BREAKDOWNS
+            for f in b.counters
+        },
+        team_totals={
+            f: spec(
+                f"team_{COUNTERS[f][0]}",
+                f"{COUNTERS[f][1]} by the team's members, {LATEST_DAY}. {team_note}.",
+                [owner, "team"],
+                f"{joined}: {f}",
+            )
+            for f in CORE
+        },
+        team_active=spec(
+            "team_active_users",
+            f"Team members with Copilot activity {LATEST_DAY}. {team_note}.",
+            [owner, "team"],
+            f"{joined}: rows per user_id",
+        ),
+        team_breakdowns={
+            (b.name, f): spec(
+                f"team_{b.name}_{COUNTERS[f][0]}",
+                f"{COUNTERS[f][1]} by the team's members {b.what}, {LATEST_DAY}. {team_note}.",
+                [owner, "team", *b.labels],
+                f"{joined}: {b.array}[].{f}",
+            )
+            for b in TEAM_BREAKDOWNS
+            for f in b.counters
+        },
+        user_totals={
+            f: spec(
+                f"user_{COUNTERS[f][0]}",
+                f"{COUNTERS[f][1]} by one user {phrase}, {LATEST_DAY}. "
+                "Only with collectors.copilot.user_label set; the most active max_users users.",
+                [owner, "user"],
+                f"{users}: {f}",
+            )
+            for f in CORE
+        },
     )
-    every = [specs.day, specs.team_active, *specs.totals.values(), *specs.active.values(),
-             *specs.breakdowns.values(), *specs.team_totals.values(), *specs.team_breakdowns.values(),
-             *specs.user_totals.values()]
+    every = [
+        specs.day,
+        specs.team_active,
+        *specs.totals.values(),
+        *specs.active.values(),
+        *specs.breakdowns.values(),
+        *specs.team_totals.values(),
+        *specs.team_breakdowns.values(),
+        *specs.user_totals.values(),
+    ]
     specs.by_name.update({s.name: s for s in every})
     return specs
 
@@ -199,6 +280,7 @@ SPECS = {kind.name: _define(kind) for kind in KINDS}
 
 
 # -- parsing ----------------------------------------------------------------------------------------
+
 
 def number(value: Any) -> float | None:
     """A count from a report, or None for a missing, null or non-numeric value."""
@@ -244,9 +326,12 @@ class Tally:
             if isinstance(entry, dict):
                 add(self.sums[tuple(label_value(entry.get(k)) for k in keys)], entry, counters)
 
-    def folded(self, limit: int, weight: Sequence[str] = ("code_generation_activity_count",
-                                                          "user_initiated_interaction_count"),
-               non_additive: Sequence[str] = ()) -> dict[tuple[str, ...], Sums]:
+    def folded(
+        self,
+        limit: int,
+        weight: Sequence[str] = ("code_generation_activity_count", "user_initiated_interaction_count"),
+        non_additive: Sequence[str] = (),
+    ) -> dict[tuple[str, ...], Sums]:
         """The sums with each label position cut to its `limit` biggest values; the rest summed into `other`.
 
         Values of `non_additive` counters (distinct-user counts) are dropped where several keys merged.
@@ -262,7 +347,7 @@ class Tally:
             keep = {v for v, _ in sorted(size.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]}
             merged: dict[tuple[str, ...], Sums] = {}
             for key, values in sums.items():
-                new = key[:position] + ((key[position] if key[position] in keep else OTHER),) + key[position + 1:]
+                new = key[:position] + ((key[position] if key[position] in keep else OTHER),) + key[position + 1 :]
                 if new in merged:
                     add(merged[new], values, values)
                     for name in non_additive:
@@ -286,7 +371,8 @@ class DayData:
     team_totals: dict[str, Sums] = field(default_factory=lambda: defaultdict(dict))
     team_active: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     team_breakdowns: dict[str, dict[str, Tally]] = field(
-        default_factory=lambda: defaultdict(lambda: {b.name: Tally() for b in TEAM_BREAKDOWNS}))
+        default_factory=lambda: defaultdict(lambda: {b.name: Tally() for b in TEAM_BREAKDOWNS})
+    )
     users: dict[str, Sums] = field(default_factory=dict)
 
     def add_entity(self, record: dict[str, Any]) -> None:
@@ -309,12 +395,15 @@ def has_activity(row: dict[str, Any]) -> bool:
 
 # -- the collector ----------------------------------------------------------------------------------
 
+
 class CopilotCollector(Collector):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its newest report day."""
 
     name = "copilot"
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(client, settings, target)
         self.options: CopilotSettings = settings.collectors.copilot
         self._clock = clock
@@ -370,8 +459,9 @@ class CopilotCollector(Collector):
                     try:
                         value = json.loads(line)
                     except ValueError:
-                        raise MalformedResponseError("Copilot report file: a line is not JSON",
-                                                     endpoint=DOWNLOAD_ENDPOINT) from None
+                        raise MalformedResponseError(
+                            "Copilot report file: a line is not JSON", endpoint=DOWNLOAD_ENDPOINT
+                        ) from None
                     for record in value if isinstance(value, list) else [value]:
                         if isinstance(record, dict):
                             yield record
@@ -421,8 +511,13 @@ class CopilotCollector(Collector):
         for slug in {s for slugs in members.values() for s in slugs}:  # members without a row still make a team
             data.team_totals.setdefault(slug, {})
             data.team_active.setdefault(slug, 0)
-        ranked = sorted(users.items(), key=lambda kv: (-(kv[1].get("user_initiated_interaction_count", 0)
-                                                         + kv[1].get("code_generation_activity_count", 0)), kv[0]))
+        ranked = sorted(
+            users.items(),
+            key=lambda kv: (
+                -(kv[1].get("user_initiated_interaction_count", 0) + kv[1].get("code_generation_activity_count", 0)),
+                kv[0],
+            ),
+        )
         data.users = dict(ranked[: self.options.max_users])
         return data
 
@@ -487,13 +582,21 @@ class CopilotCollector(Collector):
             if data is not None:
                 self._current = (day, self._families(data))
                 if day < newest:
-                    log.info("Copilot report: newest day not ready yet; serving an older one",
-                             target=self.target, serving=day_text(day), waiting_for=day_text(newest))
+                    log.info(
+                        "Copilot report: newest day not ready yet; serving an older one",
+                        target=self.target,
+                        serving=day_text(day),
+                        waiting_for=day_text(newest),
+                    )
                 return self._current[1]
             day -= DAY
         if self._current is None:
-            log.info("Copilot report: no processed day yet", target=self.target, newest_tried=day_text(newest),
-                     days_tried=self.options.lookback_days)
+            log.info(
+                "Copilot report: no processed day yet",
+                target=self.target,
+                newest_tried=day_text(newest),
+                days_tried=self.options.lookback_days,
+            )
             return []
         return self._current[1]
 
@@ -532,8 +635,9 @@ class CopilotCollector(Collector):
         return out
 
 
-def _breakdown(specs: dict[tuple[str, str], MetricSpec], b: Breakdown, sums: Any, owner: list[str],
-               by_team: bool = False) -> list[Metric]:
+def _breakdown(
+    specs: dict[tuple[str, str], MetricSpec], b: Breakdown, sums: Any, owner: list[str], by_team: bool = False
+) -> list[Metric]:
     """Families for one breakdown; `sums` is {key: Sums}, or {team: {key: Sums}} with by_team."""
     per_team = sums if by_team else {None: sums}
     families = []
@@ -545,4 +649,3 @@ def _breakdown(specs: dict[tuple[str, str], MetricSpec], b: Breakdown, sums: Any
                     family.add_metric([*owner, *([team] if by_team else []), *key], tally[key][counter])
         families.append(family)
     return families
-

@@ -61,7 +61,10 @@ BREAKDOWN = {
     "acceptances_count": ("acceptances", "Code completion suggestions accepted"),
     "lines_suggested": ("lines_suggested", "Lines of code completions suggested"),
     "lines_accepted": ("lines_accepted", "Lines of code completions accepted"),
-    "active_users": ("active_users", "Users shown code completion suggestions (distinct users: not additive across editors or languages)"),
+    "active_users": (
+        "active_users",
+        "Users shown code completion suggestions (distinct users: not additive across editors or languages)",
+    ),
 }
 LATEST = "on the latest summarised day (see *_usage_day_timestamp_seconds)"
 
@@ -75,21 +78,43 @@ class _Specs:
         who = "the team's members" if team else "the org's members"
         labels = ["org", "team"] if team else ["org"]
         self.labels = labels
-        self.day = metric(FAMILY, f"{prefix}usage_day_timestamp_seconds", "gauge",
-                          f"Start (UTC midnight) of the newest day the Copilot usage summary for {who} lists.",
-                          labels, f"GET {route}: day")
-        self.retired = metric(FAMILY, f"{prefix}usage_endpoint_retired", "gauge",
-                              "1 while the Copilot usage summary endpoint answers 404 or 410 (GitHub has retired it; "
-                              "asked again every collectors.copilot_usage.retired_retry), else 0.",
-                              labels, f"GET {route}: HTTP status")
-        self.totals = {f: metric(FAMILY, f"{prefix}usage_{suffix}", "gauge", f"{what} to {who} {LATEST}.",
-                                 labels, f"GET {route}: {f}") for f, (suffix, what) in TOTALS.items()}
-        self.breakdown = {f: metric(FAMILY, f"{prefix}code_{suffix}", "gauge",
-                                    f"{what}, to {who} by editor and language, {LATEST}.",
-                                    [*labels, "editor", "language"], f"GET {route}: breakdown[].{f}")
-                          for f, (suffix, what) in BREAKDOWN.items()}
+        self.day = metric(
+            FAMILY,
+            f"{prefix}usage_day_timestamp_seconds",
+            "gauge",
+            f"Start (UTC midnight) of the newest day the Copilot usage summary for {who} lists.",
+            labels,
+            f"GET {route}: day",
+        )
+        self.retired = metric(
+            FAMILY,
+            f"{prefix}usage_endpoint_retired",
+            "gauge",
+            "1 while the Copilot usage summary endpoint answers 404 or 410 (GitHub has retired it; "
+            "asked again every collectors.copilot_usage.retired_retry), else 0.",
+            labels,
+            f"GET {route}: HTTP status",
+        )
+        self.totals = {
+            f: metric(
+                FAMILY, f"{prefix}usage_{suffix}", "gauge", f"{what} to {who} {LATEST}.", labels, f"GET {route}: {f}"
+            )
+            for f, (suffix, what) in TOTALS.items()
+        }
+        self.breakdown = {
+            f: metric(
+                FAMILY,
+                f"{prefix}code_{suffix}",
+                "gauge",
+                f"{what}, to {who} by editor and language, {LATEST}.",
+                [*labels, "editor", "language"],
+                f"GET {route}: breakdown[].{f}",
+            )
+            for f, (suffix, what) in BREAKDOWN.items()
+        }
         self.by_name: dict[str, MetricSpec] = {
-            s.name: s for s in (self.day, self.retired, *self.totals.values(), *self.breakdown.values())}
+            s.name: s for s in (self.day, self.retired, *self.totals.values(), *self.breakdown.values())
+        }
 
 
 ORG_SPECS = _Specs(team=False)
@@ -101,7 +126,9 @@ class CopilotUsageCollector(Collector):
 
     name = "copilot_usage"
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(client, settings, target)
         self.options: CopilotUsageSettings = settings.collectors.copilot_usage
         self._clock = clock
@@ -119,8 +146,9 @@ class CopilotUsageCollector(Collector):
 
     async def _days(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         days = []
-        async for item in self.client.paginate(self.route, params={"per_page": MAX_DAYS, **params}, family=FAMILY,
-                                               **self._path):
+        async for item in self.client.paginate(
+            self.route, params={"per_page": MAX_DAYS, **params}, family=FAMILY, **self._path
+        ):
             if not isinstance(item, dict):
                 raise MalformedResponseError(f"{self.route}: a day is not an object", endpoint=self.route)
             days.append(item)
@@ -128,13 +156,20 @@ class CopilotUsageCollector(Collector):
 
     def _retired(self, now: float, error: NotFoundError) -> list[Metric]:
         self._retry_at = now + self.options.retired_retry
-        fields = {"target": self.target, "endpoint": self.route, "status": error.status,
-                  "retry_in_hours": round(self.options.retired_retry / 3600, 1)}
+        fields = {
+            "target": self.target,
+            "endpoint": self.route,
+            "status": error.status,
+            "retry_in_hours": round(self.options.retired_retry / 3600, 1),
+        }
         if not self._announced:
             self._announced = True
-            log.warning("Copilot usage summary is gone: GitHub has retired this endpoint (or the org or team is "
-                        "not there); the copilot collector reads the usage-metrics reports instead. Asking again "
-                        "once per retry period; set collectors.copilot_usage.enabled: false to stop", **fields)
+            log.warning(
+                "Copilot usage summary is gone: GitHub has retired this endpoint (or the org or team is "
+                "not there); the copilot collector reads the usage-metrics reports instead. Asking again "
+                "once per retry period; set collectors.copilot_usage.enabled: false to stop",
+                **fields,
+            )
         else:
             log.debug("Copilot usage summary still gone", **fields)
         return [self.specs.retired.one(self.labels, 1)]
@@ -165,8 +200,9 @@ class CopilotUsageCollector(Collector):
                 families.append(spec.one(labels, value))
         tally = Tally()
         tally.add_entries(record.get("breakdown"), ("editor", "language"), list(BREAKDOWN))
-        folded = tally.folded(self.options.max_label_values, weight=("suggestions_count",),
-                              non_additive=("active_users",))
+        folded = tally.folded(
+            self.options.max_label_values, weight=("suggestions_count",), non_additive=("active_users",)
+        )
         for name, spec in s.breakdown.items():
             family = spec.new()
             for key in sorted(folded):
@@ -188,6 +224,7 @@ class CopilotUsageCollector(Collector):
                 continue
             for family in self._families(record):
                 spec = self.specs.by_name[family.name]
-                samples += [HistoricalSample(spec, tuple(x.labels[k] for k in spec.labels), x.value, at)
-                            for x in family.samples]
+                samples += [
+                    HistoricalSample(spec, tuple(x.labels[k] for k in spec.labels), x.value, at) for x in family.samples
+                ]
         return samples

@@ -93,55 +93,146 @@ SKIP_REASONS = ("forbidden", "not_found", "moved", "unavailable")
 FILTER_REASONS = ("excluded", "archived", "fork", "no_push_access")
 
 REPO = ["repository"]
-VIEWS_14D = metric(FAMILY, "github_repo_traffic_views_14d", "gauge",
-                   "Page views over GitHub's 14-day window, today's partial UTC day included.", REPO, f"GET {VIEWS}: count")
-VISITORS_14D = metric(FAMILY, "github_repo_traffic_unique_visitors_14d", "gauge",
-                      "Unique visitors over GitHub's 14-day window, today's partial UTC day included.", REPO,
-                      f"GET {VIEWS}: uniques")
-CLONES_14D = metric(FAMILY, "github_repo_traffic_clones_14d", "gauge",
-                    "Clones over GitHub's 14-day window, today's partial UTC day included.", REPO, f"GET {CLONES}: count")
-CLONERS_14D = metric(FAMILY, "github_repo_traffic_unique_cloners_14d", "gauge",
-                     "Unique cloners over GitHub's 14-day window, today's partial UTC day included.", REPO,
-                     f"GET {CLONES}: uniques")
-DAY_VIEWS = metric(FAMILY, "github_repo_traffic_day_views", "gauge",
-                   "Page views on the latest complete UTC day (see github_repo_traffic_day_timestamp_seconds).", REPO,
-                   f"GET {VIEWS}?per=day: views[].count")
-DAY_VISITORS = metric(FAMILY, "github_repo_traffic_day_unique_visitors", "gauge",
-                      "Unique visitors on the latest complete UTC day.", REPO, f"GET {VIEWS}?per=day: views[].uniques")
-DAY_CLONES = metric(FAMILY, "github_repo_traffic_day_clones", "gauge",
-                    "Clones on the latest complete UTC day.", REPO, f"GET {CLONES}?per=day: clones[].count")
-DAY_CLONERS = metric(FAMILY, "github_repo_traffic_day_unique_cloners", "gauge",
-                     "Unique cloners on the latest complete UTC day.", REPO, f"GET {CLONES}?per=day: clones[].uniques")
-DAY_TIMESTAMP = metric(FAMILY, "github_repo_traffic_day_timestamp_seconds", "gauge",
-                       "Start (00:00 UTC) of the day the github_repo_traffic_day_* gauges describe.", REPO,
-                       f"GET {VIEWS}?per=day: views[].timestamp")
-PATH_VIEWS = metric(FAMILY, "github_repo_traffic_top_path_views_14d", "gauge",
-                    "Page views of one of the repository's most viewed paths over the 14-day window (top 10 at most).",
-                    [*REPO, "path"], f"GET {PATHS}: count")
-PATH_VISITORS = metric(FAMILY, "github_repo_traffic_top_path_unique_visitors_14d", "gauge",
-                       "Unique visitors of one of the repository's most viewed paths over the 14-day window.",
-                       [*REPO, "path"], f"GET {PATHS}: uniques")
-PATH_INFO = metric(FAMILY, "github_repo_traffic_top_path_info", "gauge",
-                   "Page title of a top path; always 1.", [*REPO, "path", "title"], f"GET {PATHS}: title")
-REFERRER_VIEWS = metric(FAMILY, "github_repo_traffic_top_referrer_views_14d", "gauge",
-                        "Views referred by one of the repository's top referring sites over the 14-day window (top 10 at most).",
-                        [*REPO, "referrer"], f"GET {REFERRERS}: count")
-REFERRER_VISITORS = metric(FAMILY, "github_repo_traffic_top_referrer_unique_visitors_14d", "gauge",
-                           "Unique visitors referred by one of the repository's top referring sites over the 14-day window.",
-                           [*REPO, "referrer"], f"GET {REFERRERS}: uniques")
-REPOSITORIES = metric(FAMILY, "github_repo_traffic_repositories", "gauge",
-                      "Repositories whose traffic this replica exported in the last run of the job; source is an "
-                      "owner from collectors.repo_traffic.discover or targets.repositories.",
-                      ["source"], f"GET {ORG_REPOS} or GET {USER_REPOS}, and targets.repositories")
-SKIPPED = metric(FAMILY, "github_repo_traffic_skipped_repositories", "gauge",
-                 "Repositories of this replica skipped in the last run because GitHub refused their traffic, by reason "
-                 "(forbidden: 403, no push access or traffic unavailable; not_found: 404/410; moved: 3xx, renamed "
-                 "or transferred; unavailable: another 4xx).",
-                 ["source", "reason"], f"GET {VIEWS}: HTTP status")
-FILTERED = metric(FAMILY, "github_repo_traffic_filtered_repositories", "gauge",
-                  "Discovered repositories of this replica left out by configuration in the last run, by reason (excluded: "
-                  "include/exclude globs, archived, fork, no_push_access: permissions.push is false).",
-                  ["source", "reason"], f"GET {ORG_REPOS} or GET {USER_REPOS}: archived, fork, permissions.push")
+VIEWS_14D = metric(
+    FAMILY,
+    "github_repo_traffic_views_14d",
+    "gauge",
+    "Page views over GitHub's 14-day window, today's partial UTC day included.",
+    REPO,
+    f"GET {VIEWS}: count",
+)
+VISITORS_14D = metric(
+    FAMILY,
+    "github_repo_traffic_unique_visitors_14d",
+    "gauge",
+    "Unique visitors over GitHub's 14-day window, today's partial UTC day included.",
+    REPO,
+    f"GET {VIEWS}: uniques",
+)
+CLONES_14D = metric(
+    FAMILY,
+    "github_repo_traffic_clones_14d",
+    "gauge",
+    "Clones over GitHub's 14-day window, today's partial UTC day included.",
+    REPO,
+    f"GET {CLONES}: count",
+)
+CLONERS_14D = metric(
+    FAMILY,
+    "github_repo_traffic_unique_cloners_14d",
+    "gauge",
+    "Unique cloners over GitHub's 14-day window, today's partial UTC day included.",
+    REPO,
+    f"GET {CLONES}: uniques",
+)
+DAY_VIEWS = metric(
+    FAMILY,
+    "github_repo_traffic_day_views",
+    "gauge",
+    "Page views on the latest complete UTC day (see github_repo_traffic_day_timestamp_seconds).",
+    REPO,
+    f"GET {VIEWS}?per=day: views[].count",
+)
+DAY_VISITORS = metric(
+    FAMILY,
+    "github_repo_traffic_day_unique_visitors",
+    "gauge",
+    "Unique visitors on the latest complete UTC day.",
+    REPO,
+    f"GET {VIEWS}?per=day: views[].uniques",
+)
+DAY_CLONES = metric(
+    FAMILY,
+    "github_repo_traffic_day_clones",
+    "gauge",
+    "Clones on the latest complete UTC day.",
+    REPO,
+    f"GET {CLONES}?per=day: clones[].count",
+)
+DAY_CLONERS = metric(
+    FAMILY,
+    "github_repo_traffic_day_unique_cloners",
+    "gauge",
+    "Unique cloners on the latest complete UTC day.",
+    REPO,
+    f"GET {CLONES}?per=day: clones[].uniques",
+)
+DAY_TIMESTAMP = metric(
+    FAMILY,
+    "github_repo_traffic_day_timestamp_seconds",
+    "gauge",
+    "Start (00:00 UTC) of the day the github_repo_traffic_day_* gauges describe.",
+    REPO,
+    f"GET {VIEWS}?per=day: views[].timestamp",
+)
+PATH_VIEWS = metric(
+    FAMILY,
+    "github_repo_traffic_top_path_views_14d",
+    "gauge",
+    "Page views of one of the repository's most viewed paths over the 14-day window (top 10 at most).",
+    [*REPO, "path"],
+    f"GET {PATHS}: count",
+)
+PATH_VISITORS = metric(
+    FAMILY,
+    "github_repo_traffic_top_path_unique_visitors_14d",
+    "gauge",
+    "Unique visitors of one of the repository's most viewed paths over the 14-day window.",
+    [*REPO, "path"],
+    f"GET {PATHS}: uniques",
+)
+PATH_INFO = metric(
+    FAMILY,
+    "github_repo_traffic_top_path_info",
+    "gauge",
+    "Page title of a top path; always 1.",
+    [*REPO, "path", "title"],
+    f"GET {PATHS}: title",
+)
+REFERRER_VIEWS = metric(
+    FAMILY,
+    "github_repo_traffic_top_referrer_views_14d",
+    "gauge",
+    "Views referred by one of the repository's top referring sites over the 14-day window (top 10 at most).",
+    [*REPO, "referrer"],
+    f"GET {REFERRERS}: count",
+)
+REFERRER_VISITORS = metric(
+    FAMILY,
+    "github_repo_traffic_top_referrer_unique_visitors_14d",
+    "gauge",
+    "Unique visitors referred by one of the repository's top referring sites over the 14-day window.",
+    [*REPO, "referrer"],
+    f"GET {REFERRERS}: uniques",
+)
+REPOSITORIES = metric(
+    FAMILY,
+    "github_repo_traffic_repositories",
+    "gauge",
+    "Repositories whose traffic this replica exported in the last run of the job; source is an "
+    "owner from collectors.repo_traffic.discover or targets.repositories.",
+    ["source"],
+    f"GET {ORG_REPOS} or GET {USER_REPOS}, and targets.repositories",
+)
+SKIPPED = metric(
+    FAMILY,
+    "github_repo_traffic_skipped_repositories",
+    "gauge",
+    "Repositories of this replica skipped in the last run because GitHub refused their traffic, by reason "
+    "(forbidden: 403, no push access or traffic unavailable; not_found: 404/410; moved: 3xx, renamed "
+    "or transferred; unavailable: another 4xx).",
+    ["source", "reason"],
+    f"GET {VIEWS}: HTTP status",
+)
+FILTERED = metric(
+    FAMILY,
+    "github_repo_traffic_filtered_repositories",
+    "gauge",
+    "Discovered repositories of this replica left out by configuration in the last run, by reason (excluded: "
+    "include/exclude globs, archived, fork, no_push_access: permissions.push is false).",
+    ["source", "reason"],
+    f"GET {ORG_REPOS} or GET {USER_REPOS}: archived, fork, permissions.push",
+)
 
 
 @dataclass
@@ -249,7 +340,9 @@ class RepoTrafficCollector(Collector):
     name = "repo_traffic"
     sharded_by_target = False
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(client, settings, target)
         self.options: RepoTrafficSettings = settings.collectors.repo_traffic
         self._clock = clock
@@ -267,8 +360,12 @@ class RepoTrafficCollector(Collector):
         """The owner's repositories: as an organization, or as a user when GitHub knows no such org."""
         if self._listing is None:
             try:
-                items = [r async for r in self.client.paginate(ORG_REPOS, params={"type": "all", "per_page": 100},
-                                                               family=FAMILY, org=self.target)]
+                items = [
+                    r
+                    async for r in self.client.paginate(
+                        ORG_REPOS, params={"type": "all", "per_page": 100}, family=FAMILY, org=self.target
+                    )
+                ]
                 self._listing = (ORG_REPOS, {"org": self.target})
                 return items
             except NotFoundError:
@@ -340,8 +437,14 @@ class RepoTrafficCollector(Collector):
                 raise
             result = skip_reason(exc)
             if self._skipped.get(full_name) != result:
-                log.warning("repository skipped", collector=self.name, repository=full_name, reason=result,
-                            status=exc.status, github_message=exc.github_message)
+                log.warning(
+                    "repository skipped",
+                    collector=self.name,
+                    repository=full_name,
+                    reason=result,
+                    status=exc.status,
+                    github_message=exc.github_message,
+                )
         else:
             if full_name in self._skipped:
                 log.info("repository no longer skipped", collector=self.name, repository=full_name)
@@ -361,12 +464,26 @@ class RepoTrafficCollector(Collector):
                 tasks = [group.create_task(self._traffic_or_skip(name, now)) for name in names]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
-        results = {name: task.result() for name, task in zip(names, tasks)}
+        results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]
 
-        specs = (VIEWS_14D, VISITORS_14D, CLONES_14D, CLONERS_14D, DAY_VIEWS, DAY_VISITORS, DAY_CLONES, DAY_CLONERS,
-                 DAY_TIMESTAMP, PATH_VIEWS, PATH_VISITORS, PATH_INFO, REFERRER_VIEWS, REFERRER_VISITORS)
+        specs = (
+            VIEWS_14D,
+            VISITORS_14D,
+            CLONES_14D,
+            CLONERS_14D,
+            DAY_VIEWS,
+            DAY_VISITORS,
+            DAY_CLONES,
+            DAY_CLONERS,
+            DAY_TIMESTAMP,
+            PATH_VIEWS,
+            PATH_VISITORS,
+            PATH_INFO,
+            REFERRER_VIEWS,
+            REFERRER_VISITORS,
+        )
         families = {spec.name: spec.new() for spec in specs}
 
         def add(spec: MetricSpec, labels: list[str], value: float | None) -> None:
@@ -439,8 +556,13 @@ class RepoTrafficCollector(Collector):
                 if not start <= at <= end:
                     continue
                 v, c = views.get(day, (0.0, 0.0)), clones.get(day, (0.0, 0.0))
-                for spec, value in ((DAY_VIEWS, v[0]), (DAY_VISITORS, v[1]), (DAY_CLONES, c[0]),
-                                    (DAY_CLONERS, c[1]), (DAY_TIMESTAMP, float(day * DAY))):
+                for spec, value in (
+                    (DAY_VIEWS, v[0]),
+                    (DAY_VISITORS, v[1]),
+                    (DAY_CLONES, c[0]),
+                    (DAY_CLONERS, c[1]),
+                    (DAY_TIMESTAMP, float(day * DAY)),
+                ):
                     samples.append(HistoricalSample(spec, labels, value, at))
         return samples
 

@@ -79,94 +79,212 @@ SERVER = ("enterprise_or_org", "server_id")
 
 
 def _gauge(name: str, description: str, field: str, extra: Iterable[str] = ()) -> MetricSpec:
-    return metric(FAMILY, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}")
+    return metric(
+        FAMILY, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}"
+    )
 
 
 INFO = metric(
-    FAMILY, "github_enterprise_server_info", "gauge",
+    FAMILY,
+    "github_enterprise_server_info",
+    "gauge",
     "A GHES server that uploads Server Statistics, from its newest collection; always 1.",
-    [*SERVER, "host_name", "ghes_version", "schema_version"], f"{SRC}: server_id, host_name, ghes_version, schema_version",
+    [*SERVER, "host_name", "ghes_version", "schema_version"],
+    f"{SRC}: server_id, host_name, ghes_version, schema_version",
 )
-COLLECTED = _gauge("collection_timestamp_seconds",
-                   "When the newest collection the server uploaded was taken; the other values are from it.",
-                   "collection_date")
-CONNECT_FEATURE = _gauge("connect_feature_info", "A GitHub Connect feature enabled on the server; always 1.",
-                         "github_connect.features_enabled[]", ["feature"])
+COLLECTED = _gauge(
+    "collection_timestamp_seconds",
+    "When the newest collection the server uploaded was taken; the other values are from it.",
+    "collection_date",
+)
+CONNECT_FEATURE = _gauge(
+    "connect_feature_info",
+    "A GitHub Connect feature enabled on the server; always 1.",
+    "github_connect.features_enabled[]",
+    ["feature"],
+)
 
-COMMENTS = _gauge("comments", "Comments on the server, by what they are on (commit, gist, issue, pull_request).",
-                  "ghe_stats.comments.total_{type}_comments", ["type"])
+COMMENTS = _gauge(
+    "comments",
+    "Comments on the server, by what they are on (commit, gist, issue, pull_request).",
+    "ghe_stats.comments.total_{type}_comments",
+    ["type"],
+)
 GISTS = _gauge("gists", "Gists on the server, as GitHub totals them.", "ghe_stats.gists.total_gists")
-GISTS_BY = _gauge("gists_by_visibility", "Gists on the server by visibility (private, public).",
-                  "ghe_stats.gists.{visibility}_gists", ["visibility"])
+GISTS_BY = _gauge(
+    "gists_by_visibility",
+    "Gists on the server by visibility (private, public).",
+    "ghe_stats.gists.{visibility}_gists",
+    ["visibility"],
+)
 HOOKS = _gauge("hooks", "Webhooks on the server, as GitHub totals them.", "ghe_stats.hooks.total_hooks")
-HOOKS_BY = _gauge("hooks_by_state", "Webhooks on the server by state (active, inactive).",
-                  "ghe_stats.hooks.{state}_hooks", ["state"])
+HOOKS_BY = _gauge(
+    "hooks_by_state", "Webhooks on the server by state (active, inactive).", "ghe_stats.hooks.{state}_hooks", ["state"]
+)
 ISSUES = _gauge("issues", "Issues on the server, as GitHub totals them.", "ghe_stats.issues.total_issues")
-ISSUES_BY = _gauge("issues_by_state", "Issues on the server by state (open, closed).",
-                   "ghe_stats.issues.{state}_issues", ["state"])
-MILESTONES = _gauge("milestones", "Milestones on the server, as GitHub totals them.",
-                    "ghe_stats.milestones.total_milestones")
-MILESTONES_BY = _gauge("milestones_by_state", "Milestones on the server by state (open, closed).",
-                       "ghe_stats.milestones.{state}_milestones", ["state"])
+ISSUES_BY = _gauge(
+    "issues_by_state", "Issues on the server by state (open, closed).", "ghe_stats.issues.{state}_issues", ["state"]
+)
+MILESTONES = _gauge(
+    "milestones", "Milestones on the server, as GitHub totals them.", "ghe_stats.milestones.total_milestones"
+)
+MILESTONES_BY = _gauge(
+    "milestones_by_state",
+    "Milestones on the server by state (open, closed).",
+    "ghe_stats.milestones.{state}_milestones",
+    ["state"],
+)
 ORGS = _gauge("organizations", "Organizations on the server.", "ghe_stats.orgs.total_orgs")
-DISABLED_ORGS = _gauge("disabled_organizations", "Disabled organizations on the server.", "ghe_stats.orgs.disabled_orgs")
+DISABLED_ORGS = _gauge(
+    "disabled_organizations", "Disabled organizations on the server.", "ghe_stats.orgs.disabled_orgs"
+)
 TEAMS = _gauge("teams", "Teams on the server.", "ghe_stats.orgs.total_teams")
 TEAM_MEMBERS = _gauge("team_members", "Team memberships on the server.", "ghe_stats.orgs.total_team_members")
 PAGES = _gauge("pages_sites", "GitHub Pages sites on the server.", "ghe_stats.pages.total_pages")
 PULLS = _gauge("pull_requests", "Pull requests on the server.", "ghe_stats.pulls.total_pulls")
 MERGED_PULLS = _gauge("merged_pull_requests", "Merged pull requests on the server.", "ghe_stats.pulls.merged_pulls")
-MERGEABLE_PULLS = _gauge("mergeable_pull_requests", "Open pull requests that can be merged.",
-                         "ghe_stats.pulls.mergeable_pulls")
-UNMERGEABLE_PULLS = _gauge("unmergeable_pull_requests", "Open pull requests that cannot be merged (conflicts).",
-                           "ghe_stats.pulls.unmergeable_pulls")
+MERGEABLE_PULLS = _gauge(
+    "mergeable_pull_requests", "Open pull requests that can be merged.", "ghe_stats.pulls.mergeable_pulls"
+)
+UNMERGEABLE_PULLS = _gauge(
+    "unmergeable_pull_requests",
+    "Open pull requests that cannot be merged (conflicts).",
+    "ghe_stats.pulls.unmergeable_pulls",
+)
 REPOS = _gauge("repositories", "Repositories on the server.", "ghe_stats.repos.total_repos")
 ROOT_REPOS = _gauge("root_repositories", "Repositories on the server that are not forks.", "ghe_stats.repos.root_repos")
 FORK_REPOS = _gauge("fork_repositories", "Repositories on the server that are forks.", "ghe_stats.repos.fork_repos")
-ORG_REPOS = _gauge("organization_repositories", "Repositories on the server owned by organizations.",
-                   "ghe_stats.repos.org_repos")
-PUSHES = _gauge("pushes", "Pushes on the server, as GitHub counts them; grows over time, use delta() not rate().",
-                "ghe_stats.repos.total_pushes")
+ORG_REPOS = _gauge(
+    "organization_repositories", "Repositories on the server owned by organizations.", "ghe_stats.repos.org_repos"
+)
+PUSHES = _gauge(
+    "pushes",
+    "Pushes on the server, as GitHub counts them; grows over time, use delta() not rate().",
+    "ghe_stats.repos.total_pushes",
+)
 WIKIS = _gauge("wikis", "Repository wikis on the server.", "ghe_stats.repos.total_wikis")
 USERS = _gauge("users", "User accounts on the server.", "ghe_stats.users.total_users")
 ADMIN_USERS = _gauge("admin_users", "Site administrators on the server.", "ghe_stats.users.admin_users")
 SUSPENDED_USERS = _gauge("suspended_users", "Suspended users on the server.", "ghe_stats.users.suspended_users")
-DORMANT_USERS = _gauge("dormant_users", "Users with no activity for the dormancy threshold.",
-                       "dormant_users.total_dormant_users")
-DORMANCY = _gauge("dormancy_threshold_seconds", "Inactivity after which the server counts a user as dormant.",
-                  "dormant_users.dormancy_threshold")
-ACTIONS_REPOS = _gauge("actions_repositories", "Repositories with GitHub Actions enabled.",
-                       "actions_stats.number_of_repos_using_actions")
-ACTIONS_RATIO = _gauge("actions_repositories_ratio",
-                       "Share (0-1) of the server's repositories with GitHub Actions enabled, as the server computes it.",
-                       "actions_stats.percentage_of_repos_using_actions / 100")
-REGISTRY = _gauge("packages_registry_enabled", "1 if GitHub Packages is enabled on the server, else 0.",
-                  "packages_stats.registry_enabled")
-REGISTRY_V2 = _gauge("packages_registry_v2_enabled", "1 if the beta (v2) package registry is enabled, else 0.",
-                     "packages_stats.registry_v2_enabled")
-ECOSYSTEM_STATE = _gauge("packages_ecosystem_state",
-                         "1 for the ecosystem's current state (enabled, disabled, read_only), 0 for the others.",
-                         "packages_stats.ecosystems[].enabled", ["ecosystem", "state"])
-PACKAGES = _gauge("packages_published", "Published packages in the ecosystem.",
-                  "packages_stats.ecosystems[].published_packages_count", ["ecosystem"])
-PACKAGES_BY_VISIBILITY = _gauge("packages_by_visibility", "Packages in the ecosystem by visibility (private, public, internal).",
-                                "packages_stats.ecosystems[].{visibility}_packages_count", ["ecosystem", "visibility"])
-PACKAGES_BY_OWNER = _gauge("packages_by_owner_type", "Packages in the ecosystem by owner type (user, organization).",
-                           "packages_stats.ecosystems[].{owner_type}_packages_count", ["ecosystem", "owner_type"])
-PACKAGES_DOWNLOADED = _gauge("packages_daily_downloaded", "Packages downloaded in the 24 hours before the collection.",
-                             "packages_stats.ecosystems[].daily_download_count", ["ecosystem"])
-PACKAGES_UPDATED = _gauge("packages_daily_updated", "Packages updated in the 24 hours before the collection.",
-                          "packages_stats.ecosystems[].daily_update_count", ["ecosystem"])
-PACKAGES_DELETED = _gauge("packages_daily_deleted", "Packages deleted in the 24 hours before the collection.",
-                          "packages_stats.ecosystems[].daily_delete_count", ["ecosystem"])
-PACKAGES_CREATED = _gauge("packages_daily_created", "Packages created in the 24 hours before the collection.",
-                          "packages_stats.ecosystems[].daily_create_count", ["ecosystem"])
+DORMANT_USERS = _gauge(
+    "dormant_users", "Users with no activity for the dormancy threshold.", "dormant_users.total_dormant_users"
+)
+DORMANCY = _gauge(
+    "dormancy_threshold_seconds",
+    "Inactivity after which the server counts a user as dormant.",
+    "dormant_users.dormancy_threshold",
+)
+ACTIONS_REPOS = _gauge(
+    "actions_repositories", "Repositories with GitHub Actions enabled.", "actions_stats.number_of_repos_using_actions"
+)
+ACTIONS_RATIO = _gauge(
+    "actions_repositories_ratio",
+    "Share (0-1) of the server's repositories with GitHub Actions enabled, as the server computes it.",
+    "actions_stats.percentage_of_repos_using_actions / 100",
+)
+REGISTRY = _gauge(
+    "packages_registry_enabled",
+    "1 if GitHub Packages is enabled on the server, else 0.",
+    "packages_stats.registry_enabled",
+)
+REGISTRY_V2 = _gauge(
+    "packages_registry_v2_enabled",
+    "1 if the beta (v2) package registry is enabled, else 0.",
+    "packages_stats.registry_v2_enabled",
+)
+ECOSYSTEM_STATE = _gauge(
+    "packages_ecosystem_state",
+    "1 for the ecosystem's current state (enabled, disabled, read_only), 0 for the others.",
+    "packages_stats.ecosystems[].enabled",
+    ["ecosystem", "state"],
+)
+PACKAGES = _gauge(
+    "packages_published",
+    "Published packages in the ecosystem.",
+    "packages_stats.ecosystems[].published_packages_count",
+    ["ecosystem"],
+)
+PACKAGES_BY_VISIBILITY = _gauge(
+    "packages_by_visibility",
+    "Packages in the ecosystem by visibility (private, public, internal).",
+    "packages_stats.ecosystems[].{visibility}_packages_count",
+    ["ecosystem", "visibility"],
+)
+PACKAGES_BY_OWNER = _gauge(
+    "packages_by_owner_type",
+    "Packages in the ecosystem by owner type (user, organization).",
+    "packages_stats.ecosystems[].{owner_type}_packages_count",
+    ["ecosystem", "owner_type"],
+)
+PACKAGES_DOWNLOADED = _gauge(
+    "packages_daily_downloaded",
+    "Packages downloaded in the 24 hours before the collection.",
+    "packages_stats.ecosystems[].daily_download_count",
+    ["ecosystem"],
+)
+PACKAGES_UPDATED = _gauge(
+    "packages_daily_updated",
+    "Packages updated in the 24 hours before the collection.",
+    "packages_stats.ecosystems[].daily_update_count",
+    ["ecosystem"],
+)
+PACKAGES_DELETED = _gauge(
+    "packages_daily_deleted",
+    "Packages deleted in the 24 hours before the collection.",
+    "packages_stats.ecosystems[].daily_delete_count",
+    ["ecosystem"],
+)
+PACKAGES_CREATED = _gauge(
+    "packages_daily_created",
+    "Packages created in the 24 hours before the collection.",
+    "packages_stats.ecosystems[].daily_create_count",
+    ["ecosystem"],
+)
 
 SPECS: tuple[MetricSpec, ...] = (
-    INFO, COLLECTED, CONNECT_FEATURE, COMMENTS, GISTS, GISTS_BY, HOOKS, HOOKS_BY, ISSUES, ISSUES_BY, MILESTONES,
-    MILESTONES_BY, ORGS, DISABLED_ORGS, TEAMS, TEAM_MEMBERS, PAGES, PULLS, MERGED_PULLS, MERGEABLE_PULLS,
-    UNMERGEABLE_PULLS, REPOS, ROOT_REPOS, FORK_REPOS, ORG_REPOS, PUSHES, WIKIS, USERS, ADMIN_USERS, SUSPENDED_USERS,
-    DORMANT_USERS, DORMANCY, ACTIONS_REPOS, ACTIONS_RATIO, REGISTRY, REGISTRY_V2, ECOSYSTEM_STATE, PACKAGES,
-    PACKAGES_BY_VISIBILITY, PACKAGES_BY_OWNER, PACKAGES_DOWNLOADED, PACKAGES_UPDATED, PACKAGES_DELETED,
+    INFO,
+    COLLECTED,
+    CONNECT_FEATURE,
+    COMMENTS,
+    GISTS,
+    GISTS_BY,
+    HOOKS,
+    HOOKS_BY,
+    ISSUES,
+    ISSUES_BY,
+    MILESTONES,
+    MILESTONES_BY,
+    ORGS,
+    DISABLED_ORGS,
+    TEAMS,
+    TEAM_MEMBERS,
+    PAGES,
+    PULLS,
+    MERGED_PULLS,
+    MERGEABLE_PULLS,
+    UNMERGEABLE_PULLS,
+    REPOS,
+    ROOT_REPOS,
+    FORK_REPOS,
+    ORG_REPOS,
+    PUSHES,
+    WIKIS,
+    USERS,
+    ADMIN_USERS,
+    SUSPENDED_USERS,
+    DORMANT_USERS,
+    DORMANCY,
+    ACTIONS_REPOS,
+    ACTIONS_RATIO,
+    REGISTRY,
+    REGISTRY_V2,
+    ECOSYSTEM_STATE,
+    PACKAGES,
+    PACKAGES_BY_VISIBILITY,
+    PACKAGES_BY_OWNER,
+    PACKAGES_DOWNLOADED,
+    PACKAGES_UPDATED,
+    PACKAGES_DELETED,
     PACKAGES_CREATED,
 )
 
@@ -309,7 +427,11 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
     for c in collections:
         d = c.data
         server = (account, c.server_id)
-        add(INFO, (*server, _text(d.get("host_name")), _text(d.get("ghes_version")), _text(d.get("schema_version"))), 1.0)
+        add(
+            INFO,
+            (*server, _text(d.get("host_name")), _text(d.get("ghes_version")), _text(d.get("schema_version"))),
+            1.0,
+        )
         add(COLLECTED, server, c.collected_at)
         connect = d.get("github_connect")
         features = connect.get("features_enabled") if isinstance(connect, dict) else None
@@ -322,12 +444,19 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
 
         dormant = d.get("dormant_users")
         add(DORMANT_USERS, server, _number(dormant, "total_dormant_users"))
-        add(DORMANCY, server, threshold_seconds(dormant.get("dormancy_threshold") if isinstance(dormant, dict) else None))
+        add(
+            DORMANCY,
+            server,
+            threshold_seconds(dormant.get("dormancy_threshold") if isinstance(dormant, dict) else None),
+        )
 
         actions = d.get("actions_stats")
         add(ACTIONS_REPOS, server, _number(actions, "number_of_repos_using_actions"))
-        add(ACTIONS_RATIO, server,
-            percentage_ratio(actions.get("percentage_of_repos_using_actions") if isinstance(actions, dict) else None))
+        add(
+            ACTIONS_RATIO,
+            server,
+            percentage_ratio(actions.get("percentage_of_repos_using_actions") if isinstance(actions, dict) else None),
+        )
 
         packages = d.get("packages_stats")
         add(REGISTRY, server, _flag(packages, "registry_enabled"))
@@ -357,7 +486,9 @@ class ServerStatisticsCollector(Collector):
 
     name = "server_statistics"
 
-    def __init__(self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(client, settings, target)
         self.options: ServerStatisticsSettings = settings.collectors.server_statistics
         self._clock = clock
@@ -370,8 +501,10 @@ class ServerStatisticsCollector(Collector):
 
     async def _collections(self, start: float, end: float | None = None) -> list[Any]:
         params = {"date_start": _day(start), "date_end": _day(end) if end is not None else None}
-        return [item async for item in self.client.paginate(ROUTE, params=params, family=FAMILY,
-                                                              enterprise_or_org=self.target)]
+        return [
+            item
+            async for item in self.client.paginate(ROUTE, params=params, family=FAMILY, enterprise_or_org=self.target)
+        ]
 
     async def collect(self) -> list[Metric]:
         items = await self._collections(self._clock() - self.options.lookback)
@@ -391,6 +524,8 @@ class ServerStatisticsCollector(Collector):
                     for family in families_for(self.target, [collection]):
                         for s in family.samples:
                             labels = tuple(s.labels[name] for name in specs[family.name].labels)
-                            samples.append(HistoricalSample(specs[family.name], labels, s.value, collection.collected_at))
+                            samples.append(
+                                HistoricalSample(specs[family.name], labels, s.value, collection.collected_at)
+                            )
             chunk_start = chunk_end + DAY
         return samples

@@ -93,7 +93,11 @@ class AppAuth(httpx.Auth):
         return f"orgs/{owner}/installation"
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if (request.url.scheme, request.url.host, request.url.port) != (self._api.scheme, self._api.host, self._api.port):
+        if (request.url.scheme, request.url.host, request.url.port) != (
+            self._api.scheme,
+            self._api.host,
+            self._api.port,
+        ):
             yield request  # credentials go to the API host only, never to signed download URLs
             return
         owner = owner_of(request.url.path)

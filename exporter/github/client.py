@@ -180,14 +180,18 @@ class GitHubClient:
                 log.warning("pagination loop detected; stopping", endpoint=route)
                 return
             if pages >= self._settings.max_pages:
-                log.warning("page cap reached; later pages not read", endpoint=route, max_pages=self._settings.max_pages)
+                log.warning(
+                    "page cap reached; later pages not read", endpoint=route, max_pages=self._settings.max_pages
+                )
                 return
             seen.add(str(url))
             pages += 1
             response = await self._request("GET", url, route, family)
             items = response.data.get(items_key) if items_key and isinstance(response.data, dict) else response.data
             if not isinstance(items, list):
-                raise MalformedResponseError(f"{route}: expected a list of items", endpoint=route, status=response.status)
+                raise MalformedResponseError(
+                    f"{route}: expected a list of items", endpoint=route, status=response.status
+                )
             for item in items:
                 yield item
                 yielded += 1
@@ -205,7 +209,9 @@ class GitHubClient:
         try:
             async with self._downloads.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise APIError(f"download failed: HTTP {response.status_code}", endpoint=endpoint, status=response.status_code)
+                    raise APIError(
+                        f"download failed: HTTP {response.status_code}", endpoint=endpoint, status=response.status_code
+                    )
                 yield response
         except httpx.HTTPError as exc:
             self._metrics.api_failures.labels(endpoint).inc()
@@ -257,7 +263,10 @@ class GitHubClient:
                 if seconds > self._settings.max_rate_limit_wait or rate_limit_waits >= MAX_RATE_LIMIT_RETRIES:
                     raise RateLimitedError(
                         f"{route}: {kind} rate limit, retry in {seconds:.0f}s",
-                        endpoint=route, status=status, retry_at=self._clock() + seconds, github_message=message,
+                        endpoint=route,
+                        status=status,
+                        retry_at=self._clock() + seconds,
+                        github_message=message,
                     )
                 self._metrics.api_rate_limit_waits.labels(kind).inc()
                 log.warning("rate limited; waiting", endpoint=route, kind=kind, wait_seconds=round(seconds, 1))
@@ -270,7 +279,9 @@ class GitHubClient:
                 continue
             raise _error_for(status, route, message)
 
-    async def _send(self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any
+    ) -> httpx.Response:
         async with self._semaphore:
             _count_request(route, self._metrics)
             start = time.perf_counter()
@@ -292,10 +303,14 @@ class GitHubClient:
         except ValueError:
             self._metrics.api_failures.labels(route).inc()
             raise MalformedResponseError(f"{route}: response is not JSON", endpoint=route, status=status) from None
-        if cache_key and self._settings.etag_cache_entries and (
-            response.headers.get("etag") or response.headers.get("last-modified")
+        if (
+            cache_key
+            and self._settings.etag_cache_entries
+            and (response.headers.get("etag") or response.headers.get("last-modified"))
         ):
-            self._cache[cache_key] = _CacheEntry(response.headers.get("etag"), response.headers.get("last-modified"), data)
+            self._cache[cache_key] = _CacheEntry(
+                response.headers.get("etag"), response.headers.get("last-modified"), data
+            )
             self._cache.move_to_end(cache_key)
             while len(self._cache) > self._settings.etag_cache_entries:
                 self._cache.popitem(last=False)
@@ -308,7 +323,9 @@ class GitHubClient:
         if seconds > self._settings.max_rate_limit_wait:
             raise RateLimitedError(
                 f"{route}: rate limited, retry in {seconds:.0f}s",
-                endpoint=route, status=429, retry_at=self._clock() + seconds,
+                endpoint=route,
+                status=429,
+                retry_at=self._clock() + seconds,
             )
         await self._sleep(seconds)
 

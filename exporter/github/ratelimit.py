@@ -23,7 +23,9 @@ class Budget:
 class RateLimitTracker:
     """Remembers each resource's budget and when requests may go out again."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, on_update: Callable[[str, Budget], None] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, on_update: Callable[[str, Budget], None] | None = None
+    ) -> None:
         self._clock = clock
         self._on_update = on_update
         self.budgets: dict[str, Budget] = {}

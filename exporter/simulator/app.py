@@ -45,9 +45,9 @@ from exporter.simulator import billing as billing_family
 from exporter.simulator import copilot as copilot_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
-from exporter.simulator import users as users_family
 from exporter.simulator import repo_traffic as repo_traffic_family
 from exporter.simulator import server_statistics as server_statistics_family
+from exporter.simulator import users as users_family
 from exporter.simulator.billing import Billing
 from exporter.simulator.clock import is_controllable
 from exporter.simulator.config import SimulatorConfig

@@ -162,7 +162,7 @@ def _pick(u: float, options: Sequence[str]) -> str:
     """Earlier options are likelier (weights 1, 1/2, 1/3, ...)."""
     weights = [1.0 / (i + 1) ** 1.5 for i in range(len(options))]
     target, acc = u * sum(weights), 0.0
-    for option, weight in zip(options, weights):
+    for option, weight in zip(options, weights, strict=False):
         acc += weight
         if target < acc:
             return option
@@ -234,8 +234,11 @@ def _org_teams(world: World, org: Org) -> tuple[Team, ...]:
     teams = []
     for index, slug in enumerate(org.teams):
         share = max(0.05, 0.55 - 0.15 * index)
-        members = tuple(u for i, u in enumerate(org.users)
-                        if i % len(org.teams) == index or unit(world.seed, "copilot-team", org.login, slug, u.id) < share)
+        members = tuple(
+            u
+            for i, u in enumerate(org.users)
+            if i % len(org.teams) == index or unit(world.seed, "copilot-team", org.login, slug, u.id) < share
+        )
         teams.append(Team(team_id(world.seed, org.login, slug), slug, members))
     return tuple(teams)
 
@@ -252,15 +255,20 @@ def scopes(world: World) -> dict[tuple[str, str], Scope]:
     for org in world.orgs.values():
         users = tuple((org.login, u) for u in org.users)
         everyone.extend(users)
-        out[("organization", org.login.lower())] = Scope("organization", org.login, org.id, users,
-                                                          _org_teams(world, org))
+        out[("organization", org.login.lower())] = Scope(
+            "organization", org.login, org.id, users, _org_teams(world, org)
+        )
     teams = tuple(
-        Team(team_id(world.seed, world.enterprise, slug), slug,
-             tuple(u for o, u in everyone if unit(world.seed, "copilot-team", world.enterprise, slug, u.id) < share))
+        Team(
+            team_id(world.seed, world.enterprise, slug),
+            slug,
+            tuple(u for o, u in everyone if unit(world.seed, "copilot-team", world.enterprise, slug, u.id) < share),
+        )
         for slug, share in ENTERPRISE_TEAMS
     )
-    out[("enterprise", world.enterprise.lower())] = Scope("enterprise", world.enterprise, world.enterprise_id,
-                                                          tuple(everyone), teams)
+    out[("enterprise", world.enterprise.lower())] = Scope(
+        "enterprise", world.enterprise, world.enterprise_id, tuple(everyone), teams
+    )
     return out
 
 
@@ -269,6 +277,7 @@ def scope_of(world: World, kind: str, name: str) -> Scope | None:
 
 
 # -- aggregation --------------------------------------------------------------------------------
+
 
 def _sum(items: Iterable[Cell], names: Sequence[str] = COUNTERS) -> dict[str, int]:
     totals = dict.fromkeys(names, 0)
@@ -282,7 +291,7 @@ def _group(items: Sequence[Cell], keys: Sequence[str], names: Sequence[str]) -> 
     groups: dict[tuple[str, ...], list[Cell]] = {}
     for cell in items:
         groups.setdefault(tuple(getattr(cell, k) for k in keys), []).append(cell)
-    return [{**dict(zip(keys, key)), **_sum(group, names)} for key, group in sorted(groups.items())]
+    return [{**dict(zip(keys, key, strict=False)), **_sum(group, names)} for key, group in sorted(groups.items())]
 
 
 _NO_INTERACTIONS = tuple(n for n in COUNTERS if n != "user_initiated_interaction_count")
@@ -314,27 +323,41 @@ def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
         items = cells(world.seed, org, user.id, day)
         if not items:
             continue
-        rows.append({
-            "day": day_text(day), "user_id": user.id, "user_login": user.login, scope.id_field: str(scope.id),
-            **_sum(items),
-            "used_chat": any(c.feature in CHAT_FEATURES for c in items),
-            "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
-            "used_cli": False,
-            **breakdowns(items),
-        })
+        rows.append(
+            {
+                "day": day_text(day),
+                "user_id": user.id,
+                "user_login": user.login,
+                scope.id_field: str(scope.id),
+                **_sum(items),
+                "used_chat": any(c.feature in CHAT_FEATURES for c in items),
+                "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
+                "used_cli": False,
+                **breakdowns(items),
+            }
+        )
     return rows
 
 
 def user_team_rows(scope: Scope, day: int) -> list[dict[str, Any]]:
     """The user-teams-1-day report: one row per (user, team) pair of teams with at least 5 seats."""
-    return [{"user_id": u.id, "user_login": u.login, "day": day_text(day), scope.id_field: str(scope.id),
-             "team_id": team.id, "slug": team.slug}
-            for team in scope.teams if team.seated for u in team.members]
+    return [
+        {
+            "user_id": u.id,
+            "user_login": u.login,
+            "day": day_text(day),
+            scope.id_field: str(scope.id),
+            "team_id": team.id,
+            "slug": team.slug,
+        }
+        for team in scope.teams
+        if team.seated
+        for u in team.members
+    ]
 
 
 def _active_users(world: World, scope: Scope, days: range, test: Callable[[Cell], bool]) -> int:
-    return sum(1 for org, u in scope.users
-               if any(test(c) for d in days for c in cells(world.seed, org, u.id, d)))
+    return sum(1 for org, u in scope.users if any(test(c) for d in days for c in cells(world.seed, org, u.id, d)))
 
 
 def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
@@ -342,12 +365,15 @@ def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
     items = [c for org, u in scope.users for c in cells(world.seed, org, u.id, day)]
     month = range(day - 27, day + 1)
     return {
-        "day": day_text(day), scope.id_field: str(scope.id),
+        "day": day_text(day),
+        scope.id_field: str(scope.id),
         "daily_active_users": _active_users(world, scope, range(day, day + 1), lambda c: True),
         "weekly_active_users": _active_users(world, scope, range(day - 6, day + 1), lambda c: True),
         "monthly_active_users": _active_users(world, scope, month, lambda c: True),
         "monthly_active_chat_users": _active_users(world, scope, month, lambda c: c.feature in CHAT_FEATURES),
-        "monthly_active_agent_users": _active_users(world, scope, month, lambda c: c.feature == "chat_panel_agent_mode"),
+        "monthly_active_agent_users": _active_users(
+            world, scope, month, lambda c: c.feature == "chat_panel_agent_mode"
+        ),
         **_sum(items),
         **breakdowns(items),
     }
@@ -357,19 +383,27 @@ def summary(world: World, org: Org, members: Sequence[User], day: int) -> dict[s
     """One day of the retired usage summary for `members`, shaped as the v18.2.0 description says."""
     per_user = {u.id: cells(world.seed, org.login, u.id, day) for u in members}
     completions = [(uid, c) for uid, items in per_user.items() for c in items if c.feature == "code_completion"]
-    chats = [(uid, c) for uid, items in per_user.items() for c in items
-             if c.feature in CHAT_FEATURES or c.feature == "chat_panel_agent_mode"]
+    chats = [
+        (uid, c)
+        for uid, items in per_user.items()
+        for c in items
+        if c.feature in CHAT_FEATURES or c.feature == "chat_panel_agent_mode"
+    ]
     groups: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
     for uid, c in completions:
         groups.setdefault((c.language, c.ide), []).append((uid, c))
-    breakdown = [{
-        "language": language, "editor": editor,
-        "suggestions_count": sum(c.code_generation_activity_count for _, c in group),
-        "acceptances_count": sum(c.code_acceptance_activity_count for _, c in group),
-        "lines_suggested": sum(c.loc_suggested_to_add_sum for _, c in group),
-        "lines_accepted": sum(c.loc_added_sum for _, c in group),
-        "active_users": len({uid for uid, _ in group}),
-    } for (language, editor), group in sorted(groups.items())]
+    breakdown = [
+        {
+            "language": language,
+            "editor": editor,
+            "suggestions_count": sum(c.code_generation_activity_count for _, c in group),
+            "acceptances_count": sum(c.code_acceptance_activity_count for _, c in group),
+            "lines_suggested": sum(c.loc_suggested_to_add_sum for _, c in group),
+            "lines_accepted": sum(c.loc_added_sum for _, c in group),
+            "active_users": len({uid for uid, _ in group}),
+        }
+        for (language, editor), group in sorted(groups.items())
+    ]
     return {
         "day": day_text(day),
         "total_suggestions_count": sum(c.code_generation_activity_count for _, c in completions),
@@ -391,6 +425,7 @@ def last_ready_day(now: float, lag: float) -> int:
 
 
 # -- the retired summaries ------------------------------------------------------------------------
+
 
 def _org(call: Call) -> Org:
     org = call.sim.world.org(call.path_params["org"])
@@ -431,8 +466,14 @@ def usage_for_org(call: Call) -> list[dict[str, Any]]:
 def usage_for_team(call: Call) -> list[dict[str, Any]]:
     org = _org(call)
     _retired(call)
-    team = next((t for t in scopes(call.sim.world)[("organization", org.login.lower())].teams
-                 if t.slug == call.path_params["team_slug"]), None)
+    team = next(
+        (
+            t
+            for t in scopes(call.sim.world)[("organization", org.login.lower())].teams
+            if t.slug == call.path_params["team_slug"]
+        ),
+        None,
+    )
     if team is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     if not team.seated:
@@ -441,6 +482,7 @@ def usage_for_team(call: Call) -> list[dict[str, Any]]:
 
 
 # -- the reports ------------------------------------------------------------------------------------
+
 
 def _scope(call: Call, kind: str) -> Scope:
     name = call.path_params["org" if kind == "organization" else "enterprise"]
@@ -503,6 +545,7 @@ def one_day_report(kind: str, report: str) -> Callable[[Call], Any]:
             return Reply(None, status=204)
         parts = _parts(call.sim.world, scope, report, day)
         return {"download_links": _links(call, scope, report, day, parts), "report_day": day_text(day)}
+
     return handler
 
 
@@ -510,8 +553,12 @@ def latest_28_day_report(kind: str, report: str) -> Callable[[Call], Any]:
     def handler(call: Call) -> Any:
         scope = _scope(call, kind)
         end = last_ready_day(call.now, call.sim.config.copilot_report_lag)
-        return {"download_links": _links(call, scope, report, end, 1),
-                "report_start_day": day_text(end - 27), "report_end_day": day_text(end)}
+        return {
+            "download_links": _links(call, scope, report, end, 1),
+            "report_start_day": day_text(end - 27),
+            "report_end_day": day_text(end),
+        }
+
     return handler
 
 
@@ -522,8 +569,14 @@ def report_records(world: World, scope: Scope, report: str, day: int) -> list[di
     if report == "user-teams-1-day":
         return user_team_rows(scope, day)
     if report.endswith("-28-day"):
-        return [{"day_totals": [day_totals(world, scope, d) for d in range(day - 27, day + 1)],
-                 scope.id_field: str(scope.id), "report_start_day": day_text(day - 27), "report_end_day": day_text(day)}]
+        return [
+            {
+                "day_totals": [day_totals(world, scope, d) for d in range(day - 27, day + 1)],
+                scope.id_field: str(scope.id),
+                "report_start_day": day_text(day - 27),
+                "report_end_day": day_text(day),
+            }
+        ]
     return [day_totals(world, scope, day)]
 
 
@@ -553,8 +606,12 @@ def download(sim: Simulator, request: Request) -> Response:
     """Serve one report file behind a signed link: no credentials accepted, only the signature."""
     if "authorization" in request.headers:
         _count(sim, "with_authorization")
-        return _blob_error(400, "InvalidArgument", "Only one auth mechanism allowed; the signature query "
-                           "parameters or the Authorization header should be specified, not both")
+        return _blob_error(
+            400,
+            "InvalidArgument",
+            "Only one auth mechanism allowed; the signature query "
+            "parameters or the Authorization header should be specified, not both",
+        )
     path = request.url.path
     try:
         expires = int(request.query_params.get("se", ""))
@@ -578,7 +635,7 @@ def download(sim: Simulator, request: Request) -> Response:
     records = report_records(sim.world, scope, p["report"], day)
     if p["report"] == "users-1-day":
         part = int(p["part"])
-        records = records[(part - 1) * USERS_PER_FILE: part * USERS_PER_FILE]
+        records = records[(part - 1) * USERS_PER_FILE : part * USERS_PER_FILE]
     _count(sim, "ok")
     body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     return Response(body, media_type="application/x-ndjson")
@@ -588,20 +645,41 @@ _ORG_REPORTS = "/orgs/{org}/copilot/metrics/reports"
 _ENTERPRISE_REPORTS = "/enterprises/{enterprise}/copilot/metrics/reports"
 
 ROUTES = [
-    SimRoute("GET", "/orgs/{org}/copilot/usage", usage_for_org, paginated=True,
-             docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-organization-members"),
-    SimRoute("GET", "/orgs/{org}/team/{team_slug}/copilot/usage", usage_for_team, paginated=True,
-             docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-a-team"),
-    *(SimRoute("GET", f"{_ORG_REPORTS}/{report}", one_day_report("organization", report), docs=REPORT_DOCS)
-      for report in ("organization-1-day", "users-1-day", "user-teams-1-day")),
-    SimRoute("GET", f"{_ORG_REPORTS}/organization-28-day/latest",
-             latest_28_day_report("organization", "organization-28-day"), docs=REPORT_DOCS),
-    *(SimRoute("GET", f"{_ENTERPRISE_REPORTS}/{report}", one_day_report("enterprise", report), docs=REPORT_DOCS)
-      for report in ("enterprise-1-day", "users-1-day", "user-teams-1-day")),
-    SimRoute("GET", f"{_ENTERPRISE_REPORTS}/enterprise-28-day/latest",
-             latest_28_day_report("enterprise", "enterprise-28-day"), docs=REPORT_DOCS),
+    SimRoute(
+        "GET",
+        "/orgs/{org}/copilot/usage",
+        usage_for_org,
+        paginated=True,
+        docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-organization-members",
+    ),
+    SimRoute(
+        "GET",
+        "/orgs/{org}/team/{team_slug}/copilot/usage",
+        usage_for_team,
+        paginated=True,
+        docs=f"{USAGE_DOCS}#get-a-summary-of-copilot-usage-for-a-team",
+    ),
+    *(
+        SimRoute("GET", f"{_ORG_REPORTS}/{report}", one_day_report("organization", report), docs=REPORT_DOCS)
+        for report in ("organization-1-day", "users-1-day", "user-teams-1-day")
+    ),
+    SimRoute(
+        "GET",
+        f"{_ORG_REPORTS}/organization-28-day/latest",
+        latest_28_day_report("organization", "organization-28-day"),
+        docs=REPORT_DOCS,
+    ),
+    *(
+        SimRoute("GET", f"{_ENTERPRISE_REPORTS}/{report}", one_day_report("enterprise", report), docs=REPORT_DOCS)
+        for report in ("enterprise-1-day", "users-1-day", "user-teams-1-day")
+    ),
+    SimRoute(
+        "GET",
+        f"{_ENTERPRISE_REPORTS}/enterprise-28-day/latest",
+        latest_28_day_report("enterprise", "enterprise-28-day"),
+        docs=REPORT_DOCS,
+    ),
 ]
 
 # Served outside the GitHub pipeline: (path, handler(sim, request)).
 DOWNLOADS = [(DOWNLOAD_TEMPLATE, download)]
-

@@ -106,13 +106,13 @@ class OrgTraffic:
     # -- lookups ---------------------------------------------------------------------------
 
     def actor_range(self, actor_type: str, actor_id: int) -> range | None:
-        for actor, cells in zip(self.actors, self.actor_ranges):
+        for actor, cells in zip(self.actors, self.actor_ranges, strict=False):
             if actor.type == actor_type and actor.id == actor_id:
                 return cells
         return None
 
     def user_range(self, user_id: int) -> range | None:
-        for subject, cells in zip(self.org.subjects, self.subject_ranges):
+        for subject, cells in zip(self.org.subjects, self.subject_ranges, strict=False):
             if subject.type == "user" and subject.id == user_id:
                 return cells
         return None
@@ -138,7 +138,7 @@ class OrgTraffic:
         stamp = start.to_bytes(8, "big", signed=True)
         totals, limited = array("i"), array("i")
         offsets, limited_offsets = array("H"), array("H")
-        for actor, key in zip(self.actors, self._keys):
+        for actor, key in zip(self.actors, self._keys, strict=False):
             d = hashlib.blake2b(key + stamp, digest_size=64).digest()
             level = actor.base_rate * (bot if actor.type == "installation" else human) * (0.7 + d[0] / 427)
             burst = d[1] < 3  # about one bucket in 85: a short burst of rate limiting
@@ -173,7 +173,7 @@ class OrgTraffic:
         for spike in spikes:
             cells: range | None = self.all_cells
             if spike.actor_id is not None:
-                cells = next((c for a, c in zip(self.actors, self.actor_ranges) if a.id == spike.actor_id), None)
+                cells = next((c for a, c in zip(self.actors, self.actor_ranges, strict=False) if a.id == spike.actor_id), None)
             for i in cells or ():
                 extra = int(full.totals[i] * (spike.factor - 1))
                 totals[i] += extra
@@ -187,8 +187,9 @@ class OrgTraffic:
         lo = max(lo, now - self._insights.retention)
         first = int(math.floor(lo / BUCKET_SECONDS)) * BUCKET_SECONDS
         end = min(hi, now)
-        return range(first, int(math.ceil(end / BUCKET_SECONDS)) * BUCKET_SECONDS if end > first else first,
-                     BUCKET_SECONDS)
+        return range(
+            first, int(math.ceil(end / BUCKET_SECONDS)) * BUCKET_SECONDS if end > first else first, BUCKET_SECONDS
+        )
 
     def series(self, cells: range | None, lo: float, hi: float, now: float) -> list[tuple[int, int, int]]:
         """(bucket start, total, rate limited) for every bucket of the window, zeros included."""
@@ -198,8 +199,9 @@ class OrgTraffic:
             if view is None:
                 out.append((start, 0, 0))
             else:
-                out.append((start, sum(view.totals[cells.start:cells.stop]),
-                            sum(view.limited[cells.start:cells.stop])))
+                out.append(
+                    (start, sum(view.totals[cells.start : cells.stop]), sum(view.limited[cells.start : cells.stop]))
+                )
         return out
 
     def aggregate(self, groups: Sequence[range], lo: float, hi: float, now: float) -> list[Totals]:
@@ -210,9 +212,9 @@ class OrgTraffic:
             view = self.visible(start, now)
             if view is None:
                 continue
-            sums = [sum(view.totals[g.start:g.stop]) for g in groups]
-            limited = [sum(view.limited[g.start:g.stop]) for g in groups]
-            for acc, t, r in zip(result, sums, limited):
+            sums = [sum(view.totals[g.start : g.stop]) for g in groups]
+            limited = [sum(view.limited[g.start : g.stop]) for g in groups]
+            for acc, t, r in zip(result, sums, limited, strict=False):
                 acc.total += t
                 acc.limited += r
             seen.append((start, view, sums, limited))
@@ -247,8 +249,9 @@ def _rhythm(start: int) -> tuple[float, float]:
 class Insights:
     """API Insights for every organisation of a world: traffic models, the data lag and spikes."""
 
-    def __init__(self, world: World, lag_min: float, lag_full: float, retention: float = 30 * 86400,
-                 cache_buckets: int = 9000) -> None:
+    def __init__(
+        self, world: World, lag_min: float, lag_full: float, retention: float = 30 * 86400, cache_buckets: int = 9000
+    ) -> None:
         self.world = world
         self.lag_min = lag_min
         self.lag_full = lag_full
@@ -292,10 +295,21 @@ class Insights:
 
 # -- HTTP handlers --------------------------------------------------------------------------
 
-_ROUTE_SORT = ("last_rate_limited_timestamp", "last_request_timestamp", "rate_limited_request_count",
-               "http_method", "api_route", "total_request_count")
-_SUBJECT_SORT = ("last_rate_limited_timestamp", "last_request_timestamp", "rate_limited_request_count",
-                 "subject_name", "total_request_count")
+_ROUTE_SORT = (
+    "last_rate_limited_timestamp",
+    "last_request_timestamp",
+    "rate_limited_request_count",
+    "http_method",
+    "api_route",
+    "total_request_count",
+)
+_SUBJECT_SORT = (
+    "last_rate_limited_timestamp",
+    "last_request_timestamp",
+    "rate_limited_request_count",
+    "subject_name",
+    "total_request_count",
+)
 # The description's enum for user-stats names `subject_name`; it sorts by the actor's name.
 _USER_SORT = {**{k: k for k in _SUBJECT_SORT}, "subject_name": "actor_name"}
 
@@ -351,16 +365,19 @@ def _time_stats(call: Call, cells_of) -> list[dict[str, object]]:
         raise call.invalid("timestamp_increment is required.")
     increment = INCREMENTS.get(increment_name)
     if increment is None:
-        raise call.invalid(f"Invalid value for timestamp_increment: {increment_name!r}; "
-                           f"use one of {', '.join(INCREMENTS)}.")
+        raise call.invalid(
+            f"Invalid value for timestamp_increment: {increment_name!r}; use one of {', '.join(INCREMENTS)}."
+        )
     lo, hi = _window(call)
     grouped: dict[int, list[int]] = {}
     for start, total, limited in traffic.series(cells, lo, hi, call.now):
         acc = grouped.setdefault(start - start % increment, [0, 0])
         acc[0] += total
         acc[1] += limited
-    return [{"timestamp": iso(t), "total_request_count": c[0], "rate_limited_request_count": c[1]}
-            for t, c in grouped.items()]
+    return [
+        {"timestamp": iso(t), "total_request_count": c[0], "rate_limited_request_count": c[1]}
+        for t, c in grouped.items()
+    ]
 
 
 def _summary(call: Call, cells_of) -> dict[str, int]:
@@ -380,8 +397,9 @@ def _counts(t: Totals) -> dict[str, object]:
     }
 
 
-def _listing(call: Call, rows: list[dict], sort_fields: dict[str, str], filter_param: str, filter_field: str,
-             tie: Sequence[str]) -> list[dict]:
+def _listing(
+    call: Call, rows: list[dict], sort_fields: dict[str, str], filter_param: str, filter_field: str, tie: Sequence[str]
+) -> list[dict]:
     """Filter by substring (case-insensitive), then sort as GitHub documents: `sort` keys, one direction."""
     needle = call.query.get(filter_param)
     if needle:
@@ -434,23 +452,40 @@ def subject_stats(call: Call):
     aggregates = traffic.aggregate(traffic.subject_ranges, lo, hi, call.now)
     rows = [
         {"subject_type": s.type, "subject_name": s.name, "subject_id": s.id, **_counts(t)}
-        for s, t in zip(traffic.org.subjects, aggregates) if t.total
+        for s, t in zip(traffic.org.subjects, aggregates, strict=False)
+        if t.total
     ]
-    return _listing(call, rows, {k: k for k in _SUBJECT_SORT}, "subject_name_substring", "subject_name",
-                    ("subject_name", "subject_id"))
+    return _listing(
+        call,
+        rows,
+        {k: k for k in _SUBJECT_SORT},
+        "subject_name_substring",
+        "subject_name",
+        ("subject_name", "subject_id"),
+    )
 
 
 def user_stats(call: Call):
     traffic = _traffic(call)
     lo, hi = _window(call)
     user_id = call.path_params["user_id"]
-    pairs = [(a, c) for a, c in zip(traffic.actors, traffic.actor_ranges)
-             if a.subject_type == "user" and str(a.subject_id) == user_id]
+    pairs = [
+        (a, c)
+        for a, c in zip(traffic.actors, traffic.actor_ranges, strict=False)
+        if a.subject_type == "user" and str(a.subject_id) == user_id
+    ]
     aggregates = traffic.aggregate([c for _, c in pairs], lo, hi, call.now)
     rows = [
-        {"actor_type": a.type, "actor_name": a.name, "actor_id": a.id, "integration_id": a.integration_id,
-         "oauth_application_id": a.oauth_application_id, **_counts(t)}
-        for (a, _), t in zip(pairs, aggregates) if t.total
+        {
+            "actor_type": a.type,
+            "actor_name": a.name,
+            "actor_id": a.id,
+            "integration_id": a.integration_id,
+            "oauth_application_id": a.oauth_application_id,
+            **_counts(t),
+        }
+        for (a, _), t in zip(pairs, aggregates, strict=False)
+        if t.total
     ]
     return _listing(call, rows, _USER_SORT, "actor_name_substring", "actor_name", ("actor_name", "actor_id"))
 
@@ -464,30 +499,51 @@ def route_stats(call: Call):
     aggregates = traffic.aggregate([range(c, c + 1) for c in cells], lo, hi, call.now)
     routes = traffic.org.routes
     rows = [
-        {"http_method": routes[traffic.cells[c][1]].method, "api_route": routes[traffic.cells[c][1]].template,
-         **_counts(t)}
-        for c, t in zip(cells, aggregates) if t.total
+        {
+            "http_method": routes[traffic.cells[c][1]].method,
+            "api_route": routes[traffic.cells[c][1]].template,
+            **_counts(t),
+        }
+        for c, t in zip(cells, aggregates, strict=False)
+        if t.total
     ]
-    return _listing(call, rows, {k: k for k in _ROUTE_SORT}, "api_route_substring", "api_route",
-                    ("api_route", "http_method"))
+    return _listing(
+        call, rows, {k: k for k in _ROUTE_SORT}, "api_route_substring", "api_route", ("api_route", "http_method")
+    )
 
 
 _BASE = "/orgs/{org}/insights/api"
 
 # The `users/{user_id}` routes come before `{actor_type}/{actor_id}`, which would match them too.
 ROUTES = [
-    SimRoute("GET", f"{_BASE}/route-stats/{{actor_type}}/{{actor_id}}", route_stats, paginated=True,
-             docs=f"{DOCS}#get-route-stats-by-actor"),
+    SimRoute(
+        "GET",
+        f"{_BASE}/route-stats/{{actor_type}}/{{actor_id}}",
+        route_stats,
+        paginated=True,
+        docs=f"{DOCS}#get-route-stats-by-actor",
+    ),
     SimRoute("GET", f"{_BASE}/subject-stats", subject_stats, paginated=True, docs=f"{DOCS}#get-subject-stats"),
     SimRoute("GET", f"{_BASE}/summary-stats", summary_stats, docs=f"{DOCS}#get-summary-stats"),
-    SimRoute("GET", f"{_BASE}/summary-stats/users/{{user_id}}", summary_stats_by_user,
-             docs=f"{DOCS}#get-summary-stats-by-user"),
-    SimRoute("GET", f"{_BASE}/summary-stats/{{actor_type}}/{{actor_id}}", summary_stats_by_actor,
-             docs=f"{DOCS}#get-summary-stats-by-actor"),
+    SimRoute(
+        "GET",
+        f"{_BASE}/summary-stats/users/{{user_id}}",
+        summary_stats_by_user,
+        docs=f"{DOCS}#get-summary-stats-by-user",
+    ),
+    SimRoute(
+        "GET",
+        f"{_BASE}/summary-stats/{{actor_type}}/{{actor_id}}",
+        summary_stats_by_actor,
+        docs=f"{DOCS}#get-summary-stats-by-actor",
+    ),
     SimRoute("GET", f"{_BASE}/time-stats", time_stats, docs=f"{DOCS}#get-time-stats"),
-    SimRoute("GET", f"{_BASE}/time-stats/users/{{user_id}}", time_stats_by_user,
-             docs=f"{DOCS}#get-time-stats-by-user"),
-    SimRoute("GET", f"{_BASE}/time-stats/{{actor_type}}/{{actor_id}}", time_stats_by_actor,
-             docs=f"{DOCS}#get-time-stats-by-actor"),
+    SimRoute("GET", f"{_BASE}/time-stats/users/{{user_id}}", time_stats_by_user, docs=f"{DOCS}#get-time-stats-by-user"),
+    SimRoute(
+        "GET",
+        f"{_BASE}/time-stats/{{actor_type}}/{{actor_id}}",
+        time_stats_by_actor,
+        docs=f"{DOCS}#get-time-stats-by-actor",
+    ),
     SimRoute("GET", f"{_BASE}/user-stats/{{user_id}}", user_stats, paginated=True, docs=f"{DOCS}#get-user-stats"),
 ]

@@ -208,12 +208,17 @@ def popular_paths(seed: int, repo: Repo, now: float) -> list[dict[str, object]]:
     count, uniques = int(views["count"]), int(views["uniques"])  # type: ignore[call-overload]
     description = f"The {repo.name} repository of {repo.owner}"
     rows = []
-    for (suffix, title), weight in zip(_PATHS, _weights(seed, repo, "path-weight", _PATH_POPULARITY, 0.9)):
+    for (suffix, title), weight in zip(_PATHS, _weights(seed, repo, "path-weight", _PATH_POPULARITY, 0.9), strict=False):
         c = int(count * weight)
         if c > 0:
-            rows.append({"path": f"/{repo.owner}/{repo.name}{suffix}",
-                         "title": title.format(owner=repo.owner, repo=repo.name, description=description),
-                         "count": c, "uniques": max(1, min(c, int(uniques * weight * 1.4)))})
+            rows.append(
+                {
+                    "path": f"/{repo.owner}/{repo.name}{suffix}",
+                    "title": title.format(owner=repo.owner, repo=repo.name, description=description),
+                    "count": c,
+                    "uniques": max(1, min(c, int(uniques * weight * 1.4))),
+                }
+            )
     rows.sort(key=lambda r: (-int(r["count"]), str(r["path"])))  # type: ignore[call-overload]
     return rows[:TOP]
 
@@ -222,7 +227,9 @@ def popular_referrers(seed: int, repo: Repo, now: float) -> list[dict[str, objec
     views = traffic(seed, repo, now, "views", "day")
     count, uniques = int(views["count"]), int(views["uniques"])  # type: ignore[call-overload]
     rows = []
-    for referrer, weight in zip(_REFERRERS, _weights(seed, repo, "referrer-weight", _REFERRER_POPULARITY, 0.35)):
+    for referrer, weight in zip(
+        _REFERRERS, _weights(seed, repo, "referrer-weight", _REFERRER_POPULARITY, 0.35), strict=False
+    ):
         c = int(count * weight)
         if c > 0:
             rows.append({"referrer": referrer, "count": c, "uniques": max(1, min(c, int(uniques * weight * 1.2)))})
@@ -231,6 +238,7 @@ def popular_referrers(seed: int, repo: Repo, now: float) -> list[dict[str, objec
 
 
 # -- HTTP handlers ----------------------------------------------------------------------------
+
 
 def _traffic_repo(call: Call) -> Repo:
     repo = find(call.sim.world, call.path_params["owner"], call.path_params["repo"])
@@ -267,31 +275,64 @@ def referrers(call: Call) -> list[dict[str, object]]:
 def _user(base: str, login: str, user_id: int, owner_type: str) -> dict[str, object]:
     users = f"{base}/users/{login}"
     return {
-        "login": login, "id": user_id, "node_id": f"{'O' if owner_type == 'Organization' else 'U'}_kgDO{user_id:08d}",
-        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4", "gravatar_id": "",
-        "url": users, "html_url": f"https://github.com/{login}",
-        "followers_url": f"{users}/followers", "following_url": f"{users}/following{{/other_user}}",
-        "gists_url": f"{users}/gists{{/gist_id}}", "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
-        "subscriptions_url": f"{users}/subscriptions", "organizations_url": f"{users}/orgs",
-        "repos_url": f"{users}/repos", "events_url": f"{users}/events{{/privacy}}",
-        "received_events_url": f"{users}/received_events", "type": owner_type, "site_admin": False,
+        "login": login,
+        "id": user_id,
+        "node_id": f"{'O' if owner_type == 'Organization' else 'U'}_kgDO{user_id:08d}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+        "gravatar_id": "",
+        "url": users,
+        "html_url": f"https://github.com/{login}",
+        "followers_url": f"{users}/followers",
+        "following_url": f"{users}/following{{/other_user}}",
+        "gists_url": f"{users}/gists{{/gist_id}}",
+        "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{users}/subscriptions",
+        "organizations_url": f"{users}/orgs",
+        "repos_url": f"{users}/repos",
+        "events_url": f"{users}/events{{/privacy}}",
+        "received_events_url": f"{users}/received_events",
+        "type": owner_type,
+        "site_admin": False,
     }
 
 
 _URL_TEMPLATES = {
-    "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
-    "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
-    "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
-    "contents_url": "/contents/{+path}", "contributors_url": "/contributors", "deployments_url": "/deployments",
-    "downloads_url": "/downloads", "events_url": "/events", "forks_url": "/forks",
-    "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}", "git_tags_url": "/git/tags{/sha}",
-    "hooks_url": "/hooks", "issue_comment_url": "/issues/comments{/number}", "issue_events_url": "/issues/events{/number}",
-    "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}",
-    "languages_url": "/languages", "merges_url": "/merges", "milestones_url": "/milestones{/number}",
-    "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
-    "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
-    "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
-    "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+    "archive_url": "/{archive_format}{/ref}",
+    "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}",
+    "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}",
+    "contributors_url": "/contributors",
+    "deployments_url": "/deployments",
+    "downloads_url": "/downloads",
+    "events_url": "/events",
+    "forks_url": "/forks",
+    "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}",
+    "labels_url": "/labels{/name}",
+    "languages_url": "/languages",
+    "merges_url": "/merges",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}",
+    "stargazers_url": "/stargazers",
+    "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription",
+    "tags_url": "/tags",
+    "teams_url": "/teams",
+    "trees_url": "/git/trees{/sha}",
 }
 
 
@@ -302,34 +343,59 @@ def repository(base: str, seed: int, repo: Repo, now: float) -> dict[str, object
     pushed = min(now, ARCHIVED_ON) if archived else now - DAY * unit(seed, "pushed", repo.full_name.lower())
     stars = int(repo.views_per_day * 3)
     return {
-        "id": repo.id, "node_id": f"R_kgDO{repo.id:09d}", "name": repo.name, "full_name": repo.full_name,
+        "id": repo.id,
+        "node_id": f"R_kgDO{repo.id:09d}",
+        "name": repo.name,
+        "full_name": repo.full_name,
         "private": repo.visibility != "public",
         "owner": _user(base, repo.owner, repo.owner_id, repo.owner_type),
         "html_url": f"https://github.com/{repo.full_name}",
         "description": f"The {repo.name} repository of {repo.owner}" if repo.profile != "quiet" else None,
-        "fork": repo.fork, "url": api,
+        "fork": repo.fork,
+        "url": api,
         **{field: api + suffix for field, suffix in _URL_TEMPLATES.items()},
-        "git_url": f"git://github.com/{repo.full_name}.git", "ssh_url": f"git@github.com:{repo.full_name}.git",
-        "clone_url": f"https://github.com/{repo.full_name}.git", "svn_url": f"https://github.com/{repo.full_name}",
-        "mirror_url": None, "homepage": None, "language": "Python" if "python" in repo.name else None,
-        "forks_count": stars // 10, "stargazers_count": stars, "watchers_count": stars,
-        "size": 100 + stable_hash(seed, "size", repo.id) % 90_000, "default_branch": "main",
+        "git_url": f"git://github.com/{repo.full_name}.git",
+        "ssh_url": f"git@github.com:{repo.full_name}.git",
+        "clone_url": f"https://github.com/{repo.full_name}.git",
+        "svn_url": f"https://github.com/{repo.full_name}",
+        "mirror_url": None,
+        "homepage": None,
+        "language": "Python" if "python" in repo.name else None,
+        "forks_count": stars // 10,
+        "stargazers_count": stars,
+        "watchers_count": stars,
+        "size": 100 + stable_hash(seed, "size", repo.id) % 90_000,
+        "default_branch": "main",
         "open_issues_count": stable_hash(seed, "open-issues", repo.id) % 40,
-        "is_template": False, "topics": [], "has_issues": True, "has_projects": True, "has_wiki": True,
-        "has_pages": False, "has_downloads": True, "has_discussions": False,
-        "archived": archived, "disabled": False, "visibility": repo.visibility,
-        "pushed_at": iso(pushed), "created_at": iso(repo.created_at), "updated_at": iso(pushed),
+        "is_template": False,
+        "topics": [],
+        "has_issues": True,
+        "has_projects": True,
+        "has_wiki": True,
+        "has_pages": False,
+        "has_downloads": True,
+        "has_discussions": False,
+        "archived": archived,
+        "disabled": False,
+        "visibility": repo.visibility,
+        "pushed_at": iso(pushed),
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(pushed),
         "permissions": {"admin": False, "maintain": False, "push": repo.push, "triage": True, "pull": True},
-        "allow_forking": True, "web_commit_signoff_required": False,
-        "forks": stars // 10, "open_issues": stable_hash(seed, "open-issues", repo.id) % 40, "watchers": stars,
+        "allow_forking": True,
+        "web_commit_signoff_required": False,
+        "forks": stars // 10,
+        "open_issues": stable_hash(seed, "open-issues", repo.id) % 40,
+        "watchers": stars,
     }
 
 
 _SORTS = ("created", "updated", "pushed", "full_name")
 
 
-def _listing(call: Call, repos: list[Repo], types: dict[str, object], default_type: str,
-             default_sort: str) -> list[dict[str, object]]:
+def _listing(
+    call: Call, repos: list[Repo], types: dict[str, object], default_type: str, default_sort: str
+) -> list[dict[str, object]]:
     kind = call.query.get("type", default_type)
     if kind not in types:
         raise call.invalid(f"Invalid value for type: {kind!r}; use one of {', '.join(types)}.")
@@ -340,8 +406,11 @@ def _listing(call: Call, repos: list[Repo], types: dict[str, object], default_ty
     if direction not in ("asc", "desc"):
         raise call.invalid(f"Invalid value for direction: {direction!r}; use asc or desc.")
     keep = types[kind]
-    rows = [repository(call.base_url, call.sim.world.seed, r, call.now) for r in repos
-            if r.created_at <= call.now and (keep is None or keep(r))]  # type: ignore[operator]
+    rows = [
+        repository(call.base_url, call.sim.world.seed, r, call.now)
+        for r in repos
+        if r.created_at <= call.now and (keep is None or keep(r))
+    ]  # type: ignore[operator]
     field = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at", "full_name": "full_name"}[sort]
     rows.sort(key=lambda r: (str(r[field]).lower(), int(r["id"])), reverse=direction == "desc")  # type: ignore[call-overload]
     return rows
@@ -351,9 +420,14 @@ def list_org_repos(call: Call) -> list[dict[str, object]]:
     repos = org_repos(call.sim.world, call.path_params["org"])
     if repos is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
-    types = {"all": None, "private": lambda r: r.visibility != "public",
-             "forks": lambda r: r.fork, "sources": lambda r: not r.fork, "member": None,
-             "internal": lambda r: r.visibility == "internal"}
+    types = {
+        "all": None,
+        "private": lambda r: r.visibility != "public",
+        "forks": lambda r: r.fork,
+        "sources": lambda r: not r.fork,
+        "member": None,
+        "internal": lambda r: r.visibility == "internal",
+    }
     return _listing(call, repos, types, "all", "created")
 
 
@@ -371,8 +445,14 @@ ROUTES = [
     SimRoute("GET", f"{_REPO}/popular/paths", paths, docs=f"{TRAFFIC_DOCS}#get-top-referral-paths"),
     SimRoute("GET", f"{_REPO}/popular/referrers", referrers, docs=f"{TRAFFIC_DOCS}#get-top-referral-sources"),
     SimRoute("GET", f"{_REPO}/views", views, docs=f"{TRAFFIC_DOCS}#get-page-views"),
-    SimRoute("GET", "/orgs/{org}/repos", list_org_repos, paginated=True,
-             docs=f"{REPOS_DOCS}#list-organization-repositories"),
-    SimRoute("GET", "/users/{username}/repos", list_user_repos, paginated=True,
-             docs=f"{REPOS_DOCS}#list-repositories-for-a-user"),
+    SimRoute(
+        "GET", "/orgs/{org}/repos", list_org_repos, paginated=True, docs=f"{REPOS_DOCS}#list-organization-repositories"
+    ),
+    SimRoute(
+        "GET",
+        "/users/{username}/repos",
+        list_user_repos,
+        paginated=True,
+        docs=f"{REPOS_DOCS}#list-repositories-for-a-user",
+    ),
 ]

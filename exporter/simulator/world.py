@@ -323,6 +323,6 @@ class World:
         k = min(len(routes), 3 + stable_hash(seed, "nroutes", login, actor_id) % 5)
         picked = sorted(range(len(routes)), key=lambda r: stable_hash(seed, "route", login, actor_id, r))[:k]
         raw = [1.0 / (rank + 1) for rank in range(k)]
-        weights = tuple((r, w / sum(raw)) for r, w in zip(picked, raw))
+        weights = tuple((r, w / sum(raw)) for r, w in zip(picked, raw, strict=False))
         return Actor(actor_type, actor_id, name, subject_type, subject_id, subject_name,
                      integration_id, oauth_id, base, share, noisy, weights)

@@ -102,6 +102,8 @@ def assert_golden(name: str, text: str) -> None:
 
 
 def assert_promtool_clean(text: str) -> None:
-    result = subprocess.run([tool("promtool"), "check", "metrics"], input=text.encode(), capture_output=True, timeout=30, check=False)
+    result = subprocess.run(
+        [tool("promtool"), "check", "metrics"], input=text.encode(), capture_output=True, timeout=30, check=False
+    )
     output = (result.stdout + result.stderr).decode()
     assert result.returncode == 0 and output.strip() == "", output

@@ -118,7 +118,7 @@ def assert_golden(filename: str, body: bytes) -> None:
     expected = path.read_bytes()
     if body != expected:
         want, got = expected.decode().splitlines(), body.decode().splitlines()
-        diff = [f"-{a}\n+{b}" for a, b in zip(want, got) if a != b][:10]
+        diff = [f"-{a}\n+{b}" for a, b in zip(want, got, strict=False) if a != b][:10]
         pytest.fail(f"{filename} differs from the exposition ({len(want)} vs {len(got)} lines); first differences:\n"
                     + "\n".join(diff) + "\nRewrite with UPDATE_GOLDEN=1 if the change is intended.")
 

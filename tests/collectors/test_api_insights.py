@@ -36,6 +36,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 # -- harness ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def _running() -> Iterator[RunningSimulator]:
     with RunningSimulator(clock=ManualClock(NOW)) as running:
@@ -145,6 +146,7 @@ def sim_get(running: RunningSimulator, path: str, **params: Any) -> Any:
 
 # -- golden expositions and promtool -------------------------------------------------------------
 
+
 async def test_golden_defaults_after_an_hour(harness: Harness) -> None:
     collector = harness.collector()
     await collector.collect()
@@ -165,8 +167,12 @@ async def test_golden_configured_follow(harness: Harness) -> None:
     octocat = next(s for s in org.subjects if s.name == "octocat")
     actor = min(octocat.actors, key=lambda a: a.base_rate)
     collector = harness.collector(
-        users=["mona", octocat.id], actors=[{"actor_type": actor.type, "actor_id": actor.id}],
-        top_subjects=2, top_actors=1, top_routes=2, summary_window="6h",
+        users=["mona", octocat.id],
+        actors=[{"actor_type": actor.type, "actor_id": actor.id}],
+        top_subjects=2,
+        top_actors=1,
+        top_routes=2,
+        summary_window="6h",
     )
     await collector.collect()
     harness.at(1800)
@@ -176,6 +182,7 @@ async def test_golden_configured_follow(harness: Harness) -> None:
 
 
 # -- request budget -----------------------------------------------------------------------------
+
 
 async def test_one_run_with_defaults_on_the_demo_world(harness: Harness) -> None:
     collector = harness.collector()
@@ -225,7 +232,7 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     found = samples(families)
     assert sum(1 for (n, _) in found if n == "github_api_insights_subject_window_requests") == 15
     routes_per_actor: dict[tuple, int] = {}
-    for (name, labels) in found:
+    for name, labels in found:
         if name == "github_api_insights_route_window_requests":
             key = tuple(v for k, v in labels if k in ("actor_type", "actor_id"))
             routes_per_actor[key] = routes_per_actor.get(key, 0) + 1
@@ -234,8 +241,14 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
 
 async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> None:
     # 15 subjects at per_page=4 make four pages; the second is never asked for.
-    page = sim_get(harness.running, f"/orgs/{ORG}/insights/api/subject-stats", min_timestamp="2024-09-17T16:00:00Z",
-                   per_page=4, sort="total_request_count", direction="desc")
+    page = sim_get(
+        harness.running,
+        f"/orgs/{ORG}/insights/api/subject-stats",
+        min_timestamp="2024-09-17T16:00:00Z",
+        per_page=4,
+        sort="total_request_count",
+        direction="desc",
+    )
     assert len(page) == 4
     harness.sim.reset_counters()
     collector = harness.collector(top_subjects=4, top_actors=1, top_routes=2)
@@ -246,7 +259,10 @@ async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> Non
     assert subjects == {row["subject_name"] for row in page}, "the top 4 by total_request_count, as GitHub ranks them"
     # Every user's and actor's listing was a single page too.
     assert counts[f"{INSIGHTS}/user-stats/{{user_id}}"] == sum(1 for r in page if r["subject_type"] == "user")
-    assert counts[f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}"] == counts[f"{INSIGHTS}/time-stats/{{actor_type}}/{{actor_id}}"]
+    assert (
+        counts[f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}"]
+        == counts[f"{INSIGHTS}/time-stats/{{actor_type}}/{{actor_id}}"]
+    )
 
 
 class _RecordingClient:
@@ -274,6 +290,7 @@ async def test_top_n_above_a_page_uses_full_pages_and_the_limit() -> None:
 
 # -- edge cases -------------------------------------------------------------------------------------
 
+
 async def test_an_org_without_traffic() -> None:
     """Nothing visible at all (data never arrives): zero counters and summaries, no subjects, no times, no routes."""
     config = SimulatorConfig(insights_lag_min=40 * 86400.0, insights_lag_full=41 * 86400.0)
@@ -292,19 +309,34 @@ async def test_an_org_without_traffic() -> None:
     assert all(v == 0 for (name, _), v in found.items() if not name.endswith(("_info", "_window_seconds"))), found
     names = {name for name, _ in found}
     assert names == {
-        "github_api_insights_requests_total", "github_api_insights_rate_limited_requests_total",
-        "github_api_insights_window_requests", "github_api_insights_window_rate_limited_requests",
+        "github_api_insights_requests_total",
+        "github_api_insights_rate_limited_requests_total",
+        "github_api_insights_window_requests",
+        "github_api_insights_window_rate_limited_requests",
         "github_api_insights_window_seconds",
-        "github_api_insights_user_requests_total", "github_api_insights_user_rate_limited_requests_total",
-        "github_api_insights_user_window_requests", "github_api_insights_user_window_rate_limited_requests",
-        "github_api_insights_actor_requests_total", "github_api_insights_actor_rate_limited_requests_total",
-        "github_api_insights_actor_window_requests", "github_api_insights_actor_window_rate_limited_requests",
+        "github_api_insights_user_requests_total",
+        "github_api_insights_user_rate_limited_requests_total",
+        "github_api_insights_user_window_requests",
+        "github_api_insights_user_window_rate_limited_requests",
+        "github_api_insights_actor_requests_total",
+        "github_api_insights_actor_rate_limited_requests_total",
+        "github_api_insights_actor_window_requests",
+        "github_api_insights_actor_window_rate_limited_requests",
         "github_api_insights_actor_info",
     }
     # A configured actor nobody described: its info says so with empty labels.
     info = [dict(lbls) for (name, lbls) in found if name == "github_api_insights_actor_info"]
-    assert info == [{"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id), "actor_name": "",
-                     "subject_type": "", "subject_name": "", "user_id": ""}]
+    assert info == [
+        {
+            "org": ORG,
+            "actor_type": actor.type,
+            "actor_id": str(actor.id),
+            "actor_name": "",
+            "subject_type": "",
+            "subject_name": "",
+            "user_id": "",
+        }
+    ]
     promtool_check(exposition(families))
 
 
@@ -340,15 +372,22 @@ async def test_empty_and_null_bodies_are_no_traffic() -> None:
 
 
 async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harness) -> None:
-    rows = sim_get(harness.running, f"/orgs/{ORG}/insights/api/subject-stats",
-                   min_timestamp="2024-09-18T10:00:00Z", max_timestamp="2024-09-18T16:00:00Z", per_page=100)
+    rows = sim_get(
+        harness.running,
+        f"/orgs/{ORG}/insights/api/subject-stats",
+        min_timestamp="2024-09-18T10:00:00Z",
+        max_timestamp="2024-09-18T16:00:00Z",
+        per_page=100,
+    )
     collector = harness.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
     found = samples(await collector.collect())
     nulls = [r for r in rows if r["last_rate_limited_timestamp"] is None]
     assert nulls and len(nulls) < len(rows) == 15, "some subjects were rate limited in these 6 hours, some not"
     for row in rows:
         labels = {"org": ORG, "subject_type": row["subject_type"], "subject_name": row["subject_name"]}
-        assert value(found, "github_api_insights_subject_last_request_timestamp_seconds", **labels) == parse_iso(row["last_request_timestamp"])
+        assert value(found, "github_api_insights_subject_last_request_timestamp_seconds", **labels) == parse_iso(
+            row["last_request_timestamp"]
+        )
         limited = value(found, "github_api_insights_subject_last_rate_limited_timestamp_seconds", **labels)
         if row["last_rate_limited_timestamp"] is None:
             assert limited is None
@@ -373,7 +412,9 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     assert climber.name in now_top and len(now_top) == 5
     (dropped,) = top - now_top
     dropped_subject = next(s for s in org.subjects if s.name == dropped)
-    assert dropped_subject.type == "user" and len(dropped_subject.actors) == 2, "the test wants a user with two actors to go"
+    assert dropped_subject.type == "user" and len(dropped_subject.actors) == 2, (
+        "the test wants a user with two actors to go"
+    )
     dropped_actor = dropped_subject.actors[0]
     # Gone from the snapshot: subject gauges, user series, its actors' series and routes.
     assert series_of(first, user_id=str(dropped_subject.id)) and series_of(first, actor_id=str(dropped_actor.id))
@@ -382,7 +423,9 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     for gone in dropped_subject.actors:
         assert not series_of(second, actor_id=str(gone.id))
     # ... but their counters are remembered for a quick return.
-    assert ActorKey(dropped_actor.type, dropped_actor.id) in collector._actors and dropped_subject.id in collector._users
+    assert (
+        ActorKey(dropped_actor.type, dropped_actor.id) in collector._actors and dropped_subject.id in collector._users
+    )
     # The newcomer starts from a baseline: no spike of its whole window into the counter.
     labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
     assert value(second, "github_api_insights_actor_requests_total", **labels) == 0
@@ -390,11 +433,15 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     # 35 minutes later (more than forget_after since it was last followed) its state is dropped.
     harness.at(300 + 35 * 60)
     third = samples(await collector.collect())
-    assert dropped not in {dict(l)["subject_name"] for (n, l) in third if n == "github_api_insights_subject_window_requests"}
+    assert dropped not in {
+        dict(l)["subject_name"] for (n, l) in third if n == "github_api_insights_subject_window_requests"
+    }
     assert ActorKey(dropped_actor.type, dropped_actor.id) not in collector._actors
     assert dropped_subject.id not in collector._users
     # Memory holds what the last 30 minutes followed, no more.
-    assert set(collector._actors) <= {ActorKey(a.type, a.id) for s in org.subjects if s.name in now_top for a in s.actors}
+    assert set(collector._actors) <= {
+        ActorKey(a.type, a.id) for s in org.subjects if s.name in now_top for a in s.actors
+    }
 
 
 def _visible_total(running: RunningSimulator, route: str, since: float, **path: Any) -> tuple[int, int]:
@@ -406,8 +453,9 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Ha
     org = world_org(harness.running)
     subject = next(s for s in org.subjects if s.type == "user" and len(s.actors) == 2)
     actor = subject.actors[1]
-    collector = harness.collector(users=[subject.id], actors=[{"actor_type": actor.type, "actor_id": actor.id}],
-                                  top_subjects=0, top_actors=0)
+    collector = harness.collector(
+        users=[subject.id], actors=[{"actor_type": actor.type, "actor_id": actor.id}], top_subjects=0, top_actors=0
+    )
     window_start = collector._window_start(NOW)
     actor_path = {"actor_type": actor.type, "actor_id": actor.id}
     base_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
@@ -420,10 +468,15 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Ha
         seen_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
         labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
         assert value(found, "github_api_insights_actor_requests_total", **labels) == seen_actor[0] - base_actor[0]
-        assert value(found, "github_api_insights_actor_rate_limited_requests_total", **labels) == seen_actor[1] - base_actor[1]
+        assert (
+            value(found, "github_api_insights_actor_rate_limited_requests_total", **labels)
+            == seen_actor[1] - base_actor[1]
+        )
         user = {"org": ORG, "user_id": str(subject.id)}
         assert value(found, "github_api_insights_user_requests_total", **user) == seen_user[0] - base_user[0]
-        assert value(found, "github_api_insights_user_rate_limited_requests_total", **user) == seen_user[1] - base_user[1]
+        assert (
+            value(found, "github_api_insights_user_rate_limited_requests_total", **user) == seen_user[1] - base_user[1]
+        )
     assert seen_actor[0] - base_actor[0] > 0, "late data arrived in the meantime"
 
 
@@ -435,19 +488,27 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: H
     harness.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
     harness.at(300)
     found = samples(await collector.collect())
-    limited = {dict(l)["actor_id"]: v for (n, l), v in found.items() if n == "github_api_insights_actor_rate_limited_requests_total"}
+    limited = {
+        dict(l)["actor_id"]: v
+        for (n, l), v in found.items()
+        if n == "github_api_insights_actor_rate_limited_requests_total"
+    }
     spiked = limited.pop(str(noisy.id))
     assert spiked > 1000
     assert spiked > 20 * max(limited.values())
     org_limited = value(found, "github_api_insights_rate_limited_requests_total", org=ORG)
     assert org_limited >= spiked
     # The routes of that actor show the extra rate limiting too.
-    routes = [v for (n, l), v in found.items()
-              if n == "github_api_insights_route_window_rate_limited_requests" and dict(l)["actor_id"] == str(noisy.id)]
+    routes = [
+        v
+        for (n, l), v in found.items()
+        if n == "github_api_insights_route_window_rate_limited_requests" and dict(l)["actor_id"] == str(noisy.id)
+    ]
     assert sum(routes) > spiked / 2
 
 
 # -- configuration and identity -------------------------------------------------------------------
+
 
 async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     bchen = user_id_of(harness.running, "bchen")
@@ -480,6 +541,7 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harn
 
 # -- sharding ---------------------------------------------------------------------------------------
 
+
 async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(harness: Harness) -> None:
     single = harness.collector()
     replicas = [harness.collector(sharding={"index": i, "count": 3}) for i in range(3)]
@@ -493,20 +555,29 @@ async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(ha
     assert sum(len(k) for k in keys) == len(whole), "no series comes from two replicas"
     merged = {k: v for p in parts for k, v in p.items()}
     assert merged == whole
-    org_series = {k for k in whole if k[0] in ("github_api_insights_requests_total", "github_api_insights_subject_window_requests")}
+    org_series = {
+        k
+        for k in whole
+        if k[0] in ("github_api_insights_requests_total", "github_api_insights_subject_window_requests")
+    }
     owners = [i for i, k in enumerate(keys) if org_series & k]
     assert len(owners) == 1 and replicas[owners[0]].owns_org()
-    assert all(any(k[0].startswith("github_api_insights_actor_") for k in part) for part in keys), "actors spread over all 3"
+    assert all(any(k[0].startswith("github_api_insights_actor_") for k in part) for part in keys), (
+        "actors spread over all 3"
+    )
 
 
 def test_every_replica_builds_the_collector_for_every_org() -> None:
     for index in range(3):
-        settings = Settings(targets={"orgs": ["a-org", "b-org", "c-org", "d-org"]}, sharding={"index": index, "count": 3})
+        settings = Settings(
+            targets={"orgs": ["a-org", "b-org", "c-org", "d-org"]}, sharding={"index": index, "count": 3}
+        )
         built = [c.target for c in build_collectors(settings, None) if c.name == "api_insights"]  # type: ignore[arg-type]
         assert built == ["a-org", "b-org", "c-org", "d-org"]
 
 
 # -- backfill -----------------------------------------------------------------------------------------
+
 
 async def test_history_covers_followed_users_and_actors(harness: Harness) -> None:
     collector = harness.collector(top_subjects=5, top_actors=1)
@@ -515,9 +586,14 @@ async def test_history_covers_followed_users_and_actors(harness: Harness) -> Non
     for s in samples_:
         by_series.setdefault((s.spec.name, s.labels), []).append((s.timestamp, s.value))
     names = {name for name, _ in by_series}
-    assert names == {"github_api_insights_requests", "github_api_insights_rate_limited_requests",
-                     "github_api_insights_user_requests", "github_api_insights_user_rate_limited_requests",
-                     "github_api_insights_actor_requests", "github_api_insights_actor_rate_limited_requests"}
+    assert names == {
+        "github_api_insights_requests",
+        "github_api_insights_rate_limited_requests",
+        "github_api_insights_user_requests",
+        "github_api_insights_user_rate_limited_requests",
+        "github_api_insights_actor_requests",
+        "github_api_insights_actor_rate_limited_requests",
+    }
     for points in by_series.values():
         values = [v for _, v in sorted(points)]
         assert values == sorted(values), "a counter never goes down"
@@ -527,7 +603,11 @@ async def test_history_covers_followed_users_and_actors(harness: Harness) -> Non
     for (name, labels), points in by_series.items():
         if name == "github_api_insights_actor_requests":
             org, actor_type, actor_id = labels
-            buckets = sim_get(harness.running, ai.ACTOR_TIME_STATS.format(org=org, actor_type=actor_type, actor_id=actor_id),
-                              min_timestamp=ai.iso(NOW - 12 * 3600), max_timestamp=ai.iso(NOW - 6 * 3600),
-                              timestamp_increment="5m")
+            buckets = sim_get(
+                harness.running,
+                ai.ACTOR_TIME_STATS.format(org=org, actor_type=actor_type, actor_id=actor_id),
+                min_timestamp=ai.iso(NOW - 12 * 3600),
+                max_timestamp=ai.iso(NOW - 6 * 3600),
+                timestamp_increment="5m",
+            )
             assert max(v for _, v in points) == sum(b["total_request_count"] for b in buckets) > 0

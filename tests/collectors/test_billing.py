@@ -404,7 +404,7 @@ async def test_history_is_month_to_date_at_the_end_of_each_day(running: RunningS
     assert august == sorted(august) and september == sorted(september)  # month to date only grows
     assert september[0] < august[-1]  # and starts again with the month
     labels = dict(zip(("enterprise", "report_type", "product", "sku", "unit_type", "organization", "cost_center"),
-                      key))
+                      key, strict=False))
     assert september[-1] == value(live, "github_billing_usage_net_amount_usd", **{
         k: v for k, v in labels.items() if k not in ("enterprise", "report_type")})
 

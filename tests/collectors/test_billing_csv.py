@@ -96,7 +96,10 @@ ROW = ('2024-09-02,actions,actions_linux,100,Minutes,0.008,0.8,0.2,0.6,mona,octo
 def test_detailed_row_to_labels_and_measures() -> None:
     reader, rows = read(detailed(ROW, ROW))
     day = 1_725_235_200.0  # 2024-09-02T00:00:00Z
-    assert rows == [(day, ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science"), 100.0, 0.8, 0.2, 0.6)] * 2
+    assert (
+        rows
+        == [(day, ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science"), 100.0, 0.8, 0.2, 0.6)] * 2
+    )
     assert reader.rows == 2
 
 
@@ -106,9 +109,11 @@ def test_extra_labels_read_repository_and_username() -> None:
 
 
 def test_unknown_columns_are_ignored_and_order_does_not_matter() -> None:
-    data = (b"Extra_Column,net_amount,gross_amount,discount_amount,quantity,date,sku,product,unit_type,"
-            b"cost_center_name,organization,repository,username,another\n"
-            b'"x, y",1.5,2,0.5,3,2024-09-03,s,p,u,cc,org,repo,user,z\n')
+    data = (
+        b"Extra_Column,net_amount,gross_amount,discount_amount,quantity,date,sku,product,unit_type,"
+        b"cost_center_name,organization,repository,username,another\n"
+        b'"x, y",1.5,2,0.5,3,2024-09-03,s,p,u,cc,org,repo,user,z\n'
+    )
     _, rows = read(data)
     assert rows == [(1_725_321_600.0, ("p", "s", "u", "org", "cc"), 3.0, 2.0, 0.5, 1.5)]
 
@@ -131,8 +136,11 @@ def test_missing_required_column_names_the_column_and_the_file(column: str) -> N
 
 def test_optional_label_columns_may_be_absent_in_copilot_reports() -> None:
     header = "date,username,product,sku,model,quantity,unit_type,gross_amount,discount_amount,net_amount"
-    _, rows = read(f"{header}\n2024-09-01,mona,copilot,copilot_premium_request,o3,5,Requests,0.2,0,0.2\n".encode(),
-                   report_type="premium_request", labels=(*BASE_LABELS, "repository", "username"))
+    _, rows = read(
+        f"{header}\n2024-09-01,mona,copilot,copilot_premium_request,o3,5,Requests,0.2,0,0.2\n".encode(),
+        report_type="premium_request",
+        labels=(*BASE_LABELS, "repository", "username"),
+    )
     assert rows[0][1] == ("copilot", "copilot_premium_request", "Requests", "", "", "", "mona")
 
 
@@ -171,8 +179,10 @@ def _synthetic(rows: int) -> Iterator[bytes]:
     yield BOM + (DETAILED_HEADER + "\r\n").encode()
     batch = []
     for i in range(rows):
-        batch.append(f'2024-09-{1 + i % 28:02d},actions,actions_linux,{i % 500},Minutes,0.008,{i % 7}.25,0.25,'
-                     f'{i % 7},user{i % 300},org{i % 3},repo{i % 400},.github/workflows/ci.yml,"Cost, {i % 4}"\r\n')
+        batch.append(
+            f"2024-09-{1 + i % 28:02d},actions,actions_linux,{i % 500},Minutes,0.008,{i % 7}.25,0.25,"
+            f'{i % 7},user{i % 300},org{i % 3},repo{i % 400},.github/workflows/ci.yml,"Cost, {i % 4}"\r\n'
+        )
         if len(batch) == 500:
             yield "".join(batch).encode()
             batch = []

@@ -158,20 +158,27 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
             sum(c.code_generation_activity_count for c in cells)
         assert series(families, "github_copilot_team_lines_added")[labels] == sum(c.loc_added_sum for c in cells)
         assert series(families, "github_copilot_team_active_users")[labels] == active
-        by_editor = {dict(k)["editor"]: v for k, v in series(families, "github_copilot_team_editor_interactions").items()
-                     if dict(k)["team"] == slug}
+        by_editor = {
+            dict(k)["editor"]: v
+            for k, v in series(families, "github_copilot_team_editor_interactions").items()
+            if dict(k)["team"] == slug
+        }
         assert sum(by_editor.values()) == sum(c.user_initiated_interaction_count for c in cells)
     teams = {dict(k)["team"] for k in series(families, "github_copilot_team_active_users")}
     assert teams == {"platform", "frontend"}, "only targets.teams; data is under 5 seats, backend not listed"
     # A member of both teams counts in both: the two teams together exceed their distinct members' total.
     world = running.sim.world
-    both = {u.id for u in model.scope_of(world, "organization", ORG).teams[0].members} & \
-           {u.id for u in model.scope_of(world, "organization", ORG).teams[1].members}
+    both = {u.id for u in model.scope_of(world, "organization", ORG).teams[0].members} & {
+        u.id for u in model.scope_of(world, "organization", ORG).teams[1].members
+    }
     assert both
     team_sum = sum(series(families, "github_copilot_team_code_generation_activities").values())
     distinct = {u.id: u for t in model.scope_of(world, "organization", ORG).teams[:2] for u in t.members}
-    distinct_total = sum(c.code_generation_activity_count for uid in distinct
-                         for c in model.cells(world.seed, ORG, uid, int(YESTERDAY // DAY)))
+    distinct_total = sum(
+        c.code_generation_activity_count
+        for uid in distinct
+        for c in model.cells(world.seed, ORG, uid, int(YESTERDAY // DAY))
+    )
     assert team_sum > distinct_total
 
 
@@ -186,6 +193,7 @@ async def test_team_modes(running: RunningSimulator, mode: str, expected: set[st
 
 # -- per-user series ----------------------------------------------------------------------------------
 
+
 async def test_user_label_none_exports_no_user_series(running: RunningSimulator) -> None:
     families = await collect(running)
     assert not [f for f in families if f.name.startswith("github_copilot_user_")]
@@ -194,9 +202,13 @@ async def test_user_label_none_exports_no_user_series(running: RunningSimulator)
 async def test_user_label_login_and_id(running: RunningSimulator) -> None:
     org = running.sim.world.org(ORG)
     active = {u for u in org.users if model.cells(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
-    by_login = {dict(k)["user"] for k in series(await collect(running, user_label="login"), "github_copilot_user_interactions")}
+    by_login = {
+        dict(k)["user"] for k in series(await collect(running, user_label="login"), "github_copilot_user_interactions")
+    }
     assert by_login == {u.login for u in active}
-    by_id = {dict(k)["user"] for k in series(await collect(running, user_label="id"), "github_copilot_user_interactions")}
+    by_id = {
+        dict(k)["user"] for k in series(await collect(running, user_label="id"), "github_copilot_user_interactions")
+    }
     assert by_id == {str(u.id) for u in active}
 
 
@@ -230,6 +242,7 @@ async def test_max_users_keeps_the_most_active(running: RunningSimulator) -> Non
 
 # -- bounded labels -----------------------------------------------------------------------------------
 
+
 async def test_languages_beyond_the_limit_sum_into_other(running: RunningSimulator) -> None:
     name = "github_copilot_language_code_generation_activities"
     full = series(await collect(running, teams="none"), name)
@@ -241,6 +254,7 @@ async def test_languages_beyond_the_limit_sum_into_other(running: RunningSimulat
 
 
 # -- history ------------------------------------------------------------------------------------------
+
 
 async def test_history_gives_one_sample_per_day_at_the_end_of_the_day(running: RunningSimulator) -> None:
     settings = settings_for(running.url, teams=TEAMS)
@@ -257,12 +271,16 @@ async def test_history_gives_one_sample_per_day_at_the_end_of_the_day(running: R
     assert f"{REPORTS}/organization-1-day" not in routes
     assert routes[f"{REPORTS}/users-1-day"] == routes[f"{REPORTS}/user-teams-1-day"] == 4
     live = await collect(running)
-    on_17th = {(s.spec.name, tuple(sorted(zip(s.spec.labels, s.labels)))): s.value
-               for s in samples if s.timestamp == YESTERDAY + DAY}
+    on_17th = {
+        (s.spec.name, tuple(sorted(zip(s.spec.labels, s.labels, strict=False)))): s.value
+        for s in samples
+        if s.timestamp == YESTERDAY + DAY
+    }
     assert on_17th == values(live), "backfill writes what the live collector serves"
 
 
 # -- parsing odd files (a fake GitHub) ---------------------------------------------------------------
+
 
 class _Lines:
     def __init__(self, lines: list[str]) -> None:
@@ -296,15 +314,25 @@ async def collect_fake(files: dict[str, list[str]], **options: Any) -> list[Metr
 
 
 async def test_nulls_missing_and_odd_values_are_skipped() -> None:
-    entity = {"day": "2024-09-17", "organization_id": "1", "daily_active_users": 3,
-              "code_generation_activity_count": None, "code_acceptance_activity_count": "12",
-              "loc_added_sum": True, "new_field_github_added": {"x": 1},
-              "totals_by_ide": [{"ide": "vscode", "code_generation_activity_count": 5},
-                                {"ide": None, "code_generation_activity_count": 2},
-                                {"code_generation_activity_count": 1}, "not an object"],
-              "totals_by_feature": None}
-    families = await collect_fake({"organization-1-day": ["", json.dumps(entity), "  "],
-                                   "user-teams-1-day": [], "users-1-day": []})
+    entity = {
+        "day": "2024-09-17",
+        "organization_id": "1",
+        "daily_active_users": 3,
+        "code_generation_activity_count": None,
+        "code_acceptance_activity_count": "12",
+        "loc_added_sum": True,
+        "new_field_github_added": {"x": 1},
+        "totals_by_ide": [
+            {"ide": "vscode", "code_generation_activity_count": 5},
+            {"ide": None, "code_generation_activity_count": 2},
+            {"code_generation_activity_count": 1},
+            "not an object",
+        ],
+        "totals_by_feature": None,
+    }
+    families = await collect_fake(
+        {"organization-1-day": ["", json.dumps(entity), "  "], "user-teams-1-day": [], "users-1-day": []}
+    )
     got = values(families)
     assert got[("github_copilot_daily_active_users", (("org", ORG),))] == 3
     names = {name for name, _ in got}
@@ -312,41 +340,62 @@ async def test_nulls_missing_and_odd_values_are_skipped() -> None:
     assert "github_copilot_code_acceptance_activities" not in names  # a string
     assert "github_copilot_lines_added" not in names  # a boolean
     assert series(families, "github_copilot_editor_code_generation_activities") == {
-        (("editor", "unknown"), ("org", ORG)): 3, (("editor", "vscode"), ("org", ORG)): 5}
+        (("editor", "unknown"), ("org", ORG)): 3,
+        (("editor", "vscode"), ("org", ORG)): 5,
+    }
 
 
 async def test_day_totals_shape_and_json_array_files_are_read() -> None:
     day = {"day": "2024-09-17", "code_generation_activity_count": 7}
     other_day = {"day": "2024-09-16", "code_generation_activity_count": 100}
     teams = [{"user_id": 1, "slug": "platform", "team_id": 9}, {"user_id": 2, "slug": "platform", "team_id": 9}]
-    users = [{"user_id": 1, "user_login": "a", "day": "2024-09-17", "code_generation_activity_count": 3},
-             {"user_id": 2, "user_login": "b", "day": "2024-09-17", "code_generation_activity_count": 0}]
-    families = await collect_fake({"organization-1-day": [json.dumps({"day_totals": [other_day, day]})],
-                                   "user-teams-1-day": [json.dumps(teams)],
-                                   "users-1-day": [json.dumps(u) for u in users]})
+    users = [
+        {"user_id": 1, "user_login": "a", "day": "2024-09-17", "code_generation_activity_count": 3},
+        {"user_id": 2, "user_login": "b", "day": "2024-09-17", "code_generation_activity_count": 0},
+    ]
+    families = await collect_fake(
+        {
+            "organization-1-day": [json.dumps({"day_totals": [other_day, day]})],
+            "user-teams-1-day": [json.dumps(teams)],
+            "users-1-day": [json.dumps(u) for u in users],
+        }
+    )
     assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
-    assert series(families, "github_copilot_team_code_generation_activities") == {(("org", ORG), ("team", "platform")): 3}
+    assert series(families, "github_copilot_team_code_generation_activities") == {
+        (("org", ORG), ("team", "platform")): 3
+    }
     assert series(families, "github_copilot_team_active_users") == {(("org", ORG), ("team", "platform")): 1}
 
 
 async def test_a_line_that_is_not_json_fails_the_run() -> None:
     with pytest.raises(MalformedResponseError, match="not JSON"):
-        await collect_fake({"organization-1-day": ['{"day": "2024-09-17"', ]})
+        await collect_fake(
+            {
+                "organization-1-day": [
+                    '{"day": "2024-09-17"',
+                ]
+            }
+        )
 
 
 def test_tally_folding_keeps_sums_and_drops_merged_distinct_counts() -> None:
     tally = Tally()
-    entries = [{"editor": e, "language": lang, "suggestions_count": n, "active_users": 1}
-               for e, lang, n in [("vscode", "python", 10), ("vscode", "go", 5), ("vim", "python", 1), ("vim", "rust", 1)]]
+    entries = [
+        {"editor": e, "language": lang, "suggestions_count": n, "active_users": 1}
+        for e, lang, n in [("vscode", "python", 10), ("vscode", "go", 5), ("vim", "python", 1), ("vim", "rust", 1)]
+    ]
     tally.add_entries(entries, ("editor", "language"), ("suggestions_count", "active_users"))
     folded = tally.folded(1, weight=("suggestions_count",), non_additive=("active_users",))
-    assert folded == {("vscode", "python"): {"suggestions_count": 10, "active_users": 1},
-                      ("vscode", "other"): {"suggestions_count": 5},
-                      ("other", "python"): {"suggestions_count": 1},
-                      ("other", "other"): {"suggestions_count": 1}}
+    assert folded == {
+        ("vscode", "python"): {"suggestions_count": 10, "active_users": 1},
+        ("vscode", "other"): {"suggestions_count": 5},
+        ("other", "python"): {"suggestions_count": 1},
+        ("other", "other"): {"suggestions_count": 1},
+    }
 
 
 # -- the demo -----------------------------------------------------------------------------------------
+
 
 async def test_demo_shows_both_parts_with_org_team_editor_language(running: RunningSimulator) -> None:
     from exporter.collectors import COLLECTORS
@@ -359,8 +408,11 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
     async with github(settings) as client:
         collectors = [c for c in build_collectors(settings, client) if c.name in ("copilot", "copilot_usage")]
         assert {(c.name, c.target) for c in collectors} >= {
-            ("copilot", ORG), ("copilot", f"enterprise:{ENTERPRISE}"), ("copilot_usage", ORG),
-            ("copilot_usage", f"{ORG}/platform")}
+            ("copilot", ORG),
+            ("copilot", f"enterprise:{ENTERPRISE}"),
+            ("copilot_usage", ORG),
+            ("copilot_usage", f"{ORG}/platform"),
+        }
         for collector in collectors:
             collector._clock = Clock()  # the simulator's fixed day
             for family in await collector.collect():

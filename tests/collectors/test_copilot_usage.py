@@ -51,7 +51,9 @@ TEAM_USAGE = "/orgs/{org}/team/{team_slug}/copilot/usage"
 YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
 
 
-async def collect(running: RunningSimulator, target: str = ORG, clock: Clock | None = None, **options: Any) -> list[Metric]:
+async def collect(
+    running: RunningSimulator, target: str = ORG, clock: Clock | None = None, **options: Any
+) -> list[Metric]:
     settings = settings_for(running.url, {"copilot_usage": options}, [f"{ORG}/platform"])
     async with github(settings) as client:
         return await CopilotUsageCollector(client, settings, target, clock=clock or Clock()).collect()
@@ -86,7 +88,8 @@ async def test_breakdown_matches_the_summary(running: RunningSimulator) -> None:
     families = await collect(running)
     assert series(families, "github_copilot_code_suggestions") == {
         (("editor", b["editor"]), ("language", b["language"]), ("org", ORG)): b["suggestions_count"]
-        for b in expected["breakdown"]}
+        for b in expected["breakdown"]
+    }
     assert series(families, "github_copilot_usage_chat_turns") == {(("org", ORG),): expected["total_chat_turns"]}
 
 
@@ -112,16 +115,20 @@ async def test_null_breakdown_exports_totals_only(running: RunningSimulator) -> 
     world = running.sim.world
     org = world.org(ORG)
     team = next(t for t in model.scope_of(world, "organization", ORG).teams if t.slug == "backend")
-    quiet = next(d for d in range(int(YESTERDAY // DAY), int(YESTERDAY // DAY) - 60, -1)
-                 if model.summary(world, org, team.members, d)["breakdown"] is None)
+    quiet = next(
+        d
+        for d in range(int(YESTERDAY // DAY), int(YESTERDAY // DAY) - 60, -1)
+        if model.summary(world, org, team.members, d)["breakdown"] is None
+    )
     now = (quiet + 1) * DAY + 12 * 3600  # noon of the next day: the quiet day is the newest one listed
     running.sim.set_clock(now)
     families = await collect(running, f"{ORG}/backend", clock=Clock(now))
     names = {f.name for f in data_families(families)}
     assert "github_copilot_team_usage_code_suggestions" in names
     assert not {n for n in names if n.startswith("github_copilot_team_code_")}
-    assert series(families, "github_copilot_team_usage_day_timestamp_seconds") == \
-        {(("org", ORG), ("team", "backend")): quiet * DAY}
+    assert series(families, "github_copilot_team_usage_day_timestamp_seconds") == {
+        (("org", ORG), ("team", "backend")): quiet * DAY
+    }
 
 
 class _OneDay:
@@ -139,13 +146,17 @@ class _OneDay:
 
 async def test_missing_totals_are_not_exported_as_zero() -> None:
     settings = settings_for("http://127.0.0.1:1")
-    day = {"day": "2024-09-17", "total_suggestions_count": 10, "breakdown": [
-        {"editor": "vscode", "language": "python", "suggestions_count": 10, "unknown_future_field": 1}]}
+    day = {
+        "day": "2024-09-17",
+        "total_suggestions_count": 10,
+        "breakdown": [{"editor": "vscode", "language": "python", "suggestions_count": 10, "unknown_future_field": 1}],
+    }
     families = await CopilotUsageCollector(_OneDay(day), settings, ORG, clock=Clock()).collect()  # type: ignore[arg-type]
     names = {f.name for f in families}
     assert "github_copilot_usage_code_suggestions" in names and "github_copilot_usage_chat_turns" not in names
     assert series(families, "github_copilot_code_suggestions") == {
-        (("editor", "vscode"), ("language", "python"), ("org", ORG)): 10}
+        (("editor", "vscode"), ("language", "python"), ("org", ORG)): 10
+    }
     assert "github_copilot_code_acceptances" not in names
 
 

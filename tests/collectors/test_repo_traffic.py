@@ -241,12 +241,19 @@ def test_parsing_nulls_duplicates_and_limits() -> None:
         {"timestamp": None, "count": 9, "uniques": 9}, None]}
     assert daily(answer, "views", VIEWS_ROUTE) == {math.floor(NOW / DAY) - 1: (7.0, 1.0)}
     assert daily({"count": 0, "uniques": 0, "views": None}, "views", VIEWS_ROUTE) == {}
-    paths = [{"path": "/a", "title": "A", "count": 5, "uniques": 2}, {"path": "/b", "title": "B", "count": 9, "uniques": 1},
-             {"path": "/a", "title": "A again", "count": 7, "uniques": None}, {"path": None, "count": 1}]
+    paths = [
+        {"path": "/a", "title": "A", "count": 5, "uniques": 2},
+        {"path": "/b", "title": "B", "count": 9, "uniques": 1},
+        {"path": "/a", "title": "A again", "count": 7, "uniques": None},
+        {"path": None, "count": 1},
+    ]
     assert top_paths(paths, 10) == [("/a", "A", 12.0, 2.0), ("/b", "B", 9.0, 1.0)]
     assert top_paths(paths, 1) == [("/a", "A", 12.0, 2.0)] and top_paths(None, 10) == []
-    referrers = [{"referrer": "", "count": 2, "uniques": 2}, {"referrer": "", "count": 1, "uniques": 1},
-                 {"referrer": "Google", "count": 4, "uniques": None}]
+    referrers = [
+        {"referrer": "", "count": 2, "uniques": 2},
+        {"referrer": "", "count": 1, "uniques": 1},
+        {"referrer": "Google", "count": 4, "uniques": None},
+    ]
     assert top_referrers(referrers, 10) == [("Google", 4.0, None), ("", 3.0, 3.0)]
 
 

@@ -32,7 +32,12 @@ def test_compose_file_matches_the_compose_specification() -> None:
 
 def test_compose_schema_check_catches_a_misspelt_key(tmp_path: Path) -> None:
     broken = tmp_path / "compose.yml"
-    broken.write_text(COMPOSE_FILE.read_text(encoding="utf-8").replace("    depends_on:\n      github", "    depend_on:\n      github"), encoding="utf-8")
+    broken.write_text(
+        COMPOSE_FILE.read_text(encoding="utf-8").replace(
+            "    depends_on:\n      github", "    depend_on:\n      github"
+        ),
+        encoding="utf-8",
+    )
     code, report = check_compose_schema(broken)
     assert code != 0 and report["status"] == "fail", report
 
@@ -56,7 +61,9 @@ def test_services_and_their_wiring() -> None:
     cli = module("exporter.cli")
     args = cli.build_parser().parse_args(exporter["command"])
     assert args.demo and args.listen_address == ":9877"
-    assert (COMPOSE_DIR / exporter["build"]["context"]).resolve() / exporter["build"]["dockerfile"] == (COMPOSE_DIR / "../../Dockerfile").resolve()
+    assert (COMPOSE_DIR / exporter["build"]["context"]).resolve() / exporter["build"]["dockerfile"] == (
+        COMPOSE_DIR / "../../Dockerfile"
+    ).resolve()
     assert exporter["read_only"] is True and exporter["cap_drop"] == ["ALL"]
 
     prometheus = services["prometheus"]

@@ -106,18 +106,34 @@ def interpolated(variable: dict[str, Any], value: str) -> str:
 
 def expand(text: str, values: dict[str, str]) -> str:
     """Grafana's interpolation of `$name` / `${name}`: template variables (values already interpolated) and built-ins."""
+
     def replace(found: re.Match[str]) -> str:
         name = found.group(1) or found.group(2)
         if name in BUILTINS:
             return BUILTINS[name]
         assert name in values, f"${name} is not a variable of the dashboard"
         return values[name]
+
     return VARIABLE.sub(replace, text)
 
 
 PROMQL_WORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "or", "and", "unless", "offset",
-    "le", "inf", "nan", "time", "vector",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "or",
+    "and",
+    "unless",
+    "offset",
+    "le",
+    "inf",
+    "nan",
+    "time",
+    "vector",
 }
 
 
@@ -137,7 +153,9 @@ def metric_names(expr: str) -> set[str]:
 def documented_metrics() -> set[str]:
     """Series names of docs/metrics.md, with a histogram's _bucket, _sum and _count."""
     names = set()
-    for name, kind in re.findall(r"^\| `(github_\w+)` \| (\w+) \|", METRICS_DOC.read_text(encoding="utf-8"), re.MULTILINE):
+    for name, kind in re.findall(
+        r"^\| `(github_\w+)` \| (\w+) \|", METRICS_DOC.read_text(encoding="utf-8"), re.MULTILINE
+    ):
         names.add(name)
         if kind == "histogram":
             names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
@@ -145,6 +163,7 @@ def documented_metrics() -> set[str]:
 
 
 # -- the tests ---------------------------------------------------------------------------------
+
 
 def test_dashboards_are_generated_and_up_to_date() -> None:
     result = run([sys.executable, str(GENERATOR), "--check"])
@@ -176,7 +195,9 @@ def test_files_are_valid_json_with_stable_unique_uids() -> None:
         assert dashboard["schemaVersion"] >= 36, f"{name}: Grafana 10/11 schema expected"
         assert "github-insights-exporter" in dashboard["tags"], name
         assert dashboard["description"].strip(), name
-        assert "__inputs" not in dashboard and "__requires" not in dashboard, f"{name}: import through the datasource variable"
+        assert "__inputs" not in dashboard and "__requires" not in dashboard, (
+            f"{name}: import through the datasource variable"
+        )
 
 
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -254,9 +275,11 @@ def test_queries_use_only_documented_metrics_and_recording_rules(name: str) -> N
 
 
 def test_metric_name_extraction() -> None:
-    expr = ('max by (org) (increase(github_a_total{org=~"$org", x="y_z"}[1h]))\n/\n'
-            '(sum without (le) (rate(b:c:d[5m])) > 0) or vector(0) * on (org) group_left (version) '
-            'histogram_quantile(0.95, github_h_bucket) - time() + up')
+    expr = (
+        'max by (org) (increase(github_a_total{org=~"$org", x="y_z"}[1h]))\n/\n'
+        "(sum without (le) (rate(b:c:d[5m])) > 0) or vector(0) * on (org) group_left (version) "
+        "histogram_quantile(0.95, github_h_bucket) - time() + up"
+    )
     assert metric_names(expr) == {"github_a_total", "b:c:d", "github_h_bucket", "up"}
 
 
@@ -266,12 +289,19 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
     for name, dashboard in dashboards().items():
         values = {v["name"]: "some-value" for v in query_variables(dashboard)}
         for panel, target in targets(dashboard):
-            rules.append({"record": f"dashboard:query:{len(rules)}", "expr": expand(target["expr"], values),
-                          "labels": {"dashboard": name, "panel": panel["title"], "ref": target["refId"]}})
+            rules.append(
+                {
+                    "record": f"dashboard:query:{len(rules)}",
+                    "expr": expand(target["expr"], values),
+                    "labels": {"dashboard": name, "panel": panel["title"], "ref": target["refId"]},
+                }
+            )
         for annotation in dashboard["annotations"]["list"]:
             rules.append({"record": f"dashboard:annotation:{len(rules)}", "expr": expand(annotation["expr"], values)})
         for variable in query_variables(dashboard):
-            rules.append({"record": f"dashboard:variable:{len(rules)}", "expr": expand(label_values_query(variable)[0], values)})
+            rules.append(
+                {"record": f"dashboard:variable:{len(rules)}", "expr": expand(label_values_query(variable)[0], values)}
+            )
     path = tmp_path / "dashboard-queries.rules.yml"
     path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}), encoding="utf-8")
     result = run([tool("promtool"), "check", "rules", str(path)])
@@ -313,7 +343,9 @@ def test_panels_are_described_with_units_and_laid_out(name: str) -> None:
 def value_units(panel: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(name, unit, queries) of what a panel shows: its columns for a table, else the panel as a whole."""
     if panel["type"] != "table":
-        return [(panel["title"], panel["fieldConfig"]["defaults"]["unit"], " ".join(t["expr"] for t in panel["targets"]))]
+        return [
+            (panel["title"], panel["fieldConfig"]["defaults"]["unit"], " ".join(t["expr"] for t in panel["targets"]))
+        ]
     exprs = {f"Value #{t['refId']}": t["expr"] for t in panel["targets"]}
     columns = []
     for override in panel["fieldConfig"]["overrides"]:

@@ -49,7 +49,7 @@ def env_of(stage: list[Any]) -> dict[str, str]:
     for command in stage:
         if command.cmd == "ENV":
             pairs = command.value
-            env.update(zip(pairs[0::2], pairs[1::2]))
+            env.update(zip(pairs[0::2], pairs[1::2], strict=False))
     return env
 
 
@@ -216,6 +216,14 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
         assert in_context(source), f"{source} is excluded by .dockerignore"
     for path in ("exporter/cli.py", "exporter/simulator/__init__.py", "exporter/py.typed"):
         assert in_context(path), path
-    for path in (".git/HEAD", ".venv/bin/python", "node_modules/@octokit/openapi/package.json", "tests/test_cli.py",
-                 "deploy/compose/compose.yml", "exporter/__pycache__/cli.cpython-312.pyc", "docs/metrics.md", ".env"):
+    for path in (
+        ".git/HEAD",
+        ".venv/bin/python",
+        "node_modules/@octokit/openapi/package.json",
+        "tests/test_cli.py",
+        "deploy/compose/compose.yml",
+        "exporter/__pycache__/cli.cpython-312.pyc",
+        "docs/metrics.md",
+        ".env",
+    ):
         assert not in_context(path), path

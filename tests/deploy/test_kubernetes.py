@@ -104,12 +104,20 @@ def test_validator_rejects_a_misspelt_field() -> None:
 # kinds, this schema lists the monitoring.coreos.com/v1 fields the manifests may
 # use (names and shapes as in the operator's CRDs) and rejects any other, so a
 # misspelt field fails here instead of being pruned by the API server.
-DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+DURATION = {
+    "type": "string",
+    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+}
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 METADATA = {
     "type": "object",
     "required": ["name"],
-    "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}, "labels": STRING_MAP, "annotations": STRING_MAP},
+    "properties": {
+        "name": {"type": "string"},
+        "namespace": {"type": "string"},
+        "labels": STRING_MAP,
+        "annotations": STRING_MAP,
+    },
     "additionalProperties": False,
 }
 SERVICE_MONITOR_SCHEMA = {
@@ -258,7 +266,9 @@ def test_pod_is_locked_down(variant: str) -> None:
     assert spec["securityContext"]["runAsNonRoot"] is True
     image_user = re.search(r"^USER (\d+):(\d+)$", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert image_user, "the Dockerfile sets a numeric USER"
-    assert (spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]) == tuple(map(int, image_user.groups()))
+    assert (spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]) == tuple(
+        map(int, image_user.groups())
+    )
     assert spec["securityContext"]["runAsUser"] != 0
     assert spec["automountServiceAccountToken"] is False
     (container,) = spec["containers"]

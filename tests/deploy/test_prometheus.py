@@ -110,7 +110,9 @@ def test_recording_rules_follow_level_metric_operations() -> None:
         level, metric, operations = name.split(":")
         assert re.fullmatch(r"[a-z]+(_[a-z]+)*", level) and re.fullmatch(r"[a-z0-9_]+", operations), name
         assert metric.startswith("github_") and not metric.endswith("_total"), name
-        by = re.findall(r"sum by \(([^)]*)\)|max by \(([^)]*)\)", next(r["expr"] for r in recording_rules() if r["record"] == name))
+        by = re.findall(
+            r"sum by \(([^)]*)\)|max by \(([^)]*)\)", next(r["expr"] for r in recording_rules() if r["record"] == name)
+        )
         outer = {label.strip() for label in (by[0][0] or by[0][1]).split(",")}
         assert set(level.split("_")) == outer, f"{name}: level {level!r} but aggregated by {outer}"
 
@@ -135,7 +137,9 @@ def test_rule_tests_cover_every_alert_firing_and_not_firing() -> None:
 
 
 def test_rules_use_only_known_metrics() -> None:
-    documented = set(re.findall(r"^\| `(github_[a-z0-9_]+)` \|", METRICS_DOC.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    documented = set(
+        re.findall(r"^\| `(github_[a-z0-9_]+)` \|", METRICS_DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    )
     assert "github_api_insights_requests_total" in documented
     used: set[str] = set()
     for rule in rules():
@@ -155,21 +159,59 @@ MUTATIONS = [
     ("spike for", "for: 1m\n", "for: 0m\n", 1, "api-insights"),
     ("spike window", "_total[1h]))", "_total[2h]))", 5, "api-insights"),
     ("HA dedup", "max by (org) (increase(", "sum by (org) (increase(", 6, "api-insights"),
-    ("per minute", "60 * max by (org) (rate(github_api_insights_requests_total", "max by (org) (rate(github_api_insights_requests_total", 1, "api-insights"),
+    (
+        "per minute",
+        "60 * max by (org) (rate(github_api_insights_requests_total",
+        "max by (org) (rate(github_api_insights_requests_total",
+        1,
+        "api-insights",
+    ),
     ("data stale threshold", "> 8 * 3600", ">= 8 * 3600", 1, "api-insights"),
     ("token threshold", "github_rate_limit_limit < 0.10", "github_rate_limit_limit <= 0.10", 1, "exporter"),
-    ("token reset", "github_rate_limit_reset_timestamp_seconds > time()", "github_rate_limit_reset_timestamp_seconds > 0", 1, "exporter"),
+    (
+        "token reset",
+        "github_rate_limit_reset_timestamp_seconds > time()",
+        "github_rate_limit_reset_timestamp_seconds > 0",
+        1,
+        "exporter",
+    ),
     ("failure share", "> 0.25 * increase", ">= 0.25 * increase", 1, "exporter"),
-    ("stale floor", "github_exporter_collector_interval_seconds, 3600)", "github_exporter_collector_interval_seconds, 3660)", 1, "exporter"),
-    ("stale intervals", "clamp_min(3 * github_exporter_collector_interval_seconds", "clamp_min(0.2 * github_exporter_collector_interval_seconds", 1, "exporter"),
+    (
+        "stale floor",
+        "github_exporter_collector_interval_seconds, 3600)",
+        "github_exporter_collector_interval_seconds, 3660)",
+        1,
+        "exporter",
+    ),
+    (
+        "stale intervals",
+        "clamp_min(3 * github_exporter_collector_interval_seconds",
+        "clamp_min(0.2 * github_exporter_collector_interval_seconds",
+        1,
+        "exporter",
+    ),
     ("down job", 'up{job="github-insights-exporter"} == 0', "up == 0", 1, "exporter"),
-    ("billing window", "github_billing_export_failures_total[1h]", "github_billing_export_failures_total[2h]", 1, "billing"),
-    ("copilot no-suggestion filter", "(github_copilot_code_suggestions)) > 0)", "(github_copilot_code_suggestions)))", 2, "copilot"),
+    (
+        "billing window",
+        "github_billing_export_failures_total[1h]",
+        "github_billing_export_failures_total[2h]",
+        1,
+        "billing",
+    ),
+    (
+        "copilot no-suggestion filter",
+        "(github_copilot_code_suggestions)) > 0)",
+        "(github_copilot_code_suggestions)))",
+        2,
+        "copilot",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "old", "new", "count", "family"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
-def test_rule_tests_catch_a_changed_rule(tmp_path: Path, name: str, old: str, new: str, count: int, family: str) -> None:
+def test_rule_tests_catch_a_changed_rule(
+    tmp_path: Path, name: str, old: str, new: str, count: int, family: str
+) -> None:
     shutil.copytree(PROMETHEUS / "rules", tmp_path / "rules")
     shutil.copytree(PROMETHEUS / "tests", tmp_path / "tests")
     rules_copy = tmp_path / "rules" / RULES_FILE.name

@@ -50,7 +50,9 @@ def sleeps() -> RecordedSleep:
 
 
 @pytest.fixture
-async def client(running: RunningSimulator, sim, registry: CollectorRegistry, sleeps: RecordedSleep) -> AsyncIterator[GitHubClient]:
+async def client(
+    running: RunningSimulator, sim, registry: CollectorRegistry, sleeps: RecordedSleep
+) -> AsyncIterator[GitHubClient]:
     settings = GitHubSettings(api_url=running.url, token=TOKEN, max_retries=3, max_rate_limit_wait=120)
     client = GitHubClient(settings, ExporterMetrics(registry), clock=sim.now, sleep=sleeps)
     yield client

@@ -26,8 +26,14 @@ TOKENS = "/app/installations/{installation_id}/access_tokens"
 @pytest.fixture(scope="module")
 def key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -41,7 +47,9 @@ def app_sim(key_pair) -> Iterator[RunningSimulator]:
 async def test_app_installation_token_is_cached_and_refreshed(app_sim: RunningSimulator, key_pair) -> None:
     sim = app_sim.sim
     auth = AppAuth(APP_ID, key_pair[0], app_sim.url, clock=sim.now)
-    client = GitHubClient(GitHubSettings(api_url=app_sim.url), ExporterMetrics(CollectorRegistry()), auth=auth, clock=sim.now)
+    client = GitHubClient(
+        GitHubSettings(api_url=app_sim.url), ExporterMetrics(CollectorRegistry()), auth=auth, clock=sim.now
+    )
     try:
         for _ in range(3):
             response = await client.get(SUMMARY, params=WINDOW, org="octo-demo")
@@ -56,8 +64,11 @@ async def test_app_installation_token_is_cached_and_refreshed(app_sim: RunningSi
 
 
 async def test_app_signed_with_the_wrong_key_is_refused(app_sim: RunningSimulator) -> None:
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    other = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
     auth = AppAuth(APP_ID, other, app_sim.url, clock=app_sim.sim.now)
     client = GitHubClient(GitHubSettings(api_url=app_sim.url), ExporterMetrics(CollectorRegistry()), auth=auth)
     try:
@@ -75,8 +86,12 @@ def test_reprs_hide_secrets(key_pair) -> None:
 
 @pytest.mark.parametrize(
     ("path", "owner"),
-    [("/orgs/Octo/insights/api/time-stats", "octo"), ("/repos/octo/api/traffic/views", "octo"),
-     ("/api/v3/enterprises/ent/settings/billing/reports", "ent"), ("/app/installations/1/access_tokens", None)],
+    [
+        ("/orgs/Octo/insights/api/time-stats", "octo"),
+        ("/repos/octo/api/traffic/views", "octo"),
+        ("/api/v3/enterprises/ent/settings/billing/reports", "ent"),
+        ("/app/installations/1/access_tokens", None),
+    ],
 )
 def test_owner_of(path: str, owner: str | None) -> None:
     assert owner_of(path) == owner

@@ -239,7 +239,7 @@ def test_summarized_is_the_detailed_report_summed(running: RunningSimulator, htt
         header = table[0]
         out: dict[tuple[str, ...], float] = {}
         for row in table[1:]:
-            record = dict(zip(header, row))
+            record = dict(zip(header, row, strict=False))
             key = (record["date"], record["sku"], record["organization"], record["repository"],
                    record["cost_center_name"])
             out[key] = out.get(key, 0.0) + float(record["net_amount"])

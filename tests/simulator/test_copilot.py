@@ -52,6 +52,7 @@ def fetch(http: httpx.Client, path: str, **params: str) -> list[dict[str, Any]]:
 
 # -- shapes -----------------------------------------------------------------------------------------
 
+
 def test_retired_summaries_match_the_v18_description(http: httpx.Client) -> None:
     org = http.get(f"/orgs/{ORG}/copilot/usage")
     team = http.get(f"/orgs/{ORG}/team/platform/copilot/usage")
@@ -63,16 +64,19 @@ def test_retired_summaries_match_the_v18_description(http: httpx.Client) -> None
     assert {"day", "breakdown", "total_chat_turns", "total_active_chat_users"} <= set(org.json()[-1])
 
 
-@pytest.mark.parametrize("path, params", [
-    (f"{ORG_REPORTS}/organization-1-day", {"day": YESTERDAY}),
-    (f"{ORG_REPORTS}/users-1-day", {"day": YESTERDAY}),
-    (f"{ORG_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
-    (f"{ORG_REPORTS}/organization-28-day/latest", {}),
-    (f"{ENT_REPORTS}/enterprise-1-day", {"day": YESTERDAY}),
-    (f"{ENT_REPORTS}/users-1-day", {"day": YESTERDAY}),
-    (f"{ENT_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
-    (f"{ENT_REPORTS}/enterprise-28-day/latest", {}),
-])
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        (f"{ORG_REPORTS}/organization-1-day", {"day": YESTERDAY}),
+        (f"{ORG_REPORTS}/users-1-day", {"day": YESTERDAY}),
+        (f"{ORG_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
+        (f"{ORG_REPORTS}/organization-28-day/latest", {}),
+        (f"{ENT_REPORTS}/enterprise-1-day", {"day": YESTERDAY}),
+        (f"{ENT_REPORTS}/users-1-day", {"day": YESTERDAY}),
+        (f"{ENT_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
+        (f"{ENT_REPORTS}/enterprise-28-day/latest", {}),
+    ],
+)
 def test_report_answers_match_the_description(http: httpx.Client, path: str, params: dict[str, str]) -> None:
     response = http.get(path.format(org=ORG, enterprise=ENTERPRISE), params=params)
     assert response.status_code == 200, response.text
@@ -91,34 +95,46 @@ def test_day_not_processed_yet_answers_204_without_a_body(running: RunningSimula
         assert response.status_code == 204 and response.content == b"" and "etag" not in response.headers
     # Yesterday becomes ready 6 h after it ended: at 05:59 it is not, at 06:00 it is.
     running.sim.set_clock(parse_iso("2024-09-18T05:59:59Z"))
-    assert http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code == 204
+    assert (
+        http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code
+        == 204
+    )
     assert http.get(f"/orgs/{ORG}/copilot/usage").json()[-1]["day"] == "2024-09-16"
     running.sim.set_clock(parse_iso("2024-09-18T06:00:00Z"))
-    assert http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code == 200
+    assert (
+        http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code
+        == 200
+    )
     assert http.get(f"/orgs/{ORG}/copilot/usage").json()[-1]["day"] == YESTERDAY
 
 
 @pytest.mark.parametrize("day", [None, "yesterday", "2024-13-01"])
 def test_day_parameter_is_required_and_a_date(http: httpx.Client, day: str | None) -> None:
-    response = http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day",
-                        params={} if day is None else {"day": day})
+    response = http.get(
+        f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={} if day is None else {"day": day}
+    )
     assert response.status_code == 422 and "day" in response.json()["message"]
 
 
 def test_unknown_owner_or_team_is_404(http: httpx.Client) -> None:
-    assert http.get("/orgs/nobody/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code == 404
+    assert (
+        http.get("/orgs/nobody/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).status_code
+        == 404
+    )
     assert http.get("/enterprises/nobody/copilot/metrics/reports/enterprise-28-day/latest").status_code == 404
     assert http.get(f"/orgs/{ORG}/team/nobody/copilot/usage").status_code == 404
 
 
 def test_summary_since_and_until_pick_days(http: httpx.Client) -> None:
-    days = http.get(f"/orgs/{ORG}/copilot/usage", params={"since": "2024-09-10T00:00:00Z",
-                                                           "until": "2024-09-12T23:59:59Z"}).json()
+    days = http.get(
+        f"/orgs/{ORG}/copilot/usage", params={"since": "2024-09-10T00:00:00Z", "until": "2024-09-12T23:59:59Z"}
+    ).json()
     assert [d["day"] for d in days] == ["2024-09-10", "2024-09-11", "2024-09-12"]
     assert http.get(f"/orgs/{ORG}/copilot/usage", params={"since": "2024-09-10"}).status_code == 422
 
 
 # -- retirement -------------------------------------------------------------------------------------
+
 
 async def test_retired_switch_in_the_config_answers_404() -> None:
     sim = Simulator(SimulatorConfig(copilot_usage_retired=True), clock=ManualClock(NOW))
@@ -142,9 +158,13 @@ def test_retirement_at_run_time_is_a_status_fault(running: RunningSimulator, htt
 
 # -- downloads --------------------------------------------------------------------------------------
 
-def test_download_links_are_signed_on_another_origin_and_refuse_credentials(running: RunningSimulator,
-                                                                           http: httpx.Client) -> None:
-    links = http.get(f"/orgs/{ORG}/copilot/metrics/reports/users-1-day", params={"day": YESTERDAY}).json()["download_links"]
+
+def test_download_links_are_signed_on_another_origin_and_refuse_credentials(
+    running: RunningSimulator, http: httpx.Client
+) -> None:
+    links = http.get(f"/orgs/{ORG}/copilot/metrics/reports/users-1-day", params={"day": YESTERDAY}).json()[
+        "download_links"
+    ]
     assert len(links) > 1, "users reports are split over several files"
     api, link = urlsplit(running.url), urlsplit(links[0])
     assert (link.hostname, link.port) != (api.hostname, api.port) and link.port == api.port
@@ -163,16 +183,21 @@ def test_download_links_are_signed_on_another_origin_and_refuse_credentials(runn
 
 
 def test_download_faults_use_the_download_template(running: RunningSimulator, http: httpx.Client) -> None:
-    link = http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).json()["download_links"][0]
+    link = http.get(f"/orgs/{ORG}/copilot/metrics/reports/organization-1-day", params={"day": YESTERDAY}).json()[
+        "download_links"
+    ][0]
     running.sim.fail_next(status=503, route=cp.DOWNLOAD_TEMPLATE)
     assert [httpx.get(link).status_code for _ in range(2)] == [503, 200]
 
 
 # -- consistency and time ---------------------------------------------------------------------------
 
+
 def test_entity_totals_are_the_sum_of_user_rows(http: httpx.Client) -> None:
-    for path, users, name in ((f"{ORG_REPORTS}/organization-1-day", f"{ORG_REPORTS}/users-1-day", ORG),
-                              (f"{ENT_REPORTS}/enterprise-1-day", f"{ENT_REPORTS}/users-1-day", ENTERPRISE)):
+    for path, users, name in (
+        (f"{ORG_REPORTS}/organization-1-day", f"{ORG_REPORTS}/users-1-day", ORG),
+        (f"{ENT_REPORTS}/enterprise-1-day", f"{ENT_REPORTS}/users-1-day", ENTERPRISE),
+    ):
         (entity,) = fetch(http, path.format(org=name, enterprise=name), day=YESTERDAY)
         rows = fetch(http, users.format(org=name, enterprise=name), day=YESTERDAY)
         assert entity["daily_active_users"] == len(rows) > 0
@@ -225,8 +250,11 @@ def test_a_day_without_completions_has_a_null_breakdown(running: RunningSimulato
     world = running.sim.world
     org = world.org(ORG)
     team = next(t for t in cp.scope_of(world, "organization", ORG).teams if t.slug == "backend")
-    quiet = [day for day in range(cp.day_number("2024-08-01"), cp.day_number(YESTERDAY))
-             if cp.summary(world, org, team.members, day)["breakdown"] is None]
+    quiet = [
+        day
+        for day in range(cp.day_number("2024-08-01"), cp.day_number(YESTERDAY))
+        if cp.summary(world, org, team.members, day)["breakdown"] is None
+    ]
     assert quiet and all(cp.weekday(day) >= 5 for day in quiet)
     body = cp.summary(world, org, team.members, quiet[0])
     assert body["total_suggestions_count"] == 0

@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from exporter.simulator import Simulator
+from exporter.simulator.routing import iso
 from tests.openapi import assert_matches, documented_fields, to_json_schema
 from tests.simulator.conftest import NOW, ORG
-from exporter.simulator.routing import iso
 
 WINDOW = {"min_timestamp": iso(NOW - 86400), "max_timestamp": iso(NOW)}
 BASE = "/orgs/{org}/insights/api"

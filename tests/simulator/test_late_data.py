@@ -115,7 +115,7 @@ async def test_a_spike_shows_at_once_in_time_stats(sim: Simulator, client) -> No
     # The spike is 9x each cell's full count on top of what shows; full counts appear once the data lag passes.
     sim.clock.set(NOW + 7 * HOUR)
     late = (await client.get(f"{API}/time-stats", params=window)).json()
-    for spiked, full in zip(after, late):
+    for spiked, full in zip(after, late, strict=False):
         base = full["total_request_count"] - spiked["total_request_count"]
         assert base > 0 and spiked["total_request_count"] >= 9 * base - 9 * 200  # floors per cell
         assert full["rate_limited_request_count"] >= spiked["rate_limited_request_count"]

@@ -32,15 +32,20 @@ async def test_date_range_is_honoured(client: httpx.AsyncClient) -> None:
     assert {c["collection_date"][:10] for c in body} == {"2024-09-12", "2024-09-13"}
     assert (await client.get(URL, params={"date_start": "2024-09-20"})).json() == []
     # Timestamps work too; without date_start the answer covers 30 days.
-    body = (await client.get(URL, params={"date_start": "2024-09-13T00:00:00Z", "date_end": "2024-09-13T23:59:59Z"})).json()
+    body = (
+        await client.get(URL, params={"date_start": "2024-09-13T00:00:00Z", "date_end": "2024-09-13T23:59:59Z"})
+    ).json()
     assert {c["collection_date"] for c in body} == {"2024-09-13T23:59:59Z"}
     body = (await client.get(URL)).json()
     assert min(c["collection_date"] for c in body) >= "2024-08-19"
 
 
 async def test_bad_ranges_are_refused(client: httpx.AsyncClient) -> None:
-    for params in ({"date_start": "yesterday"}, {"date_start": "2024-09-15", "date_end": "2024-09-01"},
-                   {"date_start": "2023-01-01", "date_end": "2024-09-01"}):
+    for params in (
+        {"date_start": "yesterday"},
+        {"date_start": "2024-09-15", "date_end": "2024-09-01"},
+        {"date_start": "2023-01-01", "date_end": "2024-09-01"},
+    ):
         response = await client.get(URL, params=params)
         assert response.status_code == 422, params
         assert response.json()["message"].startswith("Invalid request.")
@@ -52,8 +57,9 @@ async def test_accounts(client: httpx.AsyncClient) -> None:
     assert (await client.get("/enterprise-installation/Octo-Enterprise/server-statistics")).json()
 
 
-async def test_a_day_shows_after_its_upload_and_never_changes(sim: Simulator, clock: ManualClock,
-                                                              client: httpx.AsyncClient) -> None:
+async def test_a_day_shows_after_its_upload_and_never_changes(
+    sim: Simulator, clock: ManualClock, client: httpx.AsyncClient
+) -> None:
     day = "2024-09-18"
     params = {"date_start": day}
     clock.set(parse_iso(f"{day}T23:00:00Z"))
@@ -83,8 +89,13 @@ async def test_figures_are_consistent_and_grow(client: httpx.AsyncClient, sim: S
         assert abs(ratio - expected) < 0.01
         assert c["dormant_users"]["dormancy_threshold"] == "90 days"
     for earlier, later in itertools.pairwise(body):
-        for group, field in (("repos", "total_repos"), ("repos", "total_pushes"), ("comments", "total_issue_comments"),
-                             ("users", "total_users"), ("pulls", "total_pulls")):
+        for group, field in (
+            ("repos", "total_repos"),
+            ("repos", "total_pushes"),
+            ("comments", "total_issue_comments"),
+            ("users", "total_users"),
+            ("pulls", "total_pulls"),
+        ):
             assert later["ghe_stats"][group][field] >= earlier["ghe_stats"][group][field], (group, field)
     assert body[-1]["ghe_stats"]["repos"]["total_pushes"] > body[0]["ghe_stats"]["repos"]["total_pushes"]
 
@@ -95,9 +106,16 @@ async def test_staging_misses_some_uploads_and_runs_ahead(client: httpx.AsyncCli
     per_server = {s.server_id: [c for c in body if c["server_id"] == s.server_id] for s in (prod, staging)}
     assert len(per_server[staging.server_id]) < len(per_server[prod.server_id])
     staging_latest = per_server[staging.server_id][-1]
-    assert staging_latest["packages_stats"] == {"registry_enabled": False, "registry_v2_enabled": False, "ecosystems": []}
-    versions = {c["server_id"]: tuple(map(int, c["ghes_version"].split("."))) for c in body
-                if c["collection_date"] == iso(parse_iso("2024-09-10T23:59:59Z"))}
+    assert staging_latest["packages_stats"] == {
+        "registry_enabled": False,
+        "registry_v2_enabled": False,
+        "ecosystems": [],
+    }
+    versions = {
+        c["server_id"]: tuple(map(int, c["ghes_version"].split(".")))
+        for c in body
+        if c["collection_date"] == iso(parse_iso("2024-09-10T23:59:59Z"))
+    }
     assert versions[staging.server_id] >= versions[prod.server_id]
 
 
