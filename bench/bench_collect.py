@@ -14,7 +14,7 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from exporter.daemon import build_collectors
+from exporter.assembly import build_collectors
 from exporter.github.client import GitHubClient, requests_in_run
 from exporter.settings import load_settings
 from exporter.simulator import RunningSimulator, SimulatorConfig
@@ -41,7 +41,8 @@ async def main(rounds: int) -> None:
                     requests_in_run.reset(token)
                     series = sum(len(f.samples) for f in families)
                     print(
-                        f"  {collector.name:<20} {collector.target:<28} {counter[0]:>4} requests {elapsed * 1000:>8.1f} ms {series:>6} series"
+                        f"  {collector.name:<20} {collector.target:<28} {counter[0]:>4} requests "
+                        f"{elapsed * 1000:>8.1f} ms {series:>6} series"
                     )
         finally:
             await client.aclose()

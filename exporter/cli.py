@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
+from exporter.assembly import check_runnable
 from exporter.collectors import COLLECTORS
 from exporter.settings import ConfigError, Settings, load_settings
 
@@ -129,25 +131,67 @@ def load(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def check_runnable(settings: Settings) -> None:
-    """What a valid file can still lack for a real run."""
-    problems = []
-    if not settings.github.has_credentials:
-        problems.append("github.token: no credentials: set GITHUB_TOKEN, github.token, github.token_file or github.app")
-    enabled = [name for name, cls in COLLECTORS.items() if cls.options_of(settings).enabled]
-    if not enabled:
-        problems.append("collectors: every collector is disabled")
-    elif not any(COLLECTORS[name].targets(settings) for name in enabled):
-        problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
-    if problems:
-        raise ConfigError("\n".join(problems))
+def parse_when(text: str, flag: str) -> float:
+    """A date (YYYY-MM-DD, midnight UTC) or an ISO 8601 timestamp."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag}: {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def build_backfill_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} backfill",
+        description="Write GitHub's retained history as OpenMetrics for promtool tsdb create-blocks-from openmetrics.",
+    )
+    parser.add_argument("--config.file", dest="config_file", metavar="PATH")
+    parser.add_argument(
+        "--from", dest="start", metavar="DATE", help="Start (YYYY-MM-DD or ISO time, UTC); default 24 h before --to."
+    )
+    parser.add_argument("--to", dest="end", metavar="DATE", help="End (YYYY-MM-DD or ISO time, UTC); default now.")
+    parser.add_argument(
+        "--output", required=True, metavar="FILE", help="Where to write the OpenMetrics text ('-' for stdout)."
+    )
+    parser.add_argument("--demo", action="store_true", help="Read the history of the built-in GitHub simulator.")
+    parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
+    parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
+    return parser
+
+
+def print_config_error(exc: ConfigError, heading: str) -> int:
+    print(f"{heading}:", file=sys.stderr)
+    for line in str(exc).splitlines():
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def backfill_main(argv: Sequence[str]) -> int:
+    args = build_backfill_parser().parse_args(argv)
+    logs.configure(args.log_level.replace("warn", "warning"), args.log_format)
+    try:
+        end = parse_when(args.end, "--to") if args.end else datetime.now(UTC).timestamp()
+        start = parse_when(args.start, "--from") if args.start else end - 86400
+        if start >= end:
+            raise ConfigError("--from must be before --to")
+        settings = None
+        if not args.demo:
+            settings = load_settings(args.config_file)
+            check_runnable(settings)
+            if settings.github.token:
+                logs.register_secret(settings.github.token.get_secret_value())
+    except ConfigError as exc:
+        return print_config_error(exc, f"{PROG} backfill: configuration error")
+    from exporter import backfill
+
+    return asyncio.run(backfill.run(settings, config_file=args.config_file, start=start, end=end, output=args.output))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["backfill"]:
-        from exporter.backfill import main as backfill_main
-
         return backfill_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -161,19 +205,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             web_config = load_web_config(args.web_config_file)
     except ConfigError as exc:
         where = f" in {args.config_file}" if args.config_file else ""
-        print(f"{PROG}: configuration error{where}:", file=sys.stderr)
-        for line in str(exc).splitlines():
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_CONFIG
+        return print_config_error(exc, f"{PROG}: configuration error{where}")
     if settings.github.token:
         logs.register_secret(settings.github.token.get_secret_value())
     if args.config_check:
         print(f"{PROG}: configuration OK")
         return 0
 
-    from exporter.daemon import Daemon, DaemonError
+    from exporter.daemon import Daemon, DaemonError, DaemonOptions
 
-    daemon = Daemon(settings, args, web_config)
+    options = DaemonOptions(
+        listen_address=args.listen_address,
+        telemetry_path=args.telemetry_path,
+        demo=args.demo,
+        config_file=args.config_file,
+        overrides=flag_overrides(args),
+    )
+    daemon = Daemon(settings, options, web_config)
     try:
         return asyncio.run(daemon.run())
     except DaemonError as exc:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.daemon import build_collectors
+from exporter.assembly import build_collectors
 from exporter.github.client import GitHubClient
 from exporter.settings import load_settings
 from exporter.sharding import Sharder, shard_of

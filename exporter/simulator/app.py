@@ -18,7 +18,6 @@ from the wall clock. State a family needs across requests belongs on
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import hashlib
 import json
 import logging
@@ -26,11 +25,11 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode
 
 import jwt
@@ -40,6 +39,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from exporter.simulator import billing as billing_family
 from exporter.simulator import copilot as copilot_family
@@ -49,12 +49,13 @@ from exporter.simulator import repo_traffic as repo_traffic_family
 from exporter.simulator import server_statistics as server_statistics_family
 from exporter.simulator import users as users_family
 from exporter.simulator.billing import Billing
-from exporter.simulator.clock import is_controllable
+from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.insights import Insights, Spike
 from exporter.simulator.routing import (
     REST_DOCS,
     Call,
+    Fault,
     GitHubError,
     Principal,
     Reply,
@@ -72,6 +73,8 @@ FAMILIES: tuple[Sequence[SimRoute], ...] = (
 # (path template, handler(sim, request) -> Response).
 DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
 
+S = TypeVar("S")
+
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
 ANONYMOUS_BUDGET = 60
@@ -79,25 +82,6 @@ DEFAULT_API_VERSION = "2022-11-28"
 UNMATCHED = "(unmatched)"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Fault:
-    """A misbehaviour applied to matching requests: `count` times, or until cleared when None.
-
-    kind: "status" (respond `status`), "delay" (wait `seconds` first),
-    "malformed" (a 200 whose JSON is cut short) or "drop" (close the
-    connection mid-response). `route` is a template or a glob over templates.
-    """
-
-    kind: str
-    count: int | None = 1
-    status: int = 502
-    seconds: float = 0.0
-    route: str | None = None
-
-    def matches(self, template: str) -> bool:
-        return self.route is None or self.route == template or fnmatch.fnmatchcase(template, self.route)
 
 
 @dataclass
@@ -149,7 +133,7 @@ _DROP_FILTER = _DropFilter()
 
 
 class _DroppingResponse(Response):
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", b"4096")]})
         await send({"type": "http.response.body", "body": b'{"total_request_count": ', "more_body": True})
@@ -198,17 +182,22 @@ class Simulator:
         return is_controllable(self.clock)
 
     def set_clock(self, epoch_seconds: float) -> float:
-        return self._manual_clock().set(epoch_seconds)  # type: ignore[attr-defined]
+        return self._manual_clock().set(epoch_seconds)
 
     def advance_clock(self, seconds: float) -> float:
-        return self._manual_clock().advance(seconds)  # type: ignore[attr-defined]
+        return self._manual_clock().advance(seconds)
 
-    def _manual_clock(self) -> object:
-        if not self.clock_controllable:
+    def _manual_clock(self) -> ControllableClock:
+        if not is_controllable(self.clock):
             raise RuntimeError("this simulator's clock is not controllable; build it with clock=ManualClock()")
         return self.clock
 
     # -- families' state ---------------------------------------------------------------------
+
+    def family_state(self, kind: type[S]) -> S:
+        """The one instance of a family's state class (Insights, Billing), made on first use."""
+        getters: dict[type, Callable[[], object]] = {Insights: lambda: self.insights, Billing: lambda: self.billing}
+        return cast(S, getters[kind]())
 
     @property
     def insights(self) -> Insights:
@@ -415,7 +404,7 @@ class Simulator:
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _take_fault(self, kind: str, template: str) -> Fault | None:
+    def take_fault(self, kind: str, template: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.kind == kind and fault.matches(template):
@@ -546,7 +535,7 @@ class Simulator:
             "x-github-request-id": request_id,
             "x-github-api-version-selected": request.headers.get("x-github-api-version", DEFAULT_API_VERSION),
         }
-        delay = self._take_fault("delay", template)
+        delay = self.take_fault("delay", template)
         if delay is not None and delay.seconds > 0:
             await asyncio.sleep(delay.seconds)
         now = self.now()
@@ -576,10 +565,10 @@ class Simulator:
                        f"please include the request ID {request_id}.")
             return self._error(template, GitHubError(403, message, documentation_url=RATE_LIMIT_DOCS), route, headers)
 
-        failure = self._take_fault("status", template)
+        failure = self.take_fault("status", template)
         if failure is not None:
             return self._error(template, GitHubError(failure.status, _phrase(failure.status)), route, headers)
-        if self._take_fault("drop", template) is not None:
+        if self.take_fault("drop", template) is not None:
             self._record_status(template, "dropped")
             return _DroppingResponse()
 
@@ -620,7 +609,7 @@ class Simulator:
                 return Response(status_code=304, headers={**headers, **reply_headers})
 
         headers = {**self._consume(window, route, headers), **reply_headers}
-        if self._take_fault("malformed", template) is not None:
+        if self.take_fault("malformed", template) is not None:
             raw = raw[: max(1, len(raw) // 2)]
             headers.pop("etag", None)
         self._record_status(template, reply.status)
@@ -675,7 +664,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
-def _paginate(request: Request, items: list) -> tuple[list, str | None]:
+def _paginate(request: Request, items: list[Any]) -> tuple[list[Any], str | None]:
     """One page of `items` and the Link header GitHub would send with it."""
     query = request.query_params
 
@@ -741,7 +730,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
             raise ValueError("expected a JSON object")
         return data
 
-    def control(fn: Callable[[dict[str, Any]], Any]):
+    def control(fn: Callable[[dict[str, Any]], Any]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 result = fn(await body(request))
@@ -827,7 +816,7 @@ def create_app(sim: Simulator) -> Starlette:
     if _DROP_FILTER not in uvicorn_errors.filters:
         uvicorn_errors.addFilter(_DROP_FILTER)
 
-    def endpoint(route: SimRoute, template: str):
+    def endpoint(route: SimRoute, template: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             return await sim.handle(request, route, template)
         return handle
@@ -835,7 +824,7 @@ def create_app(sim: Simulator) -> Starlette:
     def not_found(call: Call) -> Any:
         raise GitHubError(404, "Not Found")
 
-    def download(handler: Callable[[Simulator, Request], Response]):
+    def download(handler: Callable[[Simulator, Request], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             return await run_in_threadpool(handler, sim, request)
         return serve

@@ -38,11 +38,10 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, iso
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, iso
 from exporter.simulator.world import Org, World, stable_hash, unit
 
 if TYPE_CHECKING:
-    from exporter.simulator.app import Simulator
     from exporter.simulator.config import SimulatorConfig
 
 DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/billing/usage-reports"
@@ -495,7 +494,7 @@ class Billing:
         return PlainTextResponse(message, status_code=status)
 
 
-def downloads_port(sim: Simulator) -> int | None:
+def downloads_port(sim: SimulatorHost) -> int | None:
     url = sim.downloads_url
     return urlsplit(url).port if url else None
 
@@ -508,7 +507,7 @@ class DownloadsOrigin:
     storage are.
     """
 
-    def __init__(self, app: Any, sim: Simulator) -> None:
+    def __init__(self, app: Any, sim: SimulatorHost) -> None:
         self.app = app
         self.sim = sim
 
@@ -516,7 +515,7 @@ class DownloadsOrigin:
         port = downloads_port(self.sim) if scope["type"] == "http" else None
         server = scope.get("server") or (None, None)
         if port is not None and server[1] == port:
-            response = self.sim.billing.serve(Request(scope, receive), self.sim.now())
+            response = self.sim.family_state(Billing).serve(Request(scope, receive), self.sim.now())
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -538,7 +537,7 @@ def _actor(call: Call) -> str:
 
 def list_exports(call: Call) -> dict[str, Any]:
     _enterprise(call)
-    billing = call.sim.billing
+    billing = call.sim.family_state(Billing)
     return {"usage_report_exports": [billing.as_json(e, call.now) for e in billing.exports()]}
 
 
@@ -566,27 +565,27 @@ def create_export(call: Call) -> Reply:
     if (end - start).days + 1 > MAX_DAYS[report_type]:
         raise GitHubError(400, f"A {report_type} report covers at most {MAX_DAYS[report_type]} days.",
                           documentation_url=call.route.docs)
-    billing = call.sim.billing
+    billing = call.sim.family_state(Billing)
     export = billing.create(enterprise, report_type, start, end, call.now, _actor(call))
     return Reply(billing.as_json(export, call.now), status=202)
 
 
 def get_export(call: Call) -> dict[str, Any]:
     _enterprise(call)
-    billing = call.sim.billing
+    billing = call.sim.family_state(Billing)
     export = billing.get(call.path_params["report_id"])
     if export is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     return billing.as_json(export, call.now)
 
 
-def control(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+def control(sim: SimulatorHost, data: dict[str, Any]) -> dict[str, Any]:
     """POST /_sim/billing {"fail_next": 1, "delay": 90} — either or both; returns the billing state."""
     if "fail_next" in data:
-        sim.billing.fail_next_exports(int(data["fail_next"]))
+        sim.family_state(Billing).fail_next_exports(int(data["fail_next"]))
     if "delay" in data:
-        sim.billing.set_delay(float(data["delay"]))
-    return sim.billing.state(sim.now())
+        sim.family_state(Billing).set_delay(float(data["delay"]))
+    return sim.family_state(Billing).state(sim.now())
 
 
 ROUTES = [

@@ -8,6 +8,15 @@ bucket through GitHub's hours-long data lag in microseconds.
 from __future__ import annotations
 
 import threading
+from typing import Protocol, TypeGuard
+
+
+class ControllableClock(Protocol):
+    def __call__(self) -> float: ...
+
+    def set(self, epoch_seconds: float) -> float: ...
+
+    def advance(self, seconds: float) -> float: ...
 
 
 class ManualClock:
@@ -31,6 +40,6 @@ class ManualClock:
             return self._now
 
 
-def is_controllable(clock: object) -> bool:
+def is_controllable(clock: object) -> TypeGuard[ControllableClock]:
     """True for clocks with `set` and `advance` (a ManualClock or a look-alike)."""
     return callable(getattr(clock, "set", None)) and callable(getattr(clock, "advance", None))

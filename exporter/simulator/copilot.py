@@ -68,17 +68,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, parse_iso
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso
 from exporter.simulator.world import EDITORS, LANGUAGES, Org, User, World, stable_hash, unit
-
-if TYPE_CHECKING:
-    from exporter.simulator.app import Simulator
 
 DAY = 86400
 USAGE_DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/copilot/copilot-usage"
@@ -225,7 +222,8 @@ def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
                         code_acceptance_activity_count=prompts, loc_suggested_to_add_sum=12 * prompts,
                         loc_added_sum=6 * prompts))
         out.append(Cell(editors[0], main_language, "agent_edit", model,
-                        loc_added_sum=20 + int(180 * r("agent-added")), loc_deleted_sum=5 + int(60 * r("agent-deleted"))))
+                        loc_added_sum=20 + int(180 * r("agent-added")),
+                        loc_deleted_sum=5 + int(60 * r("agent-deleted"))))
     return tuple(out)
 
 
@@ -582,17 +580,17 @@ def report_records(world: World, scope: Scope, report: str, day: int) -> list[di
 
 # -- signed downloads -------------------------------------------------------------------------------
 
-_downloads: weakref.WeakKeyDictionary[Simulator, Counter[str]] = weakref.WeakKeyDictionary()
+_downloads: weakref.WeakKeyDictionary[SimulatorHost, Counter[str]] = weakref.WeakKeyDictionary()
 _downloads_lock = threading.Lock()
 
 
-def download_counts(sim: Simulator) -> dict[str, int]:
+def download_counts(sim: SimulatorHost) -> dict[str, int]:
     """Downloads by outcome: "ok", "with_authorization" (refused), "expired", "bad_signature", "not_found"."""
     with _downloads_lock:
         return dict(_downloads.get(sim, Counter()))
 
 
-def _count(sim: Simulator, outcome: str) -> None:
+def _count(sim: SimulatorHost, outcome: str) -> None:
     with _downloads_lock:
         _downloads.setdefault(sim, Counter())[outcome] += 1
 
@@ -602,7 +600,7 @@ def _blob_error(status: int, code: str, message: str) -> Response:
     return Response(body, status_code=status, media_type="application/xml")
 
 
-def download(sim: Simulator, request: Request) -> Response:
+def download(sim: SimulatorHost, request: Request) -> Response:
     """Serve one report file behind a signed link: no credentials accepted, only the signature."""
     if "authorization" in request.headers:
         _count(sim, "with_authorization")
@@ -623,7 +621,7 @@ def download(sim: Simulator, request: Request) -> Response:
     if sim.now() > expires:
         _count(sim, "expired")
         return _blob_error(403, "AccessDenied", "Request has expired")
-    fault = sim._take_fault("status", DOWNLOAD_TEMPLATE)  # the pipeline's fault switches, shared
+    fault = sim.take_fault("status", DOWNLOAD_TEMPLATE)  # the pipeline's fault switches, shared
     if fault is not None:
         return _blob_error(fault.status, "InternalError", "Simulated failure")
     p = request.path_params

@@ -20,11 +20,14 @@ import math
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from exporter.simulator.routing import Call, GitHubError, SimRoute, iso, parse_iso
 from exporter.simulator.world import ACTOR_TYPES, Org, World
+
+# Which cells of an org's traffic a request is about (an org, a user, an actor); None when unknown.
+CellsOf = Callable[[Call, "OrgTraffic"], "range | None"]
 
 BUCKET_SECONDS = 300
 INCREMENTS = {"5m": 300, "10m": 600, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
@@ -67,7 +70,9 @@ class _Bucket:
 
     __slots__ = ("totals", "limited", "offsets", "limited_offsets")
 
-    def __init__(self, totals: Sequence[int], limited: Sequence[int], offsets: array, limited_offsets: array):
+    def __init__(
+        self, totals: Sequence[int], limited: Sequence[int], offsets: array[int], limited_offsets: array[int]
+    ) -> None:
         self.totals = totals
         self.limited = limited
         self.offsets = offsets
@@ -173,7 +178,8 @@ class OrgTraffic:
         for spike in spikes:
             cells: range | None = self.all_cells
             if spike.actor_id is not None:
-                cells = next((c for a, c in zip(self.actors, self.actor_ranges, strict=False) if a.id == spike.actor_id), None)
+                pairs = zip(self.actors, self.actor_ranges, strict=True)
+                cells = next((c for a, c in pairs if a.id == spike.actor_id), None)
             for i in cells or ():
                 extra = int(full.totals[i] * (spike.factor - 1))
                 totals[i] += extra
@@ -193,15 +199,15 @@ class OrgTraffic:
 
     def series(self, cells: range | None, lo: float, hi: float, now: float) -> list[tuple[int, int, int]]:
         """(bucket start, total, rate limited) for every bucket of the window, zeros included."""
-        out = []
+        out: list[tuple[int, int, int]] = []
         for start in self.window(lo, hi, now):
             view = self.visible(start, now) if cells else None
-            if view is None:
+            if view is None or cells is None:
                 out.append((start, 0, 0))
             else:
-                out.append(
-                    (start, sum(view.totals[cells.start : cells.stop]), sum(view.limited[cells.start : cells.stop]))
-                )
+                totals: Sequence[int] = view.totals[cells.start : cells.stop]
+                limited: Sequence[int] = view.limited[cells.start : cells.stop]
+                out.append((start, sum(totals), sum(limited)))
         return out
 
     def aggregate(self, groups: Sequence[range], lo: float, hi: float, now: float) -> list[Totals]:
@@ -315,7 +321,7 @@ _USER_SORT = {**{k: k for k in _SUBJECT_SORT}, "subject_name": "actor_name"}
 
 
 def _traffic(call: Call) -> OrgTraffic:
-    traffic = call.sim.insights.traffic(call.path_params["org"])
+    traffic = call.sim.family_state(Insights).traffic(call.path_params["org"])
     if traffic is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     return traffic
@@ -357,7 +363,7 @@ def _user_cells(call: Call, traffic: OrgTraffic) -> range | None:
     return traffic.user_range(int(user_id)) if user_id.isdigit() else None
 
 
-def _time_stats(call: Call, cells_of) -> list[dict[str, object]]:
+def _time_stats(call: Call, cells_of: CellsOf) -> list[dict[str, object]]:
     traffic = _traffic(call)
     cells = cells_of(call, traffic)
     increment_name = call.query.get("timestamp_increment")
@@ -380,7 +386,7 @@ def _time_stats(call: Call, cells_of) -> list[dict[str, object]]:
     ]
 
 
-def _summary(call: Call, cells_of) -> dict[str, int]:
+def _summary(call: Call, cells_of: CellsOf) -> dict[str, int]:
     traffic = _traffic(call)
     cells = cells_of(call, traffic)
     lo, hi = _window(call)
@@ -398,8 +404,13 @@ def _counts(t: Totals) -> dict[str, object]:
 
 
 def _listing(
-    call: Call, rows: list[dict], sort_fields: dict[str, str], filter_param: str, filter_field: str, tie: Sequence[str]
-) -> list[dict]:
+    call: Call,
+    rows: list[dict[str, object]],
+    sort_fields: dict[str, str],
+    filter_param: str,
+    filter_field: str,
+    tie: Sequence[str],
+) -> list[dict[str, object]]:
     """Filter by substring (case-insensitive), then sort as GitHub documents: `sort` keys, one direction."""
     needle = call.query.get(filter_param)
     if needle:
@@ -422,31 +433,31 @@ def _sortable(value: object) -> tuple[int, object]:
     return (1, value.lower() if isinstance(value, str) else value)
 
 
-def time_stats(call: Call):
+def time_stats(call: Call) -> list[dict[str, object]]:
     return _time_stats(call, lambda c, t: t.all_cells)
 
 
-def time_stats_by_user(call: Call):
+def time_stats_by_user(call: Call) -> list[dict[str, object]]:
     return _time_stats(call, _user_cells)
 
 
-def time_stats_by_actor(call: Call):
+def time_stats_by_actor(call: Call) -> list[dict[str, object]]:
     return _time_stats(call, _actor_cells)
 
 
-def summary_stats(call: Call):
+def summary_stats(call: Call) -> dict[str, int]:
     return _summary(call, lambda c, t: t.all_cells)
 
 
-def summary_stats_by_user(call: Call):
+def summary_stats_by_user(call: Call) -> dict[str, int]:
     return _summary(call, _user_cells)
 
 
-def summary_stats_by_actor(call: Call):
+def summary_stats_by_actor(call: Call) -> dict[str, int]:
     return _summary(call, _actor_cells)
 
 
-def subject_stats(call: Call):
+def subject_stats(call: Call) -> list[dict[str, object]]:
     traffic = _traffic(call)
     lo, hi = _window(call)
     aggregates = traffic.aggregate(traffic.subject_ranges, lo, hi, call.now)
@@ -465,7 +476,7 @@ def subject_stats(call: Call):
     )
 
 
-def user_stats(call: Call):
+def user_stats(call: Call) -> list[dict[str, object]]:
     traffic = _traffic(call)
     lo, hi = _window(call)
     user_id = call.path_params["user_id"]
@@ -490,7 +501,7 @@ def user_stats(call: Call):
     return _listing(call, rows, _USER_SORT, "actor_name_substring", "actor_name", ("actor_name", "actor_id"))
 
 
-def route_stats(call: Call):
+def route_stats(call: Call) -> list[dict[str, object]]:
     traffic = _traffic(call)
     cells = _actor_cells(call, traffic)
     lo, hi = _window(call)

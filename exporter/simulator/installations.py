@@ -94,21 +94,21 @@ def _installation(call: Call, target_type: str, login: str) -> dict[str, object]
     }
 
 
-def org_installation(call: Call):
+def org_installation(call: Call) -> dict[str, object]:
     org = call.sim.world.org(call.path_params["org"])
     if org is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     return _installation(call, "Organization", org.login)
 
 
-def enterprise_installation(call: Call):
+def enterprise_installation(call: Call) -> dict[str, object]:
     world = call.sim.world
     if call.path_params["enterprise"].lower() != world.enterprise.lower():
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
     return _installation(call, "Enterprise", world.enterprise)
 
 
-def create_access_token(call: Call):
+def create_access_token(call: Call) -> Reply:
     raw = call.path_params["installation_id"]
     target = installations(call.sim.world).get(int(raw)) if raw.isdigit() else None
     if target is None:

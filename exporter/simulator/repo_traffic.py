@@ -26,6 +26,7 @@ keeps the top 10 of each.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -208,7 +209,8 @@ def popular_paths(seed: int, repo: Repo, now: float) -> list[dict[str, object]]:
     count, uniques = int(views["count"]), int(views["uniques"])  # type: ignore[call-overload]
     description = f"The {repo.name} repository of {repo.owner}"
     rows = []
-    for (suffix, title), weight in zip(_PATHS, _weights(seed, repo, "path-weight", _PATH_POPULARITY, 0.9), strict=False):
+    weights = _weights(seed, repo, "path-weight", _PATH_POPULARITY, 0.9)
+    for (suffix, title), weight in zip(_PATHS, weights, strict=False):
         c = int(count * weight)
         if c > 0:
             rows.append(
@@ -394,7 +396,11 @@ _SORTS = ("created", "updated", "pushed", "full_name")
 
 
 def _listing(
-    call: Call, repos: list[Repo], types: dict[str, object], default_type: str, default_sort: str
+    call: Call,
+    repos: list[Repo],
+    types: Mapping[str, Callable[[Repo], bool] | None],
+    default_type: str,
+    default_sort: str,
 ) -> list[dict[str, object]]:
     kind = call.query.get("type", default_type)
     if kind not in types:
@@ -410,7 +416,7 @@ def _listing(
         repository(call.base_url, call.sim.world.seed, r, call.now)
         for r in repos
         if r.created_at <= call.now and (keep is None or keep(r))
-    ]  # type: ignore[operator]
+    ]
     field = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at", "full_name": "full_name"}[sort]
     rows.sort(key=lambda r: (str(r[field]).lower(), int(r["id"])), reverse=direction == "desc")  # type: ignore[call-overload]
     return rows
@@ -420,7 +426,7 @@ def list_org_repos(call: Call) -> list[dict[str, object]]:
     repos = org_repos(call.sim.world, call.path_params["org"])
     if repos is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)
-    types = {
+    types: dict[str, Callable[[Repo], bool] | None] = {
         "all": None,
         "private": lambda r: r.visibility != "public",
         "forks": lambda r: r.fork,

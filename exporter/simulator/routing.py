@@ -8,16 +8,20 @@ machinery's job (see `app.py`), so handlers only compute data.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams
 
-    from exporter.simulator.app import Simulator
+    from exporter.simulator.config import SimulatorConfig
+    from exporter.simulator.world import World
+
+S = TypeVar("S")
 
 REST_DOCS = "https://docs.github.com/rest"
 
@@ -89,10 +93,48 @@ def invalid(detail: str, docs: str | None = None) -> GitHubError:
 
 
 @dataclass
+class Fault:
+    """A misbehaviour applied to matching requests: `count` times, or until cleared when None.
+
+    kind: "status" (respond `status`), "delay" (wait `seconds` first),
+    "malformed" (a 200 whose JSON is cut short) or "drop" (close the
+    connection mid-response). `route` is a template or a glob over templates.
+    """
+
+    kind: str
+    count: int | None = 1
+    status: int = 502
+    seconds: float = 0.0
+    route: str | None = None
+
+    def matches(self, template: str) -> bool:
+        return self.route is None or self.route == template or fnmatch.fnmatchcase(template, self.route)
+
+
+class SimulatorHost(Protocol):
+    """What a family module may use of the simulator serving it; `app.Simulator` is the one implementation.
+
+    Families depend on this small interface, never on the app that assembles them.
+    """
+
+    config: SimulatorConfig
+    world: World
+    downloads_url: str
+
+    def now(self) -> float: ...
+
+    def family_state(self, kind: type[S]) -> S: ...
+
+    def issue_installation_token(self, installation_id: int) -> tuple[str, float]: ...
+
+    def take_fault(self, kind: str, template: str) -> Fault | None: ...
+
+
+@dataclass
 class Call:
     """What a handler gets: the simulator, the path parameters, the query and the time."""
 
-    sim: Simulator
+    sim: SimulatorHost
     route: SimRoute
     path_params: Mapping[str, str]
     query: QueryParams

@@ -45,7 +45,7 @@ def public_user(base: str, user: User, seed: int) -> dict[str, object]:
     }
 
 
-def get_user(call: Call):
+def get_user(call: Call) -> dict[str, object]:
     user = find(call, call.path_params["username"])
     if user is None:
         raise GitHubError(404, "Not Found", documentation_url=call.route.docs)

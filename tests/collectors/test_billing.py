@@ -445,7 +445,7 @@ def test_example_config_documents_every_billing_key() -> None:
 
 
 async def test_billing_runs_in_the_demo() -> None:
-    from exporter.daemon import build_collectors, demo_settings
+    from exporter.assembly import build_collectors, demo_settings
     from exporter.simulator.server import start_simulator
 
     demo = await start_simulator(SimulatorConfig.demo())

@@ -398,8 +398,8 @@ def test_tally_folding_keeps_sums_and_drops_merged_distinct_counts() -> None:
 
 
 async def test_demo_shows_both_parts_with_org_team_editor_language(running: RunningSimulator) -> None:
+    from exporter.assembly import build_collectors, demo_settings
     from exporter.collectors import COLLECTORS
-    from exporter.daemon import build_collectors, demo_settings
     from exporter.simulator.server import DemoSimulator
 
     targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry
 
+from exporter.assembly import build_collectors
 from exporter.collectors.repo_traffic import (
     LIST_TARGET,
     RepoTrafficCollector,
@@ -17,7 +18,6 @@ from exporter.collectors.repo_traffic import (
     top_paths,
     top_referrers,
 )
-from exporter.daemon import build_collectors
 from exporter.github.client import GitHubClient
 from exporter.github.errors import (
     APIError,

@@ -9,6 +9,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry
 
+from exporter.assembly import build_collectors, demo_settings
 from exporter.collectors.server_statistics import (
     ServerStatisticsCollector,
     families_for,
@@ -16,7 +17,6 @@ from exporter.collectors.server_statistics import (
     percentage_ratio,
     threshold_seconds,
 )
-from exporter.daemon import build_collectors, demo_settings
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.simulator import ManualClock, RunningSimulator
