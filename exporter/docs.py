@@ -12,7 +12,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 import exporter.collectors  # noqa: F401  (registers every collector's specs)
-from exporter.metricspec import REGISTERED
+from exporter.metricspec import REGISTERED, MetricSpec
 from exporter.telemetry import ExporterMetrics
 
 HEADER = """# Metric reference
@@ -51,7 +51,7 @@ def _declared_labels(registry: CollectorRegistry, name: str) -> list[str]:
 
 def render() -> str:
     out = [HEADER]
-    families: dict[str, list] = {}
+    families: dict[str, list[MetricSpec]] = {}
     for spec in REGISTERED:
         families.setdefault(spec.family, []).append(spec)
     for family, specs in families.items():

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 
 Kind = Literal["gauge", "counter"]
 
@@ -36,13 +35,13 @@ class MetricSpec:
     def exposed_name(self) -> str:
         return f"{self.name}_total" if self.kind == "counter" else self.name
 
-    def new(self) -> Metric:
+    def new(self) -> CounterMetricFamily | GaugeMetricFamily:
         """An empty family to add samples to."""
         if self.kind == "counter":
             return CounterMetricFamily(self.name, self.help, labels=list(self.labels))
         return GaugeMetricFamily(self.name, self.help, labels=list(self.labels))
 
-    def one(self, labels: Sequence[str], value: float) -> Metric:
+    def one(self, labels: Sequence[str], value: float) -> CounterMetricFamily | GaugeMetricFamily:
         family = self.new()
         family.add_metric(list(labels), value)
         return family

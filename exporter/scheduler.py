@@ -31,7 +31,7 @@ class _Job:
     collector: Collector
     interval: float
     runs: int = 0
-    running: asyncio.Task | None = field(default=None, repr=False)
+    running: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -266,7 +266,8 @@ class ServerStatisticsSettings(CollectorSettings):
     lookback: Seconds = Field(default=7 * 86400.0,
                               description="How far back each run asks for collections (date_start); at most 365 days.")
     orgs: list[str] = Field(default_factory=list,
-                            description="Organizations a GitHub Enterprise Server is connected to (rather than an enterprise).")
+                            description="Organizations a GitHub Enterprise Server is connected to "
+                            "(rather than an enterprise).")
 
     @field_validator("lookback")
     @classmethod
@@ -312,7 +313,7 @@ class BillingSettings(CollectorSettings):
 
     interval: Seconds = 3600.0
     report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
-        default_factory=lambda: ["detailed"],
+        default_factory=lambda: ["detailed"],  # type: ignore[arg-type]  # a list of literals; pydantic infers list[str]
         min_length=1,
         description="Each is a different view of the same bill: do not add them up.",
     )

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from exporter import __version__
 
 # `_created` series double every counter's series count and no exporter in the ecosystem sends them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -39,13 +39,15 @@ class ExporterMetrics:
         )
         self.api_failures = Counter(
             "github_exporter_api_request_failures",
-            "GitHub API requests that failed (transport error, unreadable body, or an HTTP status of 400 or more), by route template.",
+            "GitHub API requests that failed (transport error, unreadable body, or an HTTP status of 400 or more), "
+            "by route template.",
             ["endpoint"],
             registry=registry,
         )
         self.api_not_modified = Counter(
             "github_exporter_api_not_modified_responses",
-            "304 Not Modified answers to conditional requests; the cached body was reused and no primary rate limit was spent.",
+            "304 Not Modified answers to conditional requests; the cached body was reused "
+            "and no primary rate limit was spent.",
             ["endpoint"],
             registry=registry,
         )
@@ -64,13 +66,15 @@ class ExporterMetrics:
         )
         self.rate_limit_remaining = Gauge(
             "github_rate_limit_remaining",
-            "Requests left in the current rate-limit window for the exporter's credentials (x-ratelimit-remaining), by x-ratelimit-resource.",
+            "Requests left in the current rate-limit window for the exporter's credentials (x-ratelimit-remaining), "
+            "by x-ratelimit-resource.",
             ["resource"],
             registry=registry,
         )
         self.rate_limit_limit = Gauge(
             "github_rate_limit_limit",
-            "Requests allowed per rate-limit window for the exporter's credentials (x-ratelimit-limit), by x-ratelimit-resource.",
+            "Requests allowed per rate-limit window for the exporter's credentials (x-ratelimit-limit), "
+            "by x-ratelimit-resource.",
             ["resource"],
             registry=registry,
         )

@@ -347,7 +347,8 @@ def _check_pairs(tls: TLSServerConfig) -> None:
             "a client CA is set but client_auth_type is NoClientCert; use RequireAndVerifyClientCert",
         )
     if not has_ca and _VERIFY_MODES[auth] != ssl.CERT_NONE:
-        note = " (Python's ssl verifies every client certificate it requires)" if "Any" in auth or auth == "RequireClientCert" else ""
+        verifies_any = "Any" in auth or auth == "RequireClientCert"
+        note = " (Python's ssl verifies every client certificate it requires)" if verifies_any else ""
         raise _fail("client_ca_file", f"required when client_auth_type is {auth}{note}")
     if TLS_VERSIONS[tls.max_version] < TLS_VERSIONS[tls.min_version]:
         raise _fail("max_version", f"{tls.max_version} is lower than min_version {tls.min_version}")

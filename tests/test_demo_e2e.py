@@ -145,7 +145,13 @@ def test_sigint_stops_within_five_seconds(demo: DemoProcess) -> None:
     assert "demo-token" not in stderr
 
 
-FAMILY_PREFIXES = ["github_api_insights_", "github_enterprise_server_", "github_repo_traffic_", "github_billing_", "github_copilot_"]
+FAMILY_PREFIXES = [
+    "github_api_insights_",
+    "github_enterprise_server_",
+    "github_repo_traffic_",
+    "github_billing_",
+    "github_copilot_",
+]
 REQUIRED_LABELS = ["org", "team", "actor_type", "route", "repository", "editor", "language"]
 
 

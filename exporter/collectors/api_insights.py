@@ -18,7 +18,7 @@ and GET /users/{username} to turn configured logins into user ids.
     # TYPE github_api_insights_actor_requests_total counter                 {org,actor_type,actor_id}
     # TYPE github_api_insights_actor_window_requests gauge
     # TYPE github_api_insights_actor_last_request_timestamp_seconds gauge
-    # TYPE github_api_insights_actor_info gauge    {org,actor_type,actor_id,actor_name,subject_type,subject_name,user_id}
+    # TYPE github_api_insights_actor_info gauge   {org,actor_type,actor_id,actor_name,subject_type,subject_name,user_id}
     # TYPE github_api_insights_route_window_requests gauge   {org,actor_type,actor_id,http_method,route}
     # TYPE github_api_insights_route_last_request_timestamp_seconds gauge
 
@@ -121,7 +121,8 @@ REQUESTS = metric(
     FAMILY,
     "github_api_insights_requests",
     "counter",
-    "API requests made in the org; each time bucket's late-arriving growth is counted once, the first run after start-up is a baseline.",
+    "API requests made in the org; each time bucket's late-arriving growth is counted once, the first run after "
+    "start-up is a baseline.",
     ORG,
     f"GET {TIME_STATS}: total_request_count",
 )
@@ -161,7 +162,8 @@ SUMMARY_WINDOW = metric(
     FAMILY,
     "github_api_insights_window_seconds",
     "gauge",
-    "Length of the trailing window (collectors.api_insights.summary_window) the github_api_insights_*window_* gauges and *_last_*_timestamp_seconds cover.",
+    "Length of the trailing window (collectors.api_insights.summary_window) the github_api_insights_*window_* gauges "
+    "and *_last_*_timestamp_seconds cover.",
     ORG,
     "configuration collectors.api_insights.summary_window",
 )
@@ -172,7 +174,8 @@ SUBJECT_REQUESTS = metric(
     FAMILY,
     "github_api_insights_subject_window_requests",
     "gauge",
-    f"API requests by a subject (a user or a GitHub App) {WINDOW}; only the collectors.api_insights.top_subjects busiest subjects.",
+    f"API requests by a subject (a user or a GitHub App) {WINDOW}; only the collectors.api_insights.top_subjects "
+    "busiest subjects.",
     SUBJECT,
     f"GET {SUBJECT_STATS}: total_request_count",
 )
@@ -207,7 +210,8 @@ USER_REQUESTS = metric(
     FAMILY,
     "github_api_insights_user_requests",
     "counter",
-    "API requests in the org by a followed user, through any of their actors; late data counted once, following starts with a baseline.",
+    "API requests in the org by a followed user, through any of their actors; late data counted once, following "
+    "starts with a baseline.",
     USER,
     f"GET {USER_TIME_STATS}: total_request_count",
 )
@@ -215,7 +219,8 @@ USER_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_user_rate_limited_requests",
     "counter",
-    "Rate-limited API requests in the org by a followed user; late data counted once, following starts with a baseline.",
+    "Rate-limited API requests in the org by a followed user; late data counted once, following starts with a "
+    "baseline.",
     USER,
     f"GET {USER_TIME_STATS}: rate_limited_request_count",
 )
@@ -250,7 +255,8 @@ ACTOR_REQUESTS = metric(
     FAMILY,
     "github_api_insights_actor_requests",
     "counter",
-    "API requests in the org by a followed actor (token, OAuth grant or app installation); late data counted once, following starts with a baseline.",
+    "API requests in the org by a followed actor (token, OAuth grant or app installation); late data counted once, "
+    "following starts with a baseline.",
     ACTOR,
     f"GET {ACTOR_TIME_STATS}: total_request_count",
 )
@@ -258,7 +264,8 @@ ACTOR_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_actor_rate_limited_requests",
     "counter",
-    "Rate-limited API requests in the org by a followed actor; late data counted once, following starts with a baseline.",
+    "Rate-limited API requests in the org by a followed actor; late data counted once, following starts with a "
+    "baseline.",
     ACTOR,
     f"GET {ACTOR_TIME_STATS}: rate_limited_request_count",
 )
@@ -282,7 +289,8 @@ ACTOR_LAST_REQUEST = metric(
     FAMILY,
     "github_api_insights_actor_last_request_timestamp_seconds",
     "gauge",
-    "Time of a followed actor's last API request within the summary window; only for actors found through user-stats or subject-stats.",
+    "Time of a followed actor's last API request within the summary window; only for actors found through user-stats "
+    "or subject-stats.",
     ACTOR,
     f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_request_timestamp",
 )
@@ -290,7 +298,8 @@ ACTOR_LAST_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_actor_last_rate_limited_timestamp_seconds",
     "gauge",
-    "Time of a followed actor's last rate-limited request within the summary window; no sample when there was none or it is unknown.",
+    "Time of a followed actor's last rate-limited request within the summary window; no sample when there was none "
+    "or it is unknown.",
     ACTOR,
     f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_rate_limited_timestamp",
 )
@@ -298,7 +307,8 @@ ACTOR_INFO = metric(
     FAMILY,
     "github_api_insights_actor_info",
     "gauge",
-    "A followed actor and who it acts for (1 per followed actor; labels are empty while unknown, e.g. for a configured actor not seen in user-stats).",
+    "A followed actor and who it acts for (1 per followed actor; labels are empty while unknown, e.g. for a "
+    "configured actor not seen in user-stats).",
     (*ACTOR, "actor_name", "subject_type", "subject_name", "user_id"),
     f"GET {USER_STATS}: actor_name; GET {SUBJECT_STATS}: subject_type, subject_name",
 )
@@ -309,7 +319,8 @@ ROUTE_REQUESTS = metric(
     FAMILY,
     "github_api_insights_route_window_requests",
     "gauge",
-    f"API requests by a followed actor to one route (GitHub's route template) {WINDOW}; the collectors.api_insights.top_routes busiest routes per actor.",
+    f"API requests by a followed actor to one route (GitHub's route template) {WINDOW}; the "
+    "collectors.api_insights.top_routes busiest routes per actor.",
     ROUTE,
     f"GET {ROUTE_STATS}: total_request_count",
 )
@@ -333,7 +344,8 @@ ROUTE_LAST_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_route_last_rate_limited_timestamp_seconds",
     "gauge",
-    "Time of a followed actor's last rate-limited request to the route within the summary window; no sample when there was none.",
+    "Time of a followed actor's last rate-limited request to the route within the summary window; no sample when "
+    "there was none.",
     ROUTE,
     f"GET {ROUTE_STATS}: last_rate_limited_timestamp",
 )
@@ -507,6 +519,14 @@ async def concurrently(aws: Iterable[Awaitable[T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+K = TypeVar("K")
+
+
+def _drop_followed_before(states: dict[K, Followed], horizon: float) -> None:
+    for key in [k for k, s in states.items() if s.followed_at < horizon]:
+        del states[key]
 
 
 def _family(spec: MetricSpec, samples: Iterable[tuple[tuple[str, ...], float | None]]) -> Metric | None:
@@ -716,17 +736,21 @@ class ApiInsightsCollector(Collector):
             )
 
         async def actor(key: ActorKey) -> tuple[list[tuple[float, float, float]], tuple[float, float], list[RouteRow]]:
-            path = {"actor_type": key.actor_type, "actor_id": key.actor_id}
             return (
-                await self._time_stats(ACTOR_TIME_STATS, window_start, **path),
-                await self._summary(ACTOR_SUMMARY_STATS, now, **path),
+                await self._time_stats(
+                    ACTOR_TIME_STATS, window_start, actor_type=key.actor_type, actor_id=key.actor_id
+                ),
+                await self._summary(ACTOR_SUMMARY_STATS, now, actor_type=key.actor_type, actor_id=key.actor_id),
                 await self._routes(key, lo, now),
             )
 
         # Everything is fetched before any counter moves, so a failed run leaves no trace in the state.
-        org_data, user_data, actor_data = await concurrently(
-            [org(), concurrently(user(u) for u in users), concurrently(actor(k) for k in actors)]
-        )
+        # One task per kind of result keeps each result's own type; concurrently() awaits them together.
+        org_task = asyncio.ensure_future(org())
+        users_task = asyncio.ensure_future(concurrently(user(u) for u in users))
+        actors_task = asyncio.ensure_future(concurrently(actor(k) for k in actors))
+        await concurrently([org_task, users_task, actors_task])
+        org_data, user_data, actor_data = org_task.result(), users_task.result(), actors_task.result()
 
         families: list[Metric | None] = []
         if org_data is not None:
@@ -843,9 +867,8 @@ class ApiInsightsCollector(Collector):
     def _forget(self, now: float) -> None:
         """Drop the state of users and actors no run has followed for `forget_after`."""
         horizon = now - self.options.forget_after
-        for states in (self._users, self._actors):
-            for key in [k for k, s in states.items() if s.followed_at < horizon]:
-                del states[key]
+        _drop_followed_before(self._users, horizon)
+        _drop_followed_before(self._actors, horizon)
 
     # -- backfill ----------------------------------------------------------------------------------
 

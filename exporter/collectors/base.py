@@ -52,7 +52,10 @@ class Collector(ABC):
     @classmethod
     def options_of(cls, settings: Settings) -> CollectorSettings:
         """This collector's section under `collectors:`."""
-        return getattr(settings.collectors, cls.name)
+        options = getattr(settings.collectors, cls.name)
+        if not isinstance(options, CollectorSettings):
+            raise TypeError(f"collectors.{cls.name} is not a collector's settings section")
+        return options
 
     @property
     def sharder(self) -> Sharder:

@@ -6,7 +6,8 @@ behind the export's signed `download_urls`.
 
     # HELP github_billing_usage_net_amount_usd Month-to-date billable amount in US dollars ...
     # TYPE github_billing_usage_net_amount_usd gauge
-    github_billing_usage_net_amount_usd{enterprise="octo-enterprise",report_type="detailed",product="actions",sku="actions_linux",unit_type="Minutes",organization="octo-demo",cost_center="R&D, Data Science"} 12.5
+    github_billing_usage_net_amount_usd{enterprise="octo-enterprise",report_type="detailed",product="actions",
+        sku="actions_linux",unit_type="Minutes",organization="octo-demo",cost_center="R&D, Data Science"} 12.5
     # HELP github_billing_export_failures_total Usage report exports this exporter watched that ended failed ...
     # TYPE github_billing_export_failures_total counter
     github_billing_export_failures_total{enterprise="octo-enterprise",report_type="detailed"} 0
@@ -353,7 +354,7 @@ class BillingCollector(Collector):
             *BASE_LABELS,
             *(name for name in ("repository", "username") if name in self.options.extra_labels),
         )
-        self.states = {report_type: TypeState() for report_type in self.options.report_types}
+        self.states: dict[str, TypeState] = {report_type: TypeState() for report_type in self.options.report_types}
 
     @classmethod
     def targets(cls, settings: Settings) -> list[str]:

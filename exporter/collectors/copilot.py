@@ -544,7 +544,7 @@ class CopilotCollector(Collector):
             if name in data.totals:
                 families.append(spec.one([owner], data.totals[name]))
         for b in BREAKDOWNS:
-            families += _breakdown(s.breakdowns, b, data.breakdowns[b.name].folded(limit), [owner])
+            families += _breakdown(s.breakdowns, b, {(): data.breakdowns[b.name].folded(limit)}, [owner])
         for name, spec in s.team_totals.items():
             family = spec.new()
             for team in sorted(data.team_totals):
@@ -556,8 +556,10 @@ class CopilotCollector(Collector):
             active.add_metric([owner, team], data.team_active[team])
         families.append(active)
         for b in TEAM_BREAKDOWNS:
-            per_team = {team: tallies[b.name].folded(limit) for team, tallies in sorted(data.team_breakdowns.items())}
-            families += _breakdown(s.team_breakdowns, b, per_team, [owner], by_team=True)
+            per_team: dict[tuple[str, ...], dict[tuple[str, ...], Sums]] = {
+                (team,): tallies[b.name].folded(limit) for team, tallies in sorted(data.team_breakdowns.items())
+            }
+            families += _breakdown(s.team_breakdowns, b, per_team, [owner])
         for name, spec in s.user_totals.items():
             family = spec.new()
             for user in sorted(data.users):
@@ -636,16 +638,18 @@ class CopilotCollector(Collector):
 
 
 def _breakdown(
-    specs: dict[tuple[str, str], MetricSpec], b: Breakdown, sums: Any, owner: list[str], by_team: bool = False
+    specs: dict[tuple[str, str], MetricSpec],
+    b: Breakdown,
+    sums: dict[tuple[str, ...], dict[tuple[str, ...], Sums]],
+    owner: list[str],
 ) -> list[Metric]:
-    """Families for one breakdown; `sums` is {key: Sums}, or {team: {key: Sums}} with by_team."""
-    per_team = sums if by_team else {None: sums}
-    families = []
+    """Families for one breakdown; `sums` is {(): {key: Sums}}, or {(team,): {key: Sums}} per team."""
+    families: list[Metric] = []
     for counter in b.counters:
         family = specs[(b.name, counter)].new()
-        for team, tally in per_team.items():
+        for team, tally in sums.items():
             for key in sorted(tally):
                 if counter in tally[key]:
-                    family.add_metric([*owner, *([team] if by_team else []), *key], tally[key][counter])
+                    family.add_metric([*owner, *team, *key], tally[key][counter])
         families.append(family)
     return families

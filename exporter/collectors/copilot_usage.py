@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import structlog
 from prometheus_client.metrics_core import Metric
@@ -67,6 +67,13 @@ BREAKDOWN = {
     ),
 }
 LATEST = "on the latest summarised day (see *_usage_day_timestamp_seconds)"
+
+
+class _UsagePath(TypedDict):
+    """Path parameters of ORG_USAGE, or of TEAM_USAGE with team_slug."""
+
+    org: str
+    team_slug: NotRequired[str]
 
 
 class _Specs:
@@ -136,7 +143,7 @@ class CopilotUsageCollector(Collector):
         self.labels = [org, team] if team else [org]
         self.specs = TEAM_SPECS if team else ORG_SPECS
         self.route = TEAM_USAGE if team else ORG_USAGE
-        self._path = {"org": org, **({"team_slug": team} if team else {})}
+        self._path: _UsagePath = {"org": org, "team_slug": team} if team else {"org": org}
         self._retry_at: float | None = None
         self._announced = False
 
@@ -185,7 +192,7 @@ class CopilotUsageCollector(Collector):
         if self._retry_at is not None:
             log.info("Copilot usage summary answers again", target=self.target, endpoint=self.route)
             self._retry_at = None
-        families = [self.specs.retired.one(self.labels, 0)]
+        families: list[Metric] = [self.specs.retired.one(self.labels, 0)]
         if days:
             newest = max(days, key=lambda d: day_start(d.get("day"), self.route))
             families += self._families(newest)
@@ -193,7 +200,7 @@ class CopilotUsageCollector(Collector):
 
     def _families(self, record: dict[str, Any]) -> list[Metric]:
         s, labels = self.specs, self.labels
-        families = [s.day.one(labels, day_start(record.get("day"), self.route))]
+        families: list[Metric] = [s.day.one(labels, day_start(record.get("day"), self.route))]
         for name, spec in s.totals.items():
             value = number(record.get(name))
             if value is not None:

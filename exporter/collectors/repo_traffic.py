@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 from prometheus_client.metrics_core import Metric
@@ -91,6 +91,14 @@ LIST_TARGET = "targets.repositories"
 DAY = 86400
 SKIP_REASONS = ("forbidden", "not_found", "moved", "unavailable")
 FILTER_REASONS = ("excluded", "archived", "fork", "no_push_access")
+
+
+class _OwnerPath(TypedDict, total=False):
+    """Path parameters of ORG_REPOS (org) or USER_REPOS (username)."""
+
+    org: str
+    username: str
+
 
 REPO = ["repository"]
 VIEWS_14D = metric(
@@ -346,7 +354,7 @@ class RepoTrafficCollector(Collector):
         super().__init__(client, settings, target)
         self.options: RepoTrafficSettings = settings.collectors.repo_traffic
         self._clock = clock
-        self._listing: tuple[str, dict[str, str]] | None = None  # (route, path parameters) once known
+        self._listing: tuple[str, _OwnerPath] | None = None  # (route, path parameters) once known
         self._skipped: dict[str, str] = {}
 
     @classmethod
@@ -433,7 +441,7 @@ class RepoTrafficCollector(Collector):
         except RateLimitedError:
             raise
         except APIError as exc:
-            if exc.status is None or exc.status >= 500:
+            if exc.status >= 500:
                 raise
             result = skip_reason(exc)
             if self._skipped.get(full_name) != result:
@@ -546,7 +554,7 @@ class RepoTrafficCollector(Collector):
             except RateLimitedError:
                 raise
             except APIError as exc:
-                if exc.status is None or exc.status >= 500:
+                if exc.status >= 500:
                     raise
                 log.warning("repository skipped", collector=self.name, repository=name, reason=skip_reason(exc))
                 continue

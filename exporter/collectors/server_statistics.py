@@ -6,12 +6,14 @@ cannot call it).
 
     # HELP github_enterprise_server_info A GHES server that uploads Server Statistics; 1 per server ...
     # TYPE github_enterprise_server_info gauge
-    github_enterprise_server_info{enterprise_or_org="octo-enterprise",server_id="062cd719-...",host_name="github.octo-enterprise.example",ghes_version="3.14.1",schema_version="20230306"} 1.0
+    github_enterprise_server_info{enterprise_or_org="octo-enterprise",server_id="062cd719-...",
+        host_name="github.octo-enterprise.example",ghes_version="3.14.1",schema_version="20230306"} 1.0
     # HELP github_enterprise_server_collection_timestamp_seconds When the newest collection was taken ...
     # TYPE github_enterprise_server_collection_timestamp_seconds gauge
     # HELP github_enterprise_server_issues_by_state Issues on the server by state ...
     # TYPE github_enterprise_server_issues_by_state gauge
-    github_enterprise_server_issues_by_state{enterprise_or_org="octo-enterprise",server_id="062cd719-...",state="open"} 5371.0
+    github_enterprise_server_issues_by_state{enterprise_or_org="octo-enterprise",server_id="062cd719-...",
+        state="open"} 5371.0
 
 Targets: every enterprise in `targets.enterprises`, plus the organizations in
 `collectors.server_statistics.orgs` (a server can be connected to an

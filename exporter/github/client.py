@@ -151,7 +151,9 @@ class GitHubClient:
     def url(self, route: str, **path_params: Any) -> str:
         return self._base + expand(route, path_params)
 
-    async def get(self, route: str, *, params: dict[str, Any] | None = None, family: str = "", **path_params: Any) -> Response:
+    async def get(
+        self, route: str, *, params: dict[str, Any] | None = None, family: str = "", **path_params: Any
+    ) -> Response:
         """GET one resource, revalidating any cached copy."""
         url = httpx.URL(self.url(route, **path_params), params=_clean(params))
         return await self._request("GET", url, route, family)
@@ -330,7 +332,7 @@ class GitHubClient:
         await self._sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay / 2 + random.uniform(0, delay / 2)
 
 
@@ -341,7 +343,7 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _next_link(headers: httpx.Headers) -> str | None:
-    link = headers.get("link")
+    link: str | None = headers.get("link")  # httpx types Headers.get as Any
     if not link:
         return None
     for part in link.split(","):

@@ -22,6 +22,8 @@ class TransportError(GitHubError):
 class APIError(GitHubError):
     """GitHub answered with an error status; `message` is GitHub's own text when it sent one."""
 
+    status: int  # always an HTTP status here, unlike a TransportError's
+
     def __init__(self, message: str, *, endpoint: str, status: int, github_message: str = "") -> None:
         super().__init__(message, endpoint=endpoint, status=status)
         self.github_message = github_message

@@ -1,4 +1,7 @@
-"""API Insights collector against the simulator: golden expositions, follow logic, late data, sharding, request budget."""
+"""API Insights collector against the simulator.
+
+Golden expositions, follow logic, late data, sharding, request budget.
+"""
 
 from __future__ import annotations
 
@@ -400,7 +403,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     org = world_org(harness.running)
     collector = harness.collector(top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m")
     first = samples(await collector.collect())
-    top = {dict(l)["subject_name"] for (n, l) in first if n == "github_api_insights_subject_window_requests"}
+    top = {dict(lbl)["subject_name"] for (n, lbl) in first if n == "github_api_insights_subject_window_requests"}
     assert len(top) == 5
     # A quiet user's only token suddenly makes 200 times its traffic and climbs into the top 5.
     climber = next(s for s in org.subjects if s.type == "user" and s.name not in top and len(s.actors) == 1)
@@ -408,7 +411,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     harness.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
     harness.at(300)
     second = samples(await collector.collect())
-    now_top = {dict(l)["subject_name"] for (n, l) in second if n == "github_api_insights_subject_window_requests"}
+    now_top = {dict(lbl)["subject_name"] for (n, lbl) in second if n == "github_api_insights_subject_window_requests"}
     assert climber.name in now_top and len(now_top) == 5
     (dropped,) = top - now_top
     dropped_subject = next(s for s in org.subjects if s.name == dropped)
@@ -434,7 +437,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     harness.at(300 + 35 * 60)
     third = samples(await collector.collect())
     assert dropped not in {
-        dict(l)["subject_name"] for (n, l) in third if n == "github_api_insights_subject_window_requests"
+        dict(lbl)["subject_name"] for (n, lbl) in third if n == "github_api_insights_subject_window_requests"
     }
     assert ActorKey(dropped_actor.type, dropped_actor.id) not in collector._actors
     assert dropped_subject.id not in collector._users
@@ -489,8 +492,8 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: H
     harness.at(300)
     found = samples(await collector.collect())
     limited = {
-        dict(l)["actor_id"]: v
-        for (n, l), v in found.items()
+        dict(lbl)["actor_id"]: v
+        for (n, lbl), v in found.items()
         if n == "github_api_insights_actor_rate_limited_requests_total"
     }
     spiked = limited.pop(str(noisy.id))
@@ -501,8 +504,8 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: H
     # The routes of that actor show the extra rate limiting too.
     routes = [
         v
-        for (n, l), v in found.items()
-        if n == "github_api_insights_route_window_rate_limited_requests" and dict(l)["actor_id"] == str(noisy.id)
+        for (n, lbl), v in found.items()
+        if n == "github_api_insights_route_window_rate_limited_requests" and dict(lbl)["actor_id"] == str(noisy.id)
     ]
     assert sum(routes) > spiked / 2
 
@@ -518,9 +521,10 @@ async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: py
     found = samples(await collector.collect())
     assert harness.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
     assert value(found, "github_api_insights_user_info", org=ORG, user_id=str(bchen), subject_name="bchen") == 1
-    assert {dict(l)["user_id"] for (n, l) in found if n == "github_api_insights_user_requests_total"} == {str(bchen)}
+    followed = {dict(lbl)["user_id"] for (n, lbl) in found if n == "github_api_insights_user_requests_total"}
+    assert followed == {str(bchen)}
     # bchen's top actor is followed, with its identity from user-stats.
-    info = [dict(l) for (n, l) in found if n == "github_api_insights_actor_info"]
+    info = [dict(lbl) for (n, lbl) in found if n == "github_api_insights_actor_info"]
     assert len(info) == 1 and info[0]["user_id"] == str(bchen) and info[0]["subject_name"] == "bchen"
     assert info[0]["subject_type"] == "user" and info[0]["actor_name"]
 

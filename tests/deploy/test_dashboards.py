@@ -105,7 +105,7 @@ def interpolated(variable: dict[str, Any], value: str) -> str:
 
 
 def expand(text: str, values: dict[str, str]) -> str:
-    """Grafana's interpolation of `$name` / `${name}`: template variables (values already interpolated) and built-ins."""
+    """Grafana's interpolation of `$name` / `${name}`: template variables (values interpolated) and built-ins."""
 
     def replace(found: re.Match[str]) -> str:
         name = found.group(1) or found.group(2)

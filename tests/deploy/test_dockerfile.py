@@ -209,7 +209,8 @@ def in_context(path: str) -> bool:
 
 
 def test_dockerignore_sends_only_what_the_build_copies() -> None:
-    copied = [source for command in instructions() if command.cmd == "COPY" and not command.flags for source in command.value[:-1]]
+    copies = [command for command in instructions() if command.cmd == "COPY" and not command.flags]
+    copied = [source for command in copies for source in command.value[:-1]]
     assert copied == ["pyproject.toml", "README.md", "exporter"]
     for source in copied:
         assert (REPO / source).exists(), source

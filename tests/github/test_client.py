@@ -152,7 +152,8 @@ async def test_bad_credentials_never_echo_the_token(running, registry) -> None:
     from exporter.simulator import RunningSimulator, SimulatorConfig
 
     with RunningSimulator(config=SimulatorConfig(tokens=("ghp_the_only_good_one",))) as strict:
-        client = GitHubClient(GitHubSettings(api_url=strict.url, token="ghp_wrongtokenvalue"), ExporterMetrics(registry))
+        settings = GitHubSettings(api_url=strict.url, token="ghp_wrongtokenvalue")
+        client = GitHubClient(settings, ExporterMetrics(registry))
         try:
             with pytest.raises(APIError) as caught:
                 await client.get(SUMMARY, params=WINDOW, org=ORG)

@@ -1,4 +1,7 @@
-"""Copilot usage in the simulator: shapes per the OpenAPI descriptions, readiness, retirement, signed downloads, consistency."""
+"""Copilot usage in the simulator.
+
+Shapes per the OpenAPI descriptions, readiness, retirement, signed downloads, consistency.
+"""
 
 from __future__ import annotations
 
