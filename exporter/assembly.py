@@ -52,6 +52,19 @@ def build_collectors(
     return collectors
 
 
+def load_runnable_settings(config_file: str | None, overrides: dict[str, Any]) -> Settings:
+    """The file and environment with the flags' overrides, checked for a real run (raises ConfigError)."""
+    settings = load_settings(config_file, overrides)
+    check_runnable(settings)
+    return settings
+
+
+def same_setup(collector: Collector, old: Settings, new: Settings) -> bool:
+    """Whether a reload can keep this collector as it is: its section, sharding and GitHub access unchanged."""
+    cls = type(collector)
+    return cls.options_of(old) == cls.options_of(new) and old.sharding == new.sharding and old.github == new.github
+
+
 def check_runnable(settings: Settings) -> None:
     """What a valid file can still lack for a real run: credentials, an enabled collector, a target."""
     problems = []

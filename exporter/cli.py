@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
-from exporter.assembly import check_runnable
+from exporter.assembly import check_runnable, load_runnable_settings
 from exporter.collectors import COLLECTORS
 from exporter.settings import ConfigError, Settings, load_settings
 
@@ -40,10 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--web.listen-address",
-        dest="listen_address",
-        default=DEFAULT_LISTEN,
+        dest="listen_addresses",
+        action="append",
         metavar="ADDR",
-        help=f"Address to serve on (default {DEFAULT_LISTEN}).",
+        help=f"Address to serve on; repeat it to serve on several (default {DEFAULT_LISTEN}).",
     )
     parser.add_argument(
         "--web.telemetry-path",
@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="web_config_file",
         metavar="PATH",
         help="Exporter-toolkit web config: TLS and basic auth.",
+    )
+    parser.add_argument(
+        "--web.disable-exporter-metrics",
+        dest="disable_exporter_metrics",
+        action="store_true",
+        help="Leave out the process_* and python_* metrics of the exporter process itself.",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="Enable POST /-/reload (as Prometheus' flag of that name); SIGHUP always reloads.",
     )
     parser.add_argument(
         "--log.level",
@@ -107,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def listen_addresses(args: argparse.Namespace) -> list[str]:
+    """Every --web.listen-address given, or the default one."""
+    return list(args.listen_addresses or [DEFAULT_LISTEN])
+
+
 def collector_overrides(args: argparse.Namespace) -> dict[str, Any]:
     chosen = {name: getattr(args, f"collector_{name}") for name in COLLECTORS}
     return {name: {"enabled": value} for name, value in chosen.items() if value is not None}
@@ -124,11 +141,9 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load(args: argparse.Namespace) -> Settings:
-    overrides = flag_overrides(args)
-    settings = load_settings(args.config_file, overrides)
-    if not args.demo:
-        check_runnable(settings)
-    return settings
+    if args.demo:
+        return load_settings(args.config_file, flag_overrides(args))
+    return load_runnable_settings(args.config_file, flag_overrides(args))
 
 
 def parse_when(text: str, flag: str) -> float:
@@ -215,11 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from exporter.daemon import Daemon, DaemonError, DaemonOptions
 
     options = DaemonOptions(
-        listen_address=args.listen_address,
+        listen_addresses=tuple(listen_addresses(args)),
         telemetry_path=args.telemetry_path,
         demo=args.demo,
         config_file=args.config_file,
         overrides=flag_overrides(args),
+        enable_lifecycle=args.enable_lifecycle,
+        web_config_file=args.web_config_file,
+        disable_exporter_metrics=args.disable_exporter_metrics,
     )
     daemon = Daemon(settings, options, web_config)
     try:

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from exporter import __version__
-from exporter.assembly import build_collectors, demo_settings
+from exporter import __version__, logs
+from exporter.assembly import build_collectors, demo_settings, load_runnable_settings, same_setup
 from exporter.github.client import GitHubClient
 from exporter.scheduler import CollectorScheduler
-from exporter.settings import Settings
+from exporter.settings import ConfigError, Settings
 from exporter.store import SnapshotStore
-from exporter.telemetry import ExporterMetrics
+from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 
 if TYPE_CHECKING:
+    from exporter.server import RunningServer
+    from exporter.simulator.server import DemoSimulator
     from exporter.webconfig import WebConfig
 
 log = structlog.get_logger(__name__)
@@ -38,45 +40,63 @@ class DaemonError(Exception):
 class DaemonOptions:
     """What the command line decides beyond the settings: where to serve, and whether to run the demo."""
 
-    listen_address: str
+    listen_addresses: tuple[str, ...]
     telemetry_path: str = "/metrics"
     demo: bool = False
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    enable_lifecycle: bool = False  # POST /-/reload, as Prometheus' --web.enable-lifecycle
+    web_config_file: str | None = None  # re-read when it changes
+    disable_exporter_metrics: bool = False  # no process_* / python_* metrics
 
 
 class Daemon:
+    """The long-running exporter: one asyncio loop, reloadable configuration (SIGHUP, POST /-/reload)."""
+
     def __init__(self, settings: Settings, options: DaemonOptions, web_config: WebConfig | None = None) -> None:
         self.settings = settings
         self.options = options
         self.web_config = web_config
         self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._simulator: DemoSimulator | None = None
+        self._client: GitHubClient | None = None
+        self._scheduler: CollectorScheduler | None = None
+        self._store: SnapshotStore | None = None
+        self._metrics: ExporterMetrics | None = None
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    def _load(self) -> Settings:
+        """The configuration as the command line and the file say now (raises ConfigError)."""
+        if self._simulator is not None:
+            sim = self._simulator
+            return demo_settings(self.options.config_file, sim.url, sim.targets(), self.options.overrides)
+        return load_runnable_settings(self.options.config_file, self.options.overrides)
 
     async def run(self) -> int:
         from exporter.server import LandingInfo, ServeError, create_app, serve
 
         self._install_signal_handlers()
-        simulator = None
         settings = self.settings
         if self.options.demo:
             from exporter.simulator.config import SimulatorConfig
             from exporter.simulator.server import start_simulator
 
-            simulator = await start_simulator(SimulatorConfig.demo())
-            settings = demo_settings(
-                self.options.config_file, simulator.url, simulator.targets(), self.options.overrides
-            )
-            log.info("demo: GitHub simulator started", url=simulator.url)
+            self._simulator = await start_simulator(SimulatorConfig.demo())
+            settings = self.settings = self._load()
+            log.info("demo: GitHub simulator started", url=self._simulator.url)
 
-        store = SnapshotStore(max_age=settings.store.max_age)
-        metrics = ExporterMetrics(store.registry)
-        client = GitHubClient(settings.github, metrics)
-        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
+        store = self._store = SnapshotStore(max_age=settings.store.max_age)
+        metrics = self._metrics = ExporterMetrics(store.registry)
+        if not self.options.disable_exporter_metrics:
+            register_runtime_metrics(store.registry)
+        client = self._client = GitHubClient(settings.github, metrics)
+        scheduler = self._scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
         for collector in build_collectors(settings, client):
             scheduler.add(collector, collector.options.interval)
 
@@ -86,33 +106,94 @@ class Daemon:
             readiness=scheduler.readiness,
             web_config=self.web_config,
             landing=LandingInfo(),
+            reload=self.reload if self.options.enable_lifecycle else None,
+            web_config_file=self.options.web_config_file,
         )
+        servers: list[RunningServer] = []
         try:
-            server = await serve(app, self.options.listen_address, self.web_config)
+            for address in self.options.listen_addresses:
+                servers.append(await serve(app, address, self.web_config))
         except ServeError as exc:
+            for started in servers:
+                await started.stop()
             await client.aclose()
-            if simulator is not None:
-                await simulator.stop()
+            if self._simulator is not None:
+                await self._simulator.stop()
             raise DaemonError(str(exc)) from None
+        server = servers[0]
 
         scheduler.start()
         log.info(
             "started",
             version=__version__,
             jobs=len(scheduler.jobs),
-            metrics=f"{server.url}{self.options.telemetry_path}",
+            metrics=[f"{s.url}{self.options.telemetry_path}" for s in servers],
         )
         if self.options.demo:
             print(f"Demo running: metrics at {server.url}{self.options.telemetry_path} (Ctrl-C to stop)", flush=True)
 
         await self._stop.wait()
         log.info("shutting down")
-        await asyncio.wait_for(self._shutdown(scheduler, server, client, simulator), SHUTDOWN_BUDGET)
+        await asyncio.wait_for(self._shutdown(servers), SHUTDOWN_BUDGET)
         return 0
 
-    async def _shutdown(self, scheduler: CollectorScheduler, server: Any, client: GitHubClient, simulator: Any) -> None:
-        await scheduler.shutdown(timeout=1.5)
-        await server.stop()
-        await client.aclose()
-        if simulator is not None:
-            await simulator.stop()
+    async def reload(self) -> str | None:
+        """Re-read the configuration; None when applied, else why it was refused (the old one keeps running).
+
+        Collectors whose settings did not change keep running as they are, with
+        their counters, their late-data state and their cached snapshot; changed
+        ones start afresh; removed ones stop and their series go.
+        """
+        assert self._metrics is not None and self._store is not None
+        async with self._reload_lock:
+            try:
+                new = self._load()
+            except ConfigError as exc:
+                self._metrics.config_last_reload_successful.set(0)
+                self._store.touch()
+                reason = "; ".join(str(exc).splitlines())
+                log.error("configuration reload failed; the running configuration stays", error=reason)
+                return reason
+            if new.github.token:
+                logs.register_secret(new.github.token.get_secret_value())
+            kept, started, stopped = await self._apply(new)
+            self._metrics.config_last_reload_successful.set(1)
+            self._metrics.config_last_reload_success.set_to_current_time()
+            self._store.touch()
+            log.info("configuration reloaded", kept=kept, started=started, stopped=stopped)
+            return None
+
+    async def _apply(self, new: Settings) -> tuple[int, int, int]:
+        assert self._scheduler is not None and self._client is not None and self._store is not None
+        assert self._metrics is not None
+        old, scheduler = self.settings, self._scheduler
+        client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
+        wanted = {(c.name, c.target): c for c in build_collectors(new, client)}
+        kept = stopped = 0
+        for key in scheduler.jobs:
+            current = scheduler.collector(key)
+            fresh = wanted.get(key)
+            if current is not None and fresh is not None and client is self._client and same_setup(current, old, new):
+                current.settings = new  # target lists (teams, repositories) are read at run time
+                del wanted[key]
+                kept += 1
+            else:
+                await scheduler.remove(key, keep_data=fresh is not None)
+                stopped += 1
+        for collector in wanted.values():
+            scheduler.add(collector, collector.options.interval)
+        if client is not self._client:
+            await self._client.aclose()
+            self._client = client
+        self._store.max_age = new.store.max_age
+        scheduler.jitter = new.scheduler.jitter
+        self.settings = new
+        return kept, len(wanted), stopped
+
+    async def _shutdown(self, servers: list[RunningServer]) -> None:
+        assert self._scheduler is not None and self._client is not None
+        await self._scheduler.shutdown(timeout=1.5)
+        await asyncio.gather(*(server.stop() for server in servers))
+        await self._client.aclose()
+        if self._simulator is not None:
+            await self._simulator.stop()

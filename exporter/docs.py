@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 import exporter.collectors  # noqa: F401  (registers every collector's specs)
 from exporter.metricspec import REGISTERED, MetricSpec
-from exporter.telemetry import ExporterMetrics
+from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 
 HEADER = """# Metric reference
 
@@ -32,6 +32,16 @@ def _cell(text: str) -> str:
 def self_metrics() -> list[tuple[str, str, tuple[str, ...], str]]:
     registry = CollectorRegistry()
     ExporterMetrics(registry)
+    return _rows(registry)
+
+
+def runtime_metrics() -> list[tuple[str, str, tuple[str, ...], str]]:
+    registry = CollectorRegistry()
+    register_runtime_metrics(registry)
+    return _rows(registry)
+
+
+def _rows(registry: CollectorRegistry) -> list[tuple[str, str, tuple[str, ...], str]]:
     rows = []
     for family in registry.collect():
         name = family.name + ("_total" if family.type == "counter" else "")
@@ -65,6 +75,14 @@ def render() -> str:
     out.append("\n## The exporter itself\n")
     out.append("| metric | type | labels | help |\n|---|---|---|---|")
     for name, kind, labels, help_text in self_metrics():
+        out.append(f"| `{name}` | {kind} | {', '.join(f'`{label}`' for label in labels)} | {_cell(help_text)} |")
+    out.append("\n## Process and Python runtime\n")
+    out.append(
+        "prometheus_client's standard collectors, as every Prometheus client serves them; "
+        "`--web.disable-exporter-metrics` leaves them out.\n"
+    )
+    out.append("| metric | type | labels | help |\n|---|---|---|---|")
+    for name, kind, labels, help_text in runtime_metrics():
         out.append(f"| `{name}` | {kind} | {', '.join(f'`{label}`' for label in labels)} | {_cell(help_text)} |")
     return "\n".join(out) + "\n"
 

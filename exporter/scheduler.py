@@ -49,7 +49,8 @@ class CollectorScheduler:
         )
 
     def add(self, collector: Collector, interval: float) -> None:
-        self._jobs.append(_Job(collector, interval))
+        job = _Job(collector, interval)
+        self._jobs.append(job)
         labels = (collector.name, collector.target)
         self._metrics.collector_runs.labels(*labels)  # exported as 0 before the first run
         self._metrics.collector_failures.labels(*labels)
@@ -57,6 +58,39 @@ class CollectorScheduler:
         initial = collector.initial()
         if initial:
             self._store.publish(labels, initial)
+        if self._scheduler.running:  # added by a reload: runs now, then on its interval
+            self._schedule(job)
+
+    @property
+    def jitter(self) -> float:
+        return self._jitter
+
+    @jitter.setter
+    def jitter(self, value: float) -> None:
+        self._jitter = value  # for jobs scheduled from now on
+
+    async def remove(self, key: tuple[str, str], keep_data: bool = False) -> None:
+        """Stop a job a reload removed or changed, cancelling a run in flight.
+
+        A removed job's snapshot and self-metrics go; a changed one's snapshot
+        stays (`keep_data`) until its successor publishes, so no data gap opens.
+        """
+        job = next((j for j in self._jobs if j.key == key), None)
+        if job is None:
+            return
+        self._jobs.remove(job)
+        if self._scheduler.get_job(_job_id(job)) is not None:
+            self._scheduler.remove_job(_job_id(job))
+        if job.running is not None:
+            job.running.cancel()
+            await asyncio.wait([job.running], timeout=3.0)
+        if not keep_data:
+            self._store.drop(key)
+            self._metrics.forget_collector(*key)
+        self._store.touch()
+
+    def collector(self, key: tuple[str, str]) -> Collector | None:
+        return next((j.collector for j in self._jobs if j.key == key), None)
 
     @property
     def jobs(self) -> list[tuple[str, str]]:
@@ -64,14 +98,17 @@ class CollectorScheduler:
 
     def start(self) -> None:
         for job in self._jobs:
-            self._scheduler.add_job(
-                self._run,
-                IntervalTrigger(seconds=job.interval, jitter=job.interval * self._jitter),
-                args=[job],
-                id=f"{job.collector.name}:{job.collector.target}",
-                next_run_time=_now(),
-            )
+            self._schedule(job)
         self._scheduler.start()
+
+    def _schedule(self, job: _Job) -> None:
+        self._scheduler.add_job(
+            self._run,
+            IntervalTrigger(seconds=job.interval, jitter=job.interval * self._jitter),
+            args=[job],
+            id=_job_id(job),
+            next_run_time=_now(),
+        )
 
     def readiness(self) -> tuple[bool, str]:
         """Ready once every job has finished its first run, whatever its outcome."""
@@ -145,6 +182,10 @@ class CollectorScheduler:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=timeout)
+
+
+def _job_id(job: _Job) -> str:
+    return f"{job.collector.name}:{job.collector.target}"
 
 
 def _now() -> datetime:

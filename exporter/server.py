@@ -25,7 +25,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,13 @@ from exporter.webconfig import WebConfig
 log = structlog.get_logger(__name__)
 
 Readiness = Callable[[], tuple[bool, str]]
+Reload = Callable[[], Awaitable[str | None]]  # None when applied, else why not
 
 _BACKLOG = 128
 HEALTHY_PATH = "/-/healthy"
 READY_PATH = "/-/ready"
+RELOAD_PATH = "/-/reload"
+WEB_CONFIG_RECHECK = 1.0  # seconds between looks at the web config file, as exporter-toolkit re-reads it
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,16 @@ def create_app(
     readiness: Readiness,
     web_config: WebConfig | None = None,
     landing: LandingInfo | Mapping[str, Any] | None = None,
-) -> Starlette:
-    """The ASGI app: `/`, the telemetry path, `/-/healthy` and `/-/ready`."""
-    if not telemetry_path.startswith("/") or telemetry_path in (HEALTHY_PATH, READY_PATH):
+    reload: Reload | None = None,
+    web_config_file: str | None = None,
+) -> ASGIApp:
+    """The ASGI app: `/`, the telemetry path, `/-/healthy`, `/-/ready` and (with `reload`) `/-/reload`.
+
+    With `web_config_file`, the file is looked at again at most once a second
+    and a changed, valid one takes effect for the next request (a bad one is
+    logged and the running one kept), as exporter-toolkit does.
+    """
+    if not telemetry_path.startswith("/") or telemetry_path in (HEALTHY_PATH, READY_PATH, RELOAD_PATH):
         raise ValueError(f"telemetry path {telemetry_path!r} must start with / and not be a health path")
     if landing is None:
         landing = LandingInfo()
@@ -167,14 +177,30 @@ def create_app(
             return PlainTextResponse("Ready")
         return PlainTextResponse(reason or "Not ready", status_code=503)
 
+    async def reload_config(request: Request) -> Response:
+        assert reload is not None
+        refused = await reload()
+        if refused is None:
+            return PlainTextResponse("Reloaded")
+        return PlainTextResponse(f"failed to reload config: {refused}", status_code=500)
+
     routes = [
         Route(telemetry_path, metrics, methods=["GET"]),
         Route(HEALTHY_PATH, healthy, methods=["GET"]),
         Route(READY_PATH, ready, methods=["GET"]),
     ]
+    if reload is not None:
+        routes.append(Route(RELOAD_PATH, reload_config, methods=["POST", "PUT"]))
     if telemetry_path != "/":
         routes.append(Route("/", landing_page, methods=["GET"]))
+    router = Starlette(routes=routes)
+    if web_config_file is not None:
+        return WebConfigReloader(router, web_config_file, web_config)
+    return with_web_config(router, web_config)
 
+
+def with_web_config(app: ASGIApp, web_config: WebConfig | None) -> ASGIApp:
+    """`app` behind what the web config asks for: extra headers, rate limit, basic auth."""
     middleware = []
     if web_config is not None:
         if web_config.headers:
@@ -190,7 +216,89 @@ def create_app(
         if web_config.basic_auth_enabled:
             users = {user: h.get_secret_value() for user, h in web_config.basic_auth_users.items()}
             middleware.append(Middleware(BasicAuthMiddleware, users=users))
-    return Starlette(routes=routes, middleware=middleware)
+    for layer in reversed(middleware):
+        app = layer.cls(app, *layer.args, **layer.kwargs)
+    return app
+
+
+class WebConfigReloader:
+    """Serves through the web config in force, re-reading its file when it changes.
+
+    Headers, rate limit and basic auth change for the next request. TLS
+    certificates change for the next handshake (see `TLSReloader`); turning
+    TLS on or off needs a restart, which the log says.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        path: str,
+        current: WebConfig | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._app = app
+        self._path = path
+        self._clock = clock
+        self._config = current
+        self._stack = with_web_config(app, current)
+        self._stamp = self._file_stamp()
+        self._next_look = clock() + WEB_CONFIG_RECHECK
+        self.tls = TLSReloader(current.ssl_context() if current is not None else None)
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def _look(self) -> None:
+        from exporter.settings import ConfigError
+        from exporter.webconfig import load_web_config
+
+        self._next_look = self._clock() + WEB_CONFIG_RECHECK
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            config = load_web_config(self._path)
+        except ConfigError as exc:
+            log.error("web config reload failed; the running one stays", file=self._path, error=str(exc))
+            return
+        if config.tls_enabled != (self._config is not None and self._config.tls_enabled):
+            log.error("web config: turning TLS on or off needs a restart; the rest applies", file=self._path)
+        else:
+            self.tls.use(config.ssl_context())
+        self._config = config
+        self._stack = with_web_config(self._app, config)
+        log.info("web config reloaded", file=self._path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._clock() >= self._next_look:
+            self._look()
+        await self._stack(scope, receive, send)
+
+
+class TLSReloader:
+    """Lets new TLS handshakes use a newer context (certificates, client CA) than the one uvicorn was given.
+
+    The served context's SNI callback, which OpenSSL runs early in every
+    handshake, swaps in the newest context, so a rotated certificate needs no restart.
+    """
+
+    def __init__(self, served: ssl.SSLContext | None) -> None:
+        self._current = served
+        if served is not None:
+            served.sni_callback = self._pick
+
+    def use(self, context: ssl.SSLContext | None) -> None:
+        if context is not None:
+            self._current = context
+
+    def _pick(self, connection: ssl.SSLObject, server_name: str | None, served: ssl.SSLContext) -> None:
+        if self._current is not None and self._current is not served:
+            connection.context = self._current
 
 
 # --- middleware (plain ASGI, so they cover every path including 404s) --------

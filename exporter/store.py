@@ -59,7 +59,7 @@ class SnapshotStore:
     """Holds snapshots and renders the exposition; thread-safe, cheap to read."""
 
     def __init__(self, max_age: float, clock: Callable[[], float] = time.time) -> None:
-        self._max_age = max_age
+        self.max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshots: dict[SnapshotKey, Snapshot] = {}
@@ -75,6 +75,12 @@ class SnapshotStore:
             self._snapshots[key] = snapshot
             self._version += 1
 
+    def drop(self, key: SnapshotKey) -> None:
+        """Forget the snapshot of a (collector, target) that no longer runs."""
+        with self._lock:
+            if self._snapshots.pop(key, None) is not None:
+                self._version += 1
+
     def touch(self) -> None:
         """Mark the exposition stale (live self-metrics moved) without a new snapshot."""
         with self._lock:
@@ -87,7 +93,7 @@ class SnapshotStore:
     def _live_families(self) -> list[Metric]:
         now = self._clock()
         with self._lock:
-            expired = [k for k, s in self._snapshots.items() if now - s.published_at > self._max_age]
+            expired = [k for k, s in self._snapshots.items() if now - s.published_at > self.max_age]
             for key in expired:
                 del self._snapshots[key]
             snapshots = list(self._snapshots.values())
@@ -97,7 +103,7 @@ class SnapshotStore:
         with self._lock:
             if not self._snapshots:
                 return float("inf")
-            return min(s.published_at for s in self._snapshots.values()) + self._max_age
+            return min(s.published_at for s in self._snapshots.values()) + self.max_age
 
     def render(self, accept_header: str | None, accept_gzip: bool = False) -> Rendition:
         """Exposition bytes in the format the client asked for, cached until the next change."""

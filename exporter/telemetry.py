@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from exporter import __version__
 
@@ -122,3 +131,43 @@ class ExporterMetrics:
             ["collector", "target"],
             registry=registry,
         )
+
+        # Configuration reloads (SIGHUP, POST /-/reload), as Prometheus reports its own.
+        self.config_last_reload_successful = Gauge(
+            "github_exporter_config_last_reload_successful",
+            "1 if the last configuration reload succeeded (or none was tried), 0 if the file was refused.",
+            registry=registry,
+        )
+        self.config_last_reload_success = Gauge(
+            "github_exporter_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully, at start-up or by a reload.",
+            registry=registry,
+        )
+        self.config_last_reload_successful.set(1)
+        self.config_last_reload_success.set_to_current_time()
+
+    def forget_collector(self, name: str, target: str) -> None:
+        """Drop the series of a (collector, target) that a reload removed."""
+        for family in (
+            self.collector_success,
+            self.collector_duration,
+            self.collector_last_success,
+            self.collector_interval,
+            self.collector_runs,
+            self.collector_failures,
+        ):
+            try:
+                family.remove(name, target)
+            except KeyError:
+                pass
+
+
+def register_runtime_metrics(registry: CollectorRegistry) -> None:
+    """process_* and python_* metrics, as every Prometheus client serves by default.
+
+    --web.disable-exporter-metrics leaves them out, as in node_exporter.
+    """
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+

@@ -99,7 +99,7 @@ def test_every_exposed_metric_is_documented(demo: DemoProcess) -> None:
     documented = (ROOT / "docs" / "metrics.md").read_text()
     missing = sorted(
         {f.name for f in text_string_to_metric_families(body)}
-        - {name.removesuffix("_total") for name in re.findall(r"`(github_\w+)`", documented)}
+        - {name.removesuffix("_total") for name in re.findall(r"`((?:github|process|python)_\w+)`", documented)}
     )
     assert not missing, f"exposed but not in docs/metrics.md: {missing}"
 

@@ -60,7 +60,7 @@ def test_services_and_their_wiring() -> None:
     assert exporter["command"] == ["--demo", "--web.listen-address", ":9877"]
     cli = module("exporter.cli")
     args = cli.build_parser().parse_args(exporter["command"])
-    assert args.demo and args.listen_address == ":9877"
+    assert args.demo and cli.listen_addresses(args) == [":9877"]
     assert (COMPOSE_DIR / exporter["build"]["context"]).resolve() / exporter["build"]["dockerfile"] == (
         COMPOSE_DIR / "../../Dockerfile"
     ).resolve()

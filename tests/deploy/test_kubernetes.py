@@ -306,7 +306,7 @@ def test_args_are_flags_the_exporter_accepts(variant: str) -> None:
     args = [re.sub(r"\$\(SHARD_INDEX\)", "1", arg) for arg in container["args"]]
     parsed = cli.build_parser().parse_args(args)
     assert parsed.config_file == CONFIG_PATH
-    assert parsed.listen_address == ":9877"
+    assert cli.listen_addresses(parsed) == [":9877"]
 
 
 def test_configmap_config_passes_config_check(tmp_path: Path) -> None:
