@@ -24,7 +24,6 @@ Conventions (tests/deploy/test_dashboards.py checks them):
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +37,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat, QueryEditorMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from generated_files import update  # noqa: E402  (deploy/generated_files.py)
 
 HERE = Path(__file__).resolve().parent
 OUTPUT_DIR = HERE / "dashboards"
@@ -1154,26 +1156,14 @@ def main(argv: list[str] | None = None) -> int:
     config = replace(CONFIG, selector=args.selector)
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
-    stale = []
-    for name, dashboard_of in DASHBOARDS.items():
-        path = output / name
-        text = render(dashboard_of(config))
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current == text:
-            continue
-        if args.check:
-            sys.stdout.writelines(difflib.unified_diff(
-                current.splitlines(keepends=True), text.splitlines(keepends=True), str(path), "generated"))
-            stale.append(name)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
+    stale = update({output / name: render(of(config)) for name, of in DASHBOARDS.items()}, check=args.check)
     unknown = sorted(p.name for p in output.glob("*.json") if p.name not in DASHBOARDS)
     if unknown:
         print(f"not generated here (remove or add to DASHBOARDS): {', '.join(unknown)}", file=sys.stderr)
         return 1
-    if stale:
-        print(f"out of date: {', '.join(stale)}: run python3 deploy/grafana/generate-dashboards.py", file=sys.stderr)
+    if stale and args.check:
+        names = ", ".join(path.name for path in stale)
+        print(f"out of date: {names}: run python3 deploy/grafana/generate-dashboards.py", file=sys.stderr)
         return 1
     return 0
 

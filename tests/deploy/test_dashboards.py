@@ -178,6 +178,8 @@ def test_generator_check_detects_a_hand_edited_file(tmp_path: Path) -> None:
     (work / "dashboards").mkdir(parents=True)
     script = work / GENERATOR.name
     script.write_text(GENERATOR.read_text(encoding="utf-8"), encoding="utf-8")
+    shared = DEPLOY / "generated_files.py"
+    (tmp_path / shared.name).write_text(shared.read_text(encoding="utf-8"), encoding="utf-8")
     assert run([sys.executable, str(script)], cwd=tmp_path).returncode == 0
     edited = work / "dashboards" / "github-api-usage.json"
     edited.write_text(edited.read_text(encoding="utf-8").replace('"now-24h"', '"now-7d"'), encoding="utf-8")

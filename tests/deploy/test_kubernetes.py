@@ -241,11 +241,31 @@ def test_prometheusrule_is_generated_from_the_rules_file() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_generator_puts_runbooks_and_dashboards_on_other_bases(tmp_path: Path) -> None:
+    output = tmp_path / "prometheusrule.yaml"
+    script = KUBERNETES / "generate-prometheusrule.py"
+    result = run([sys.executable, str(script), "--runbook-url", "https://docs.example.org/runbooks.md",
+                  "--grafana-url", "https://grafana.example.org/", "--output", str(output)])
+    assert result.returncode == 0, result.stderr
+    generated = [r for g in load_yaml(output)["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    original = {r["alert"]: r for g in load_yaml(RULES_FILE)["groups"] for r in g["rules"] if "alert" in r}
+    assert len(generated) == len(original) >= 10
+    for rule in generated:
+        annotations, before = rule["annotations"], original[rule["alert"]]["annotations"]
+        assert annotations["runbook_url"] == f"https://docs.example.org/runbooks.md#{rule['alert'].lower()}"
+        assert annotations["dashboard_url"].startswith("https://grafana.example.org/d/github-")
+        assert annotations["dashboard_url"].split("/d/")[1] == before["dashboard_url"].split("/d/")[1]
+        assert {k: v for k, v in annotations.items() if not k.endswith("_url")} == {
+            k: v for k, v in before.items() if not k.endswith("_url")}
+    assert run([sys.executable, str(script), "--check"]).returncode == 0, "the committed files are untouched"
+
+
 def test_generator_check_detects_a_stale_file(tmp_path: Path) -> None:
     """--check fails once the rules change without regenerating."""
     work = tmp_path / "repo"
     for part in ("deploy/prometheus/rules", "deploy/kubernetes"):
         shutil.copytree(REPO / part, work / part)
+    shutil.copy(REPO / "deploy/generated_files.py", work / "deploy")
     rules = work / "deploy/prometheus/rules" / RULES_FILE.name
     rules.write_text(rules.read_text(encoding="utf-8").replace("for: 15m", "for: 20m"), encoding="utf-8")
     script = work / "deploy/kubernetes/generate-prometheusrule.py"
