@@ -4,7 +4,7 @@
 The dashboards are built with grafana-foundation-sdk's typed builders (the package's `test` extra
 installs it), so the library carries Grafana's schema and this file only says what each panel shows.
 
-    python3 deploy/grafana/generate-dashboards.py                  # rewrite the files
+    python3 deploy/grafana/generate-dashboards.py                  # rewrite the files (and their copies)
     python3 deploy/grafana/generate-dashboards.py --check          # exit 1 if one is out of date
     python3 deploy/grafana/generate-dashboards.py --selector 'job="gh"' --output /tmp/dashboards
 
@@ -43,6 +43,10 @@ from generated_files import update  # noqa: E402  (deploy/generated_files.py)
 
 HERE = Path(__file__).resolve().parent
 OUTPUT_DIR = HERE / "dashboards"
+# Copies for the deployments that cannot read files outside their own directory (Helm's .Files,
+# kustomize's load restrictor); written and checked with the files above.
+COPIES = (HERE.parent / "helm" / "github-insights-exporter" / "files" / "dashboards",
+          HERE.parent / "kubernetes" / "base" / "dashboards")
 
 
 @dataclass(frozen=True)
@@ -1151,18 +1155,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="Do not write; exit 1 if a file is out of date.")
     parser.add_argument("--selector", default=CONFIG.selector,
                         help=f"Matchers of the exporter's series (default: {CONFIG.selector}); '' for none.")
-    parser.add_argument("--output", type=Path, default=OUTPUT_DIR, help="Directory of the JSON files.")
+    parser.add_argument("--output", type=Path, help=f"Write the JSON files only there (default: {OUTPUT_DIR} "
+                        "and the copies in the Helm chart and the kustomize base).")
     args = parser.parse_args(argv)
     config = replace(CONFIG, selector=args.selector)
-    output: Path = args.output
-    output.mkdir(parents=True, exist_ok=True)
-    stale = update({output / name: render(of(config)) for name, of in DASHBOARDS.items()}, check=args.check)
-    unknown = sorted(p.name for p in output.glob("*.json") if p.name not in DASHBOARDS)
+    directories = [args.output] if args.output else [OUTPUT_DIR, *COPIES]
+    texts = {name: render(of(config)) for name, of in DASHBOARDS.items()}
+    stale = update({directory / name: text for directory in directories for name, text in texts.items()},
+                   check=args.check)
+    unknown = sorted(str(p) for d in directories for p in d.glob("*.json") if p.name not in DASHBOARDS)
     if unknown:
         print(f"not generated here (remove or add to DASHBOARDS): {', '.join(unknown)}", file=sys.stderr)
         return 1
     if stale and args.check:
-        names = ", ".join(path.name for path in stale)
+        names = ", ".join(sorted({path.name for path in stale}))
         print(f"out of date: {names}: run python3 deploy/grafana/generate-dashboards.py", file=sys.stderr)
         return 1
     return 0
