@@ -5,6 +5,7 @@ for the properties the deployment promises."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.helpers import (
+    DEPLOY,
     DOCKERFILE,
     KUBERNETES,
     REPO,
@@ -43,8 +45,14 @@ def rendered(variant: str) -> tuple[dict[str, Any], ...]:
     return tuple(load_yaml_all(result.stdout))
 
 
+def dashboards(variant: str) -> list[dict[str, Any]]:
+    """The ConfigMaps of the Grafana dashboards, one per dashboard."""
+    return [r for r in rendered(variant) if r["kind"] == "ConfigMap" and "grafana_dashboard" in r["metadata"]["labels"]]
+
+
 def by_kind(variant: str) -> dict[str, dict[str, Any]]:
-    resources = rendered(variant)
+    """The resources other than the dashboards, one of each kind."""
+    resources = [r for r in rendered(variant) if r not in dashboards(variant)]
     kinds = [resource["kind"] for resource in resources]
     assert len(kinds) == len(set(kinds)), kinds
     return {resource["kind"]: resource for resource in resources}
@@ -56,29 +64,79 @@ def kubernetes_versions() -> list[str]:
 
 
 def test_kustomize_renders_each_variant() -> None:
-    assert set(by_kind("deployment")) == {"ConfigMap", "Service", "Deployment", "ServiceMonitor", "PrometheusRule"}
-    assert set(by_kind("statefulset")) == {"ConfigMap", "Service", "StatefulSet", "ServiceMonitor", "PrometheusRule"}
+    shared = {"ConfigMap", "Service", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"}
+    assert set(by_kind("deployment")) == shared | {"Deployment"}
+    assert set(by_kind("statefulset")) == shared | {"StatefulSet"}
     for variant in VARIANTS:
-        for resource in rendered(variant):
+        for resource in by_kind(variant).values():
             assert resource["metadata"]["name"] == NAME
             assert resource["metadata"]["labels"]["app.kubernetes.io/name"] == NAME
+        for configmap in dashboards(variant):
+            assert configmap["metadata"]["name"].startswith(f"{NAME}-dashboard-")
+            assert configmap["metadata"]["labels"]["app.kubernetes.io/name"] == NAME
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_dashboards_are_configmaps_for_the_grafana_sidecar(variant: str) -> None:
+    assert_dashboard_configmaps(dashboards(variant))
+
+
+def assert_dashboard_configmaps(configmaps: list[dict[str, Any]]) -> None:
+    """One ConfigMap per dashboard of deploy/grafana/dashboards/, as it is, labelled for the Grafana sidecar."""
+    files = (DEPLOY / "grafana" / "dashboards").glob("*.json")
+    expected = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in files}
+    found = {}
+    for configmap in configmaps:
+        assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert configmap["metadata"]["annotations"] == {"grafana_folder": "GitHub"}
+        assert len(configmap["metadata"]["name"]) <= 63
+        ((key, text),) = configmap["data"].items()
+        found[key] = json.loads(text)
+    assert len(expected) == 6 and found == expected
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pod_disruption_budget_and_network_policy_select_the_pods(variant: str) -> None:
+    resources = by_kind(variant)
+    assert_budget_and_policy(resources["PodDisruptionBudget"], resources["NetworkPolicy"], pod_template(variant))
+
+
+def assert_budget_and_policy(budget: dict[str, Any], policy: dict[str, Any], pod: dict[str, Any]) -> None:
+    """At most one pod evicted at a time; ingress only to the metrics port, egress only to DNS and HTTPS."""
+    pod_labels = pod["metadata"]["labels"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = spec["ingress"]
+    (port,) = pod["spec"]["containers"][0]["ports"]
+    assert ingress["ports"] == [{"port": port["name"], "protocol": "TCP"}]
+    dns, https = spec["egress"]
+    assert sorted((p["port"], p["protocol"]) for p in dns["ports"]) == [(53, "TCP"), (53, "UDP")]
+    assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [peer["ipBlock"]["cidr"] for peer in https["to"]] == ["0.0.0.0/0", "::/0"]
+
+
+def validate_builtin(resource: dict[str, Any], where: str) -> int:
+    """Validate a built-in kind against the Kubernetes schemas (strict) of each supported version;
+    the number of validations, 0 for a prometheus-operator kind (see validate_operator)."""
+    kv = module("kubernetes_validate")
+    if resource["apiVersion"].startswith("monitoring.coreos.com/"):
+        return 0
+    for version in kubernetes_versions():
+        try:
+            kv.validate(resource, version, strict=True)
+        except kv.ValidationError as exc:
+            path = ".".join(str(part) for part in exc.path)
+            pytest.fail(f"{where}: {resource['kind']} invalid for Kubernetes {version} at {path}: {exc.message}")
+    return len(kubernetes_versions())
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_builtin_resources_validate_against_kubernetes_schemas(variant: str) -> None:
-    kv = module("kubernetes_validate")
-    checked = 0
-    for resource in rendered(variant):
-        if resource["apiVersion"].startswith("monitoring.coreos.com/"):
-            continue  # CRDs: test_operator_resources_match_their_crd_fields
-        for version in kubernetes_versions():
-            try:
-                kv.validate(resource, version, strict=True)
-            except kv.ValidationError as exc:
-                path = ".".join(str(part) for part in exc.path)
-                pytest.fail(f"{variant}: {resource['kind']} invalid for Kubernetes {version} at {path}: {exc.message}")
-            checked += 1
-    assert checked == 3 * 2
+    checked = sum(validate_builtin(resource, variant) for resource in rendered(variant))
+    assert checked == (5 + 6) * 2
 
 
 def test_secret_example_validates_and_stays_out_of_kustomize() -> None:
@@ -215,11 +273,15 @@ PROMETHEUS_RULE_SCHEMA = {
 OPERATOR_SCHEMAS = {"ServiceMonitor": SERVICE_MONITOR_SCHEMA, "PrometheusRule": PROMETHEUS_RULE_SCHEMA}
 
 
+def validate_operator(resource: dict[str, Any]) -> None:
+    """Validate a ServiceMonitor or PrometheusRule against the fields of its CRD."""
+    module("jsonschema").validate(resource, OPERATOR_SCHEMAS[resource["kind"]])
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_operator_resources_match_their_crd_fields(variant: str) -> None:
-    jsonschema = module("jsonschema")
-    for kind, schema in OPERATOR_SCHEMAS.items():
-        jsonschema.validate(by_kind(variant)[kind], schema)
+    for kind in OPERATOR_SCHEMAS:
+        validate_operator(by_kind(variant)[kind])
 
 
 def test_operator_schema_rejects_a_misspelt_field() -> None:
@@ -241,11 +303,31 @@ def test_prometheusrule_is_generated_from_the_rules_file() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_generator_puts_runbooks_and_dashboards_on_other_bases(tmp_path: Path) -> None:
+    output = tmp_path / "prometheusrule.yaml"
+    script = KUBERNETES / "generate-prometheusrule.py"
+    result = run([sys.executable, str(script), "--runbook-url", "https://docs.example.org/runbooks.md",
+                  "--grafana-url", "https://grafana.example.org/", "--output", str(output)])
+    assert result.returncode == 0, result.stderr
+    generated = [r for g in load_yaml(output)["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    original = {r["alert"]: r for g in load_yaml(RULES_FILE)["groups"] for r in g["rules"] if "alert" in r}
+    assert len(generated) == len(original) >= 10
+    for rule in generated:
+        annotations, before = rule["annotations"], original[rule["alert"]]["annotations"]
+        assert annotations["runbook_url"] == f"https://docs.example.org/runbooks.md#{rule['alert'].lower()}"
+        assert annotations["dashboard_url"].startswith("https://grafana.example.org/d/github-")
+        assert annotations["dashboard_url"].split("/d/")[1] == before["dashboard_url"].split("/d/")[1]
+        assert {k: v for k, v in annotations.items() if not k.endswith("_url")} == {
+            k: v for k, v in before.items() if not k.endswith("_url")}
+    assert run([sys.executable, str(script), "--check"]).returncode == 0, "the committed files are untouched"
+
+
 def test_generator_check_detects_a_stale_file(tmp_path: Path) -> None:
     """--check fails once the rules change without regenerating."""
     work = tmp_path / "repo"
     for part in ("deploy/prometheus/rules", "deploy/kubernetes"):
         shutil.copytree(REPO / part, work / part)
+    shutil.copy(REPO / "deploy/generated_files.py", work / "deploy")
     rules = work / "deploy/prometheus/rules" / RULES_FILE.name
     rules.write_text(rules.read_text(encoding="utf-8").replace("for: 15m", "for: 20m"), encoding="utf-8")
     script = work / "deploy/kubernetes/generate-prometheusrule.py"
@@ -255,14 +337,24 @@ def test_generator_check_detects_a_stale_file(tmp_path: Path) -> None:
     assert run([sys.executable, str(script), "--check"], cwd=work).returncode == 0
 
 
-def pod_spec(variant: str) -> dict[str, Any]:
+def pod_template(variant: str) -> dict[str, Any]:
     workload = by_kind(variant)["Deployment" if variant == "deployment" else "StatefulSet"]
-    return workload["spec"]["template"]["spec"]
+    template: dict[str, Any] = workload["spec"]["template"]
+    return template
+
+
+def pod_spec(variant: str) -> dict[str, Any]:
+    spec: dict[str, Any] = pod_template(variant)["spec"]
+    return spec
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_pod_is_locked_down(variant: str) -> None:
-    spec = pod_spec(variant)
+    assert_locked_down(pod_spec(variant))
+
+
+def assert_locked_down(spec: dict[str, Any]) -> None:
+    """Non-root as the image's user, no service account token, read-only root, no privileges, resources."""
     assert spec["securityContext"]["runAsNonRoot"] is True
     image_user = re.search(r"^USER (\d+):(\d+)$", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert image_user, "the Dockerfile sets a numeric USER"
@@ -310,9 +402,15 @@ def test_args_are_flags_the_exporter_accepts(variant: str) -> None:
 
 
 def test_configmap_config_passes_config_check(tmp_path: Path) -> None:
+    assert_config_check_passes(by_kind("deployment")["ConfigMap"]["data"]["config.yml"], tmp_path)
+
+
+def assert_config_check_passes(text: str, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    """`--config.check` accepts the configuration, with a token or with the given environment."""
     config = tmp_path / "config.yml"
-    config.write_text(by_kind("deployment")["ConfigMap"]["data"]["config.yml"], encoding="utf-8")
-    env = {**os.environ, "GITHUB_TOKEN": "github_pat_test"}
+    config.write_text(text, encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env = {**clean, **(env or {"GITHUB_TOKEN": "github_pat_test"})}
     result = run([sys.executable, "-m", "exporter", "--config.check", f"--config.file={config}"], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "configuration OK" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -28,6 +29,10 @@ METRICS_DOC = REPO / "docs" / "metrics.md"
 # collectors' authors. Once docs/metrics.md lists them this set may shrink.
 PENDING_METRICS: set[str] = set()  # names agreed for rules before their collector lands; none left
 SEVERITIES = {"critical", "warning", "info"}
+# The fixed bases of the rules file; generate-prometheusrule.py and the Helm chart replace them.
+RUNBOOK_BASE = "https://github.com/github-insights-exporter/github-insights-exporter/blob/main/deploy/prometheus/README.md"
+GRAFANA_BASE = "http://localhost:3000"
+DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 
 
 def test_promtool_check_rules() -> None:
@@ -36,12 +41,13 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 14
+    assert int(found.group(1)) == len(rules()) == 17
 
 
 def test_promtool_test_rules() -> None:
     assert [path.name for path in RULE_TESTS] == [
-        "api-insights.test.yml", "billing.test.yml", "copilot.test.yml", "exporter.test.yml",
+        "api-insights.test.yml", "billing.test.yml", "copilot.test.yml", "enterprise-server.test.yml",
+        "exporter.test.yml",
     ]
     result = run([tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
     output = result.stdout + result.stderr
@@ -78,6 +84,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
     assert len(names) == len(set(names)), names
     assert set(names) == {
         "GitHubAPIRateLimitedSpike", "GitHubInsightsDataStale", "GitHubBillingExportFailing",
+        "GitHubBillingExportStale", "GitHubCopilotReportStale", "GitHubEnterpriseServerStatsStale",
         "GitHubExporterDown", "GitHubExporterTokenRateLimitLow",
         "GitHubExporterCollectorFailing", "GitHubExporterCollectorStale",
     }
@@ -86,13 +93,35 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         name = alert["alert"]
         assert alert["labels"]["severity"] in SEVERITIES, name
         annotations = alert["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}, name
         assert annotations["summary"].strip() and annotations["description"].strip(), name
+        assert "{{" not in annotations["summary"] and "$" not in annotations["summary"], (
+            f"{name}: a static summary (values belong in the description): {annotations['summary']!r}"
+        )
         url = annotations["runbook_url"]
-        assert url == f"deploy/prometheus/README.md#{name.lower()}", (name, url)
+        assert url == f"{RUNBOOK_BASE}#{name.lower()}", (name, url)
         assert url.split("#")[1] in anchors, f"{name}: no section {url} in {README}"
         assert f"[{name}](#{name.lower()})" in readme, f"{name} missing from the README's alert table"
     runbook_sections = set(re.findall(r"^### (\S+)$", readme, flags=re.MULTILINE))
     assert runbook_sections == set(names), "every runbook section belongs to an alert"
+
+
+def test_every_alert_links_a_dashboard_with_its_variables() -> None:
+    """dashboard_url names a generated dashboard and only variables that dashboard has, from the alert's labels."""
+    for alert in alerts():
+        name, url = alert["alert"], alert["annotations"]["dashboard_url"]
+        found = re.fullmatch(rf"{re.escape(GRAFANA_BASE)}/d/([a-z0-9-]+)(?:\?(.*))?", url)
+        assert found, f"{name}: {url!r} is not {GRAFANA_BASE}/d/<uid>?var-..."
+        path = DASHBOARDS / f"{found.group(1)}.json"
+        assert path.is_file(), f"{name}: no dashboard {path.name}"
+        variables = {v["name"] for v in json.loads(path.read_text(encoding="utf-8"))["templating"]["list"]}
+        for parameter in (found.group(2) or "").split("&"):
+            variable, _, value = parameter.partition("=")
+            assert variable.removeprefix("var-") in variables, f"{name}: {path.name} has no variable {variable}"
+            label = re.fullmatch(r"\{\{ \$labels\.(\w+) \| urlquery \}\}", value)
+            assert label, f"{name}: {variable}={value!r}: a label, URL-escaped"
+            kept = " by (" not in alert["expr"] or re.search(rf"\bby \([^)]*\b{label.group(1)}\b", alert["expr"])
+            assert kept, f"{name}: the expression aggregates label {label.group(1)} away"
 
 
 def test_recording_rules_follow_level_metric_operations() -> None:
@@ -190,6 +219,14 @@ MUTATIONS = [
         1,
         "exporter",
     ),
+    ("copilot report age", "_report_day_timestamp_seconds) > 3 * 86400", "_report_day_timestamp_seconds) > 2 * 86400",
+     2, "copilot"),
+    ("copilot report for", "> 3 * 86400\n        for: 1h\n", "> 3 * 86400\n        for: 0m\n", 1, "copilot"),
+    ("billing export age", "_timestamp_seconds) > 86400\n", "_timestamp_seconds) > 2 * 86400\n", 1, "billing"),
+    ("billing never completed", "unless on (enterprise, report_type)\n", "and on (enterprise, report_type)\n", 1,
+     "billing"),
+    ("billing stale for", "for: 2h\n", "for: 1h\n", 1, "billing"),
+    ("ghes age", "> 2 * 86400\n        for: 1h\n", "> 1 * 86400\n        for: 1h\n", 1, "enterprise-server"),
     ("down job", 'up{job="github-insights-exporter"} == 0', "up == 0", 1, "exporter"),
     (
         "billing window",
