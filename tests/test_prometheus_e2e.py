@@ -162,8 +162,9 @@ def make_trouble(demo: Demo) -> None:
 
     The client retries both, so collector runs still succeed and no alert is touched.
     """
-    summary_stats = "/orgs/{org}/insights/api/summary-stats"
-    demo.control("faults", {"kind": "status", "status": 502, "count": 1, "route": summary_stats})
+    demo.control(
+        "faults", {"kind": "status", "status": 502, "count": 1, "route": "/orgs/{org}/insights/api/summary-stats"}
+    )
     demo.control("secondary-limit", {"status": 403, "retry_after": 1, "requests": 1})
 
 
@@ -301,7 +302,9 @@ def test_injected_spike_fires_the_alert(stack: Stack) -> None:
 
     (alert,) = [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == SPIKE_ALERT]
     annotations = alert["annotations"]
-    assert ORG in annotations["summary"] and "%" in annotations["summary"], annotations
+    assert annotations["summary"] == spike_rule()["annotations"]["summary"], "a static summary"
+    assert ORG in annotations["description"] and "%" in annotations["description"], annotations
+    assert annotations["dashboard_url"].endswith(f"/d/github-api-usage?var-org={ORG}"), annotations
     assert "error" not in annotations["description"] and "<no value>" not in annotations["description"], annotations
     assert re.search(r"\d", annotations["description"].split("rate-limited")[0]), annotations["description"]
 

@@ -49,8 +49,10 @@ BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m", "__ra
 PROMETHEUS_SERIES = {"ALERTS", "ALERTS_FOR_STATE", "up"}
 PANEL_TYPES = {"row", "stat", "timeseries", "table", "state-timeline", "bargauge", "gauge", "piechart"}
 RATIO_UNITS = {"percentunit"}
+# grafana-foundation-sdk writes the panel schema's defaults `transparent` and `repeatDirection` too.
 PANEL_KEYS = {"id", "type", "title", "description", "datasource", "gridPos", "fieldConfig", "options", "targets",
-              "interval", "transformations", "collapsed", "panels"}
+              "interval", "transformations", "collapsed", "panels", "transparent", "repeatDirection"}
+DEFAULT_SELECTOR = 'job="github-insights-exporter"'  # the generator's Config.selector
 
 
 # -- the dashboards as data (shared with the end-to-end test) -----------------------------------
@@ -105,7 +107,8 @@ def interpolated(variable: dict[str, Any], value: str) -> str:
 
 
 def expand(text: str, values: dict[str, str]) -> str:
-    """Grafana's interpolation of `$name` / `${name}`: template variables (values interpolated) and built-ins."""
+    """Grafana's interpolation of `$name` / `${name}`: template variables (values already interpolated)
+    and built-ins."""
 
     def replace(found: re.Match[str]) -> str:
         name = found.group(1) or found.group(2)
@@ -175,12 +178,43 @@ def test_generator_check_detects_a_hand_edited_file(tmp_path: Path) -> None:
     (work / "dashboards").mkdir(parents=True)
     script = work / GENERATOR.name
     script.write_text(GENERATOR.read_text(encoding="utf-8"), encoding="utf-8")
+    shared = DEPLOY / "generated_files.py"
+    (tmp_path / shared.name).write_text(shared.read_text(encoding="utf-8"), encoding="utf-8")
     assert run([sys.executable, str(script)], cwd=tmp_path).returncode == 0
     edited = work / "dashboards" / "github-api-usage.json"
     edited.write_text(edited.read_text(encoding="utf-8").replace('"now-24h"', '"now-7d"'), encoding="utf-8")
     stale = run([sys.executable, str(script), "--check"], cwd=tmp_path)
     assert stale.returncode == 1 and "out of date: github-api-usage.json" in stale.stderr, stale.stderr
     assert '+    "from": "now-24h"' in stale.stdout
+
+
+def exporter_series(expr: str) -> list[str]:
+    """Each place an exporter series (github_*, up) is selected, with what follows its name; recording rules
+    (level:metric:operations) and ALERTS are not the exporter's series."""
+    return re.findall(r"(?<![\w:])((?:github_\w+|up)(?![\w:]).{0,40})", expr, re.DOTALL)
+
+
+def test_every_exporter_series_carries_the_configured_selector(tmp_path: Path) -> None:
+    """The generator's selector (a mixin's `_config`) reaches every selector of an exporter series, and only those."""
+    selector = 'cluster="eu", job="gh"'
+    result = run([sys.executable, str(GENERATOR), "--selector", selector, "--output", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    generated = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(tmp_path.glob("*.json"))}
+    assert sorted(generated) == sorted(UIDS)
+    for configured, expected in ((generated, selector), (dashboards(), DEFAULT_SELECTOR)):
+        checked = 0
+        for name, dashboard in configured.items():
+            texts = [t["expr"] for _, t in targets(dashboard)]
+            texts += [label_values_query(v)[0] or "" for v in query_variables(dashboard)]
+            for text in texts:
+                for found in exporter_series(text):
+                    assert re.match(rf"\w+\{{{re.escape(expected)}", found), f"{name}: {found!r} in {text!r}"
+                    checked += 1
+            for annotation in dashboard["annotations"]["list"]:
+                assert expected not in annotation["expr"], f"{name}: ALERTS has no job label: {annotation['expr']}"
+        assert checked > 150, f"only {checked} exporter series found"
+    recorded = [t["expr"] for _, t in targets(dashboards()["github-api-usage.json"]) if ":rate15m{" in t["expr"]]
+    assert recorded and all(DEFAULT_SELECTOR not in e for e in recorded), "recording rules keep no job label"
 
 
 def test_files_are_valid_json_with_stable_unique_uids() -> None:
