@@ -3,6 +3,7 @@
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
+from exporter.collectors.billing_usage import BillingUsageCollector
 from exporter.collectors.copilot import CopilotCollector
 from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
@@ -17,6 +18,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         BillingCollector,
         CopilotCollector,
         CopilotUsageCollector,
+        BillingUsageCollector,
     )
 }
 

@@ -244,7 +244,7 @@ class _Usage:
             sku = _REPO_CREDIT_SKUS[pick % len(_REPO_CREDIT_SKUS)]
             agent = round(80 * activity * unit(seed, "agent-credits", login, user, day.isoformat()), 2)
             if agent > 0:
-                yield (Row(day, "copilot", sku, "Credits", _CREDIT_PRICE, 0, 0.0, user, login, f"{login}/{repo}",
+                yield (Row(day, "copilot", sku, "Credits", _CREDIT_PRICE, 0, 0.0, user, login, repo,
                            "", self.user_center[user], _MODELS[0]), agent)
 
 
@@ -430,6 +430,22 @@ class Billing:
         for row, quantity, covered in per_user.values():
             yield Row(day, row.product, row.sku, row.unit_type, row.price, quantity, covered / quantity,
                       row.username, row.org, "", "", row.cost_center)
+
+    # -- rows for the JSON usage endpoints (simulator/billing_usage.py), the same usage as the files ------------
+
+    def metered_rows(self, day: date) -> Iterator[Row]:
+        for usage in self._usage:
+            yield from self._metered(usage, day)
+
+    def premium_rows(self, day: date) -> Iterator[Row]:
+        for usage in self._usage:
+            for row, _ in usage.premium(day):
+                yield row
+
+    def credit_rows(self, day: date) -> Iterator[tuple[Row, float]]:
+        """AI-credit rows with their AI credits (aic_quantity)."""
+        for usage in self._usage:
+            yield from usage.credits(day)
 
     def row_count(self, export: Export) -> int:
         if export.rows is None:
