@@ -28,6 +28,7 @@ METRICS_DOC = REPO / "docs" / "metrics.md"
 # collectors' authors. Once docs/metrics.md lists them this set may shrink.
 PENDING_METRICS: set[str] = set()  # names agreed for rules before their collector lands; none left
 SEVERITIES = {"critical", "warning", "info"}
+RUNBOOK_BASE = "https://github.com/github-insights-exporter/github-insights-exporter/blob/main/"
 
 
 def test_promtool_check_rules() -> None:
@@ -36,12 +37,12 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 14
+    assert int(found.group(1)) == len(rules()) == 16
 
 
 def test_promtool_test_rules() -> None:
     assert [path.name for path in RULE_TESTS] == [
-        "api-insights.test.yml", "billing.test.yml", "copilot.test.yml", "exporter.test.yml",
+        "api-insights.test.yml", "billing.test.yml", "budgets.test.yml", "copilot.test.yml", "exporter.test.yml",
     ]
     result = run([tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
     output = result.stdout + result.stderr
@@ -80,6 +81,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         "GitHubAPIRateLimitedSpike", "GitHubInsightsDataStale", "GitHubBillingExportFailing",
         "GitHubExporterDown", "GitHubExporterTokenRateLimitLow",
         "GitHubExporterCollectorFailing", "GitHubExporterCollectorStale",
+        "GitHubBudgetNearlySpent", "GitHubBudgetSpent",
     }
     readme = README.read_text(encoding="utf-8")
     for alert in alerts():
@@ -87,7 +89,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         assert alert["labels"]["severity"] in SEVERITIES, name
         annotations = alert["annotations"]
         assert annotations["summary"].strip() and annotations["description"].strip(), name
-        url = annotations["runbook_url"]
+        url = annotations["runbook_url"].removeprefix(RUNBOOK_BASE)
         assert url == f"deploy/prometheus/README.md#{name.lower()}", (name, url)
         assert url.split("#")[1] in anchors, f"{name}: no section {url} in {README}"
         assert f"[{name}](#{name.lower()})" in readme, f"{name} missing from the README's alert table"
@@ -205,6 +207,11 @@ MUTATIONS = [
         2,
         "copilot",
     ),
+    ("budget 80% threshold", "(github_billing_budget_spent_ratio) >= 0.8", "(github_billing_budget_spent_ratio) > 0.8",
+     1, "budgets"),
+    ("budget 100% threshold", "(github_billing_budget_spent_ratio) >= 1", "(github_billing_budget_spent_ratio) > 1",
+     1, "budgets"),
+    ("budget warning stops at 100%", "\n          < 1\n", "\n", 1, "budgets"),
 ]
 
 
