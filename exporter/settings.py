@@ -389,6 +389,12 @@ class BillingUsageSettings(CollectorSettings):
     )
 
 
+class GhesStatsSettings(CollectorSettings):
+    """GHES's own statistics (/enterprise/stats/all); runs only when github.api_url is a GHES instance."""
+
+    interval: Seconds = 900.0
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
@@ -397,6 +403,7 @@ class CollectorsSettings(StrictModel):
     copilot: CopilotSettings = Field(default_factory=CopilotSettings)
     copilot_usage: CopilotUsageSettings = Field(default_factory=CopilotUsageSettings)
     billing_usage: BillingUsageSettings = Field(default_factory=BillingUsageSettings)
+    ghes_stats: GhesStatsSettings = Field(default_factory=GhesStatsSettings)
 
 
 class StoreSettings(StrictModel):

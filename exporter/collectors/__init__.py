@@ -6,6 +6,7 @@ from exporter.collectors.billing import BillingCollector
 from exporter.collectors.billing_usage import BillingUsageCollector
 from exporter.collectors.copilot import CopilotCollector
 from exporter.collectors.copilot_usage import CopilotUsageCollector
+from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
 
@@ -19,6 +20,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         CopilotCollector,
         CopilotUsageCollector,
         BillingUsageCollector,
+        GhesStatsCollector,
     )
 }
 
