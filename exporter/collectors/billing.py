@@ -23,8 +23,15 @@ How a run gets its data, per report type (collectors.billing.report_types):
 3. Otherwise one export is created, at most one per report type per `interval`.
 Polling backs off from 2 s to 30 s for up to `poll_timeout`; an export still processing then
 is polled again next run rather than created again, and given up after `export_timeout`.
-An export that ends `failed` counts in github_billing_export_failures_total and leaves the
-previous data in place.
+An export that ends `failed` counts in github_billing_export_failures_total, its `error_message`
+is logged, and the previous data stays in place. GitHub generates one usage report per account at
+a time, so report types are refreshed one after another, and none is created while any export of
+the enterprise (this exporter's or anyone's) is still processing: the next type waits for a later run.
+
+The premium_request and ai_credit files carry AI-credit equivalents (`aic_quantity`,
+`aic_gross_amount`), exported as github_billing_usage_ai_credits and
+github_billing_usage_ai_credit_gross_amount_usd; rows with quantity 0 and only an AI-credit
+gross amount (repository-scoped agent SKUs) are counted there rather than dropped.
 
 Amounts are in US dollars, GitHub's only billing currency, so the unit is in the name
 (`_usd`, like `_bytes`) instead of a `currency` label that would always say USD: a
