@@ -127,18 +127,27 @@ BUDGET_INFO = metric(
     (*_BUDGET, "budget_type", "prevent_further_usage"),
     f"{_ENDPOINT}/budgets: budget_type, prevent_further_usage",
 )
-COST_CENTER_POOL = metric(
+_POOL_SOURCE = "GET /enterprises/{enterprise}/settings/billing/cost-centers: ai_credit_pool_state"
+POOL_TARGET = metric(
     FAMILY,
-    "github_billing_cost_center_ai_credit_pool_credits",
+    "github_billing_cost_center_ai_credit_pool_target_credits",
     "gauge",
-    "AI credits of a cost centre's AI credit pool: its cap (kind=target) and what it applied this month "
-    "(kind=current). Only for cost centres that draw from the pool.",
-    (*_ACCOUNT, "cost_center", "kind"),
-    "GET /enterprises/{enterprise}/settings/billing/cost-centers: ai_credit_pool_state.target_amount, current_amount",
+    "AI credits a cost centre may draw from the AI credit pool this month (its cap). Only for cost centres that "
+    "draw from the pool.",
+    (*_ACCOUNT, "cost_center"),
+    f"{_POOL_SOURCE}.target_amount",
+)
+POOL_CURRENT = metric(
+    FAMILY,
+    "github_billing_cost_center_ai_credit_pool_applied_credits",
+    "gauge",
+    "AI credits a cost centre applied against its AI credit pool cap this month.",
+    (*_ACCOUNT, "cost_center"),
+    f"{_POOL_SOURCE}.current_amount",
 )
 DATA_MONTH = metric(
     FAMILY,
-    "github_billing_usage_month_start_timestamp_seconds",
+    "github_billing_month_start_timestamp_seconds",
     "gauge",
     "Start (00:00 UTC) of the month the github_billing_metered_*, premium request, AI credit and budget figures "
     "cover; they restart from 0 when it changes.",
@@ -309,10 +318,10 @@ class BillingUsageCollector(Collector):
 
     async def _budget_families(self, head: list[str], budgets: list[Budget], month: dict[str, int]) -> list[Metric]:
         amount, spent, ratio, info = BUDGET_AMOUNT.new(), BUDGET_SPENT.new(), BUDGET_RATIO.new(), BUDGET_INFO.new()
-        pool: Metric = COST_CENTER_POOL.new()
+        pools: list[Metric] = []
         centers: dict[str, str] = {}
         if self.account_type == ENTERPRISE:
-            centers, pool = await self._cost_centers(head)
+            centers, pools = await self._cost_centers(head)
         asked: dict[tuple[tuple[str, str], ...], float] = {}  # one usage/summary request per distinct filter
         for budget in budgets:
             labels = [*head, *budget.labels]
@@ -331,7 +340,7 @@ class BillingUsageCollector(Collector):
             spent.add_metric(labels, round(value, 6))
             if budget.amount > 0:
                 ratio.add_metric(labels, round(value / budget.amount, 6))
-        return [amount, spent, ratio, info, pool]
+        return [amount, spent, ratio, info, *pools]
 
     def _scope_filter(self, budget: Budget, centers: dict[str, str]) -> dict[str, str] | None:
         """The usage/summary query that selects a budget's usage; None when it cannot be expressed."""
@@ -350,9 +359,9 @@ class BillingUsageCollector(Collector):
             query["sku" if budget.pricing == "SkuPricing" else "product"] = budget.sku
         return query
 
-    async def _cost_centers(self, head: list[str]) -> tuple[dict[str, str], Metric]:
+    async def _cost_centers(self, head: list[str]) -> tuple[dict[str, str], list[Metric]]:
         """Cost centre name -> id (to filter usage by a cost-centre budget), and their AI credit pools."""
-        pool = COST_CENTER_POOL.new()
+        pool = {"target": POOL_TARGET.new(), "current": POOL_CURRENT.new()}
         response = await self.client.get(COST_CENTERS, params={"state": "active"}, family=FAMILY, account=self.account)
         items = response.data.get("costCenters") if isinstance(response.data, dict) else None
         if not isinstance(items, list):
@@ -364,8 +373,8 @@ class BillingUsageCollector(Collector):
             centers[center["name"]] = str(center.get("id", ""))
             state = center.get("ai_credit_pool_state")
             if center.get("ai_credit_pool_enabled") and isinstance(state, dict):
-                for kind in ("target", "current"):
+                for kind, family in pool.items():
                     value = state.get(f"{kind}_amount")
                     if isinstance(value, int | float) and not isinstance(value, bool):
-                        pool.add_metric([*head, center["name"], kind], float(value))
-        return centers, pool
+                        family.add_metric([*head, center["name"]], float(value))
+        return centers, list(pool.values())
