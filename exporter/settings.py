@@ -374,6 +374,27 @@ class CopilotUsageSettings(CollectorSettings):
     max_label_values: int = Field(default=20, ge=1, description="Editors and languages kept; the rest sum into other.")
 
 
+class BillingUsageSettings(CollectorSettings):
+    """Current-month usage, premium requests, AI credits and budgets from the JSON billing endpoints."""
+
+    interval: Seconds = 3600.0
+    organizations: bool = Field(
+        default=True, description="Also for each org in targets.orgs (github.com's organization endpoints)."
+    )
+    top_n: int = Field(
+        default=10, ge=1, le=100, description="Product/SKU pairs of AI credits and premium requests kept; rest other."
+    )
+    max_budgets: int = Field(
+        default=100, ge=0, le=1000, description="Budgets exported per account (each may cost one more request)."
+    )
+
+
+class GhesStatsSettings(CollectorSettings):
+    """GHES's own statistics (/enterprise/stats/all); runs only when github.api_url is a GHES instance."""
+
+    interval: Seconds = 900.0
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
@@ -381,6 +402,8 @@ class CollectorsSettings(StrictModel):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     copilot: CopilotSettings = Field(default_factory=CopilotSettings)
     copilot_usage: CopilotUsageSettings = Field(default_factory=CopilotUsageSettings)
+    billing_usage: BillingUsageSettings = Field(default_factory=BillingUsageSettings)
+    ghes_stats: GhesStatsSettings = Field(default_factory=GhesStatsSettings)
 
 
 class StoreSettings(StrictModel):

@@ -137,6 +137,25 @@ def test_counters_move_between_runs(demo: DemoProcess) -> None:
         time.sleep(1)
 
 
+def test_demo_exposes_budgets_and_ai_credits(demo: DemoProcess) -> None:
+    body = wait_for_metrics(
+        demo,
+        [
+            "github_billing_budget_amount_usd",
+            "github_billing_budget_spent_ratio",
+            "github_billing_ai_credits_gross_amount_usd",
+            "github_billing_premium_requests_quantity",
+        ],
+        timeout=30,
+    )
+    samples = [s for f in text_string_to_metric_families(body) for s in f.samples]
+    ratios = [s.value for s in samples if s.name == "github_billing_budget_spent_ratio"]
+    assert ratios and all(r >= 0 for r in ratios)
+    success = {s.labels["target"]: s.value for s in samples
+               if s.name == "github_exporter_collector_success" and s.labels["collector"] == "billing_usage"}
+    assert success and all(v == 1 for v in success.values()), success
+
+
 def test_sigint_stops_within_five_seconds(demo: DemoProcess) -> None:
     code, seconds, stderr = demo.stop()
     assert code == 0, stderr
@@ -183,3 +202,4 @@ def test_example_config_demo_exposes_every_family_cleanly() -> None:
     finally:
         code, seconds, stderr = process.stop()
     assert code == 0 and "Traceback" not in stderr, stderr
+

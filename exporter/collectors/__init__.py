@@ -3,8 +3,10 @@
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
+from exporter.collectors.billing_usage import BillingUsageCollector
 from exporter.collectors.copilot import CopilotCollector
 from exporter.collectors.copilot_usage import CopilotUsageCollector
+from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
 
@@ -17,6 +19,8 @@ COLLECTORS: dict[str, type[Collector]] = {
         BillingCollector,
         CopilotCollector,
         CopilotUsageCollector,
+        BillingUsageCollector,
+        GhesStatsCollector,
     )
 }
 

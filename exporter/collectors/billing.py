@@ -23,8 +23,15 @@ How a run gets its data, per report type (collectors.billing.report_types):
 3. Otherwise one export is created, at most one per report type per `interval`.
 Polling backs off from 2 s to 30 s for up to `poll_timeout`; an export still processing then
 is polled again next run rather than created again, and given up after `export_timeout`.
-An export that ends `failed` counts in github_billing_export_failures_total and leaves the
-previous data in place.
+An export that ends `failed` counts in github_billing_export_failures_total, its `error_message`
+is logged, and the previous data stays in place. GitHub generates one usage report per account at
+a time, so report types are refreshed one after another, and none is created while any export of
+the enterprise (this exporter's or anyone's) is still processing: the next type waits for a later run.
+
+The premium_request and ai_credit files carry AI-credit equivalents (`aic_quantity`,
+`aic_gross_amount`), exported as github_billing_usage_ai_credits and
+github_billing_usage_ai_credit_gross_amount_usd; rows with quantity 0 and only an AI-credit
+gross amount (repository-scoped agent SKUs) are counted there rather than dropped.
 
 Amounts are in US dollars, GitHub's only billing currency, so the unit is in the name
 (`_usd`, like `_bytes`) instead of a `currency` label that would always say USD: a
@@ -47,6 +54,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import Collector, HistoricalSample
 from exporter.collectors.billing_csv import (
+    AIC_REPORT_TYPES,
     BASE_LABELS,
     CsvRecords,
     Totals,
@@ -186,7 +194,25 @@ TIMEOUTS = metric(
     _EXPORT_LABELS,
     f"GET {REPORT}: status processing",
 )
-USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET)
+AIC_QUANTITY = metric(
+    FAMILY,
+    "github_billing_usage_ai_credits",
+    "gauge",
+    f"AI credits this month to date (UTC): the AI-credit equivalent of Copilot usage, counted also on rows whose "
+    f"quantity is 0 (premium_request and ai_credit reports; 0 where a file has no such column). {_USAGE_NOTE}",
+    _USAGE_LABELS,
+    f"{_CSV}: aic_quantity",
+)
+AIC_GROSS = metric(
+    FAMILY,
+    "github_billing_usage_ai_credit_gross_amount_usd",
+    "gauge",
+    f"Gross amount of the AI credits this month to date (UTC) in US dollars, GitHub's billing currency; it carries "
+    f"the AI-credit cost of rows whose quantity and gross_amount are 0. {_USAGE_NOTE}",
+    _USAGE_LABELS,
+    f"{_CSV}: aic_gross_amount",
+)
+USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET, AIC_QUANTITY, AIC_GROSS)
 
 
 @dataclass(frozen=True)
@@ -200,6 +226,7 @@ class Export:
     status: str
     download_urls: tuple[str, ...]
     created_at: float | None
+    error_message: str = ""
 
     @property
     def period(self) -> tuple[str, str]:
@@ -227,8 +254,16 @@ class Export:
                 raise MalformedResponseError(
                     f"{endpoint}: created_at {data['created_at']!r} is not a time", endpoint=endpoint
                 ) from None
+        error = data.get("error_message")
         return cls(
-            data["id"], data["report_type"], data["start_date"], data["end_date"], data["status"], tuple(urls), created
+            data["id"],
+            data["report_type"],
+            data["start_date"],
+            data["end_date"],
+            data["status"],
+            tuple(urls),
+            created,
+            error if isinstance(error, str) else "",
         )
 
 
@@ -283,14 +318,11 @@ def public_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-def _add(into: dict[Any, Totals], key: Any, q: float, g: float, d: float, n: float) -> None:
+def _add(into: dict[Any, Totals], key: Any, measures: Totals) -> None:
     acc = into.get(key)
     if acc is None:
         acc = into[key] = Totals()
-    acc.quantity += q
-    acc.gross += g
-    acc.discount += d
-    acc.net += n
+    acc.add(measures)
 
 
 def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> None:
@@ -299,12 +331,12 @@ def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> 
         if not reader.has_header:
             reader.header(record)
             continue
-        day, key, q, g, d, n = reader.row(record)
-        _add(report.totals, key, q, g, d, n)
+        day, key, measures = reader.row(record)
+        _add(report.totals, key, measures)
         if report.latest_day is None or day > report.latest_day:
             report.latest_day = day
         if report.daily is not None:
-            _add(report.daily, (day, key), q, g, d, n)
+            _add(report.daily, (day, key), measures)
 
 
 async def read_report(
@@ -355,6 +387,7 @@ class BillingCollector(Collector):
             *(name for name in ("repository", "username") if name in self.options.extra_labels),
         )
         self.states: dict[str, TypeState] = {report_type: TypeState() for report_type in self.options.report_types}
+        self._finished_ids: set[str] = set()  # exports seen finishing during this run (the listing is older)
 
     @classmethod
     def targets(cls, settings: Settings) -> list[str]:
@@ -371,17 +404,19 @@ class BillingCollector(Collector):
         listed: list[Export] = []
         if any(state.pending is None for state in self.states.values()):
             listed = await self._list()
-        results = await asyncio.gather(
-            *(self._refresh(report_type, period, listed) for report_type in self.states), return_exceptions=True
-        )
-        errors = [r for r in results if isinstance(r, BaseException)]
-        for report_type, result in zip(self.states, results, strict=False):
-            if isinstance(result, BaseException):
+        self._finished_ids.clear()
+        # One report type after another: GitHub allows one export in progress per account at a time.
+        errors: list[Exception] = []
+        for report_type in self.states:
+            try:
+                await self._refresh(report_type, period, listed)
+            except Exception as exc:  # one report type failing does not stop the others
+                errors.append(exc)
                 log.warning(
                     "billing report not refreshed",
                     enterprise=self.target,
                     report_type=report_type,
-                    error=str(result) or type(result).__name__,
+                    error=str(exc) or type(exc).__name__,
                 )
         if errors:
             raise errors[0]
@@ -419,6 +454,15 @@ class BillingCollector(Collector):
             state.state = "processing"
             log.info("billing export adopted", enterprise=self.target, report_type=report_type, id=export.id)
         else:
+            busy = self._in_progress(listed, now)
+            if busy is not None:
+                log.info(
+                    "billing export not created: another export of this account is in progress (GitHub allows one)",
+                    enterprise=self.target,
+                    report_type=report_type,
+                    in_progress=busy,
+                )
+                return
             if state.last_created_at is not None and now - state.last_created_at < self.options.interval:
                 log.info(
                     "billing export not created: one was created less than an interval ago",
@@ -430,6 +474,20 @@ class BillingCollector(Collector):
         done = export if export.finished else await self._wait(report_type, export, first_wait=True)
         if done is not None:
             await self._finish(report_type, done)
+
+    def _in_progress(self, listed: list[Export], now: float) -> str | None:
+        """The report type of an export of this account still processing (ours or anyone's), if any."""
+        for report_type, state in self.states.items():
+            if state.pending is not None:
+                return report_type
+        for export in listed:
+            if (
+                not export.finished
+                and export.id not in self._finished_ids
+                and (export.created_at is None or now - export.created_at < self.options.export_timeout)
+            ):
+                return export.report_type
+        return None
 
     async def _list(self) -> list[Export]:
         response = await self.client.get(REPORTS, family=FAMILY, enterprise=self.target)
@@ -485,11 +543,13 @@ class BillingCollector(Collector):
                     id=export.id,
                 )
                 state.pending = None
+                self._finished_ids.add(export.id)
                 return None
             state.polls += 1
             export = Export.parse(response.data, REPORT)
             if export.finished:
                 state.pending = None
+                self._finished_ids.add(export.id)
                 return export
             state.pending = export
             state.state = "processing"
@@ -498,6 +558,7 @@ class BillingCollector(Collector):
             if now - created >= self.options.export_timeout:
                 state.timeouts += 1
                 state.pending = None
+                self._finished_ids.add(export.id)
                 log.warning(
                     "billing export given up: still processing",
                     enterprise=self.target,
@@ -529,6 +590,7 @@ class BillingCollector(Collector):
                 enterprise=self.target,
                 report_type=report_type,
                 id=export.id,
+                error_message=export.error_message or "(none given)",
             )
             return
         if load and export.start_date == month_to_date(self._clock())[0]:
@@ -561,10 +623,11 @@ class BillingCollector(Collector):
         counters = {spec: spec.new() for spec in (CREATED, POLLS, REUSES, FAILURES, TIMEOUTS)}
         for report_type, state in self.states.items():
             head = [self.target, report_type]
+            shown = len(USAGE_SPECS) if report_type in AIC_REPORT_TYPES else len(USAGE_SPECS) - 2  # aic_* columns
             if state.report is not None:
                 for key in sorted(state.report.totals):
                     t = state.report.totals[key]
-                    for family, value in zip(usage, (t.quantity, t.gross, t.discount, t.net), strict=False):
+                    for family, value in zip(usage[:shown], t.values(), strict=False):
                         family.add_metric([*head, *key], round(value, 6))
                 rows.add_metric(head, state.report.rows)
                 if state.report.latest_day is not None:
@@ -667,15 +730,11 @@ class BillingCollector(Collector):
             while day <= report.latest_day:
                 t = days.get(day)
                 if t is not None:
-                    running.quantity += t.quantity
-                    running.gross += t.gross
-                    running.discount += t.discount
-                    running.net += t.net
+                    running.add(t)
                 at = day + DAY - 1
                 if start <= at <= end:
-                    for spec, value in zip(
-                        specs, (running.quantity, running.gross, running.discount, running.net), strict=False
-                    ):
+                    shown = len(specs) if report_type in AIC_REPORT_TYPES else len(specs) - 2
+                    for spec, value in zip(specs[:shown], running.values(), strict=False):
                         samples.append(HistoricalSample(spec, labels, round(value, 6), at))
                 day += DAY
         return samples

@@ -36,6 +36,8 @@ from exporter.github.errors import MalformedResponseError
 MAX_RECORD_CHARS = 1 << 20  # a record longer than this means a broken file (an unterminated quote)
 
 MEASURES = ("quantity", "gross_amount", "discount_amount", "net_amount")
+# AI-credit equivalents GitHub appends to the Copilot reports; optional (older files lack them, read as 0).
+AIC_MEASURES = ("aic_quantity", "aic_gross_amount")
 _METERED = ("date", "product", "sku", "quantity", "unit_type", "applied_cost_per_quantity",
             "gross_amount", "discount_amount", "net_amount")
 # Every column each report type documents, in GitHub's order (for reference and the simulator's tests).
@@ -44,12 +46,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "summarized": (*_METERED, "organization", "repository", "cost_center_name"),
     "premium_request": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                         "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                        "exceeds_quota", "total_monthly_quota", "organization", "cost_center_name"),
+                        "exceeds_quota", "total_monthly_quota", "organization", "cost_center_name",
+                        *AIC_MEASURES),
     "ai_credit": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                   "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                  "organization", "cost_center_name"),
+                  "total_monthly_quota", "organization", "repository", "cost_center_name", *AIC_MEASURES),
 }
 REPORT_TYPES = tuple(COLUMNS)
+AIC_REPORT_TYPES = tuple(kind for kind, columns in COLUMNS.items() if AIC_MEASURES[0] in columns)
 
 # Label name -> CSV column. The first five are always labels; the last two only when enabled.
 BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center")
@@ -169,12 +173,25 @@ class CsvRecords:
 
 @dataclass
 class Totals:
-    """Month-to-date sums of the four measures."""
+    """Month-to-date sums of the four measures and the two AI-credit equivalents."""
 
     quantity: float = 0.0
     gross: float = 0.0
     discount: float = 0.0
     net: float = 0.0
+    aic_quantity: float = 0.0
+    aic_gross: float = 0.0
+
+    def add(self, other: Totals) -> None:
+        self.quantity += other.quantity
+        self.gross += other.gross
+        self.discount += other.discount
+        self.net += other.net
+        self.aic_quantity += other.aic_quantity
+        self.aic_gross += other.aic_gross
+
+    def values(self) -> tuple[float, float, float, float, float, float]:
+        return (self.quantity, self.gross, self.discount, self.net, self.aic_quantity, self.aic_gross)
 
 
 class UsageReader:
@@ -208,10 +225,14 @@ class UsageReader:
         # -1 marks a label column this file may leave out.
         self._index = (position["date"], *(position[m] for m in MEASURES),
                        *(position.get(LABEL_COLUMNS[name], -1) for name in self.labels))
-        self._width = max(self._index) + 1
+        self._aic = tuple(position.get(m, -1) for m in AIC_MEASURES)
+        self._width = max(*self._index, *self._aic) + 1
 
-    def row(self, record: list[str]) -> tuple[float, tuple[str, ...], float, float, float, float]:
-        """(start of the usage day, label values, quantity, gross, discount, net) of one data record."""
+    def row(self, record: list[str]) -> tuple[float, tuple[str, ...], Totals]:
+        """(start of the usage day, label values, measures) of one data record.
+
+        Rows with quantity 0 but an AI-credit gross amount exist, so no row is skipped.
+        """
         index = self._index
         assert index is not None, "header() first"
         self.rows += 1
@@ -221,19 +242,21 @@ class UsageReader:
         day = self._days.get(text)
         if day is None:
             day = self._day(text)
+        columns = (*index[1:5], *self._aic)
         try:
-            values = [float(record[i]) if record[i] else 0.0 for i in index[1:5]]
+            values = [float(record[i]) if i >= 0 and record[i] else 0.0 for i in columns]
         except ValueError:
-            for name, i in zip(MEASURES, index[1:5], strict=False):
+            for name, i in zip((*MEASURES, *AIC_MEASURES), columns, strict=True):
                 try:
-                    float(record[i] or 0)
+                    if i >= 0:
+                        float(record[i] or 0)
                 except ValueError:
                     raise self._bad(f"column {name!r} is not a number: {record[i]!r}") from None
             raise
         if not all(math.isfinite(v) for v in values):
             raise self._bad("has a measure that is not a finite number")
         labels = tuple(record[i] if i >= 0 else "" for i in index[5:])
-        return day, labels, values[0], values[1], values[2], values[3]
+        return day, labels, Totals(*values)
 
     def _day(self, text: str) -> float:
         try:

@@ -327,6 +327,7 @@ _GHE_STATS: tuple[tuple[str, str, MetricSpec, tuple[str, ...]], ...] = (
     ("users", "admin_users", ADMIN_USERS, ()),
     ("users", "suspended_users", SUSPENDED_USERS, ()),
 )
+GHE_STATS = _GHE_STATS  # the same groups GHES reports on the box (collectors/ghes_stats.py)
 _ECOSYSTEM_COUNTS: tuple[tuple[str, MetricSpec, tuple[str, ...]], ...] = (
     ("published_packages_count", PACKAGES, ()),
     ("private_packages_count", PACKAGES_BY_VISIBILITY, ("private",)),

@@ -42,7 +42,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from exporter.simulator import billing as billing_family
+from exporter.simulator import billing_usage as billing_usage_family
 from exporter.simulator import copilot as copilot_family
+from exporter.simulator import ghes_stats as ghes_stats_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
 from exporter.simulator import repo_traffic as repo_traffic_family
@@ -68,6 +70,7 @@ from exporter.simulator.world import World, stable_hash
 FAMILIES: tuple[Sequence[SimRoute], ...] = (
     installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
     server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES, copilot_family.ROUTES,
+    billing_usage_family.ROUTES, ghes_stats_family.ROUTES,
 )
 # Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
 # (path template, handler(sim, request) -> Response).

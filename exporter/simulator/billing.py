@@ -61,12 +61,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "summarized": (*_METERED, "organization", "repository", "cost_center_name"),
     "premium_request": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                         "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                        "exceeds_quota", "total_monthly_quota", "organization", "cost_center_name"),
+                        "exceeds_quota", "total_monthly_quota", "organization", "cost_center_name",
+                        "aic_quantity", "aic_gross_amount"),
     "ai_credit": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                   "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                  "organization", "cost_center_name"),
+                  "total_monthly_quota", "organization", "repository", "cost_center_name",
+                  "aic_quantity", "aic_gross_amount"),
 }
 BOM = "\ufeff".encode()
+BLOCKS_FOR = 3600.0  # seconds a processing export keeps the account from creating another
 
 # The world has no cost centres; these are the enterprise's. One name has a comma, so it is quoted.
 COST_CENTERS = ("Platform Engineering", "R&D, Data Science", "Mobile")
@@ -80,6 +83,10 @@ _SEAT_PRICE = 19.0  # USD per user-month (Copilot Business)
 _PREMIUM_PRICE = 0.04  # USD per premium request
 _PREMIUM_QUOTA = 300  # premium requests included per user-month
 _CREDIT_PRICE = 0.01  # USD per AI credit
+_CREDITS_PER_REQUEST = {"claude-sonnet-4": 4.5, "gpt-4.1": 1.2, "gemini-2.5-pro": 3.1, "o3": 6.4}
+_CREDIT_QUOTA = 3000  # AI credits included per user-month (Copilot Business)
+# Repository-scoped AI-credit SKUs: logged with quantity 0 and only their aic_* amounts (the cost is there).
+_REPO_CREDIT_SKUS = ("coding_agent_ai_credit", "code_review_ai_credit")
 _INCLUDED_DAYS = 5  # the month's included Actions minutes cover private repositories' first days
 
 
@@ -222,15 +229,23 @@ class _Usage:
         return sum(round(12 * activity * unit(self.seed, "premium", self.org.login, user, m, day.isoformat())
                          * (2 if m == _MODELS[0] else 1)) for m in _MODELS)
 
-    def credits(self, day: date) -> Iterator[Row]:
+    def credits(self, day: date) -> Iterator[tuple[Row, float]]:
+        """AI-credit rows and their aic_quantity; repository-scoped SKUs have quantity 0 and only aic_* set."""
         seed, login = self.seed, self.org.login
         activity = 1.0 if day.weekday() < 5 else 0.1
         for user in self.copilot:
             for model in _MODELS[:3]:
                 amount = round(150 * activity * unit(seed, "credits", login, user, model, day.isoformat()), 2)
                 if amount > 0:
-                    yield Row(day, "copilot", "copilot_ai_credit", "Credits", _CREDIT_PRICE, amount, 0.0, user,
-                              login, "", "", self.user_center[user], model)
+                    yield (Row(day, "copilot", "copilot_ai_credit", "Credits", _CREDIT_PRICE, amount, 0.0, user,
+                               login, "", "", self.user_center[user], model), amount)
+            pick = stable_hash(seed, "agent-repo", login, user, day.isoformat())
+            repo = self.org.repos[pick % len(self.org.repos)]
+            sku = _REPO_CREDIT_SKUS[pick % len(_REPO_CREDIT_SKUS)]
+            agent = round(80 * activity * unit(seed, "agent-credits", login, user, day.isoformat()), 2)
+            if agent > 0:
+                yield (Row(day, "copilot", sku, "Credits", _CREDIT_PRICE, 0, 0.0, user, login, repo,
+                           "", self.user_center[user], _MODELS[0]), agent)
 
 
 def _center(seed: int, org: str, kind: str, name: str) -> str:
@@ -344,6 +359,8 @@ class Billing:
         }
         if status == "completed":
             body["download_urls"] = [self.signed_url(export, part, now) for part in range(1, self.parts(export) + 1)]
+        if status == "failed":
+            body["error_message"] = "The usage report could not be generated. Please try again later."
         body["created_at"] = iso(export.created_at)
         body["actor"] = export.actor
         return body
@@ -389,15 +406,17 @@ class Billing:
                 for usage in self._usage:
                     for row, exceeds in usage.premium(day):
                         gross, discount, net = _amounts(row)
+                        aic = row.quantity * _CREDITS_PER_REQUEST[row.model]
                         yield [when, row.username, row.product, row.sku, row.model, _num(row.quantity),
                                row.unit_type, _num(row.price), gross, discount, net, "TRUE" if exceeds else "FALSE",
-                               str(_PREMIUM_QUOTA), row.org, row.cost_center]
+                               str(_PREMIUM_QUOTA), row.org, row.cost_center, _num(aic), _num(aic * _CREDIT_PRICE)]
             else:
                 for usage in self._usage:
-                    for row in usage.credits(day):
+                    for row, aic in usage.credits(day):
                         gross, discount, net = _amounts(row)
                         yield [when, row.username, row.product, row.sku, row.model, _num(row.quantity),
-                               row.unit_type, _num(row.price), gross, discount, net, row.org, row.cost_center]
+                               row.unit_type, _num(row.price), gross, discount, net, str(_CREDIT_QUOTA), row.org,
+                               row.repository, row.cost_center, _num(aic), _num(aic * _CREDIT_PRICE)]
 
     @staticmethod
     def _metered(usage: _Usage, day: date) -> Iterator[Row]:
@@ -411,6 +430,22 @@ class Billing:
         for row, quantity, covered in per_user.values():
             yield Row(day, row.product, row.sku, row.unit_type, row.price, quantity, covered / quantity,
                       row.username, row.org, "", "", row.cost_center)
+
+    # -- rows for the JSON usage endpoints (simulator/billing_usage.py), the same usage as the files ------------
+
+    def metered_rows(self, day: date) -> Iterator[Row]:
+        for usage in self._usage:
+            yield from self._metered(usage, day)
+
+    def premium_rows(self, day: date) -> Iterator[Row]:
+        for usage in self._usage:
+            for row, _ in usage.premium(day):
+                yield row
+
+    def credit_rows(self, day: date) -> Iterator[tuple[Row, float]]:
+        """AI-credit rows with their AI credits (aic_quantity)."""
+        for usage in self._usage:
+            yield from usage.credits(day)
 
     def row_count(self, export: Export) -> int:
         if export.rows is None:
@@ -566,6 +601,12 @@ def create_export(call: Call) -> Reply:
         raise GitHubError(400, f"A {report_type} report covers at most {MAX_DAYS[report_type]} days.",
                           documentation_url=call.route.docs)
     billing = call.sim.family_state(Billing)
+    # GitHub generates one report per account at a time. The simulator's assumption: an export processing for
+    # longer than BLOCKS_FOR is stuck and no longer blocks (GitHub documents no such limit).
+    if any(e.status(call.now, billing.delay) == "processing" and call.now - e.created_at < BLOCKS_FOR
+           for e in billing.exports()):
+        raise GitHubError(400, "A usage report export is already in progress for this account; wait for it to "
+                          "finish.", documentation_url=call.route.docs)
     export = billing.create(enterprise, report_type, start, end, call.now, _actor(call))
     return Reply(billing.as_json(export, call.now), status=202)
 

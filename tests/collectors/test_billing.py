@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
+from structlog.testing import capture_logs
 
 from exporter.collectors.billing import (
     FAILURES,
@@ -462,3 +463,42 @@ async def test_billing_runs_in_the_demo() -> None:
         await demo.stop()
     assert value(families, "github_billing_report_rows") > 0
     assert value(families, "github_billing_export_state", state="completed") == 1
+
+
+async def test_report_types_are_exported_one_at_a_time(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.billing.set_delay(10 * 60)  # longer than poll_timeout: each export outlives a run
+    async with collector(running, report_types=ALL_TYPES, poll_timeout="1m", interval="5m") as c:
+        created = []
+        for _ in range(12):
+            await c.collect()
+            created.append(posts(sim))
+            sim.advance_clock(5 * 60)
+        counts = sim.request_counts()["route_statuses"].get(REPORTS, {})
+        assert "400" not in counts  # GitHub's one-export-in-progress rule was never hit
+        assert created[0] == 1 and created[-1] == 4  # one at a time, all four in the end
+        assert all(b - a <= 1 for a, b in itertools.pairwise(created))
+
+
+async def test_failed_export_logs_its_error_message(running: RunningSimulator) -> None:
+    running.sim.billing.fail_next_exports(1)
+    async with collector(running) as c:
+        with capture_logs() as logs:
+            failed = await c.collect()
+    assert value(failed, "github_billing_export_failures_total") == 1
+    (entry,) = [e for e in logs if e["event"].startswith("billing export failed")]
+    assert "could not be generated" in entry["error_message"]
+
+
+async def test_ai_credit_cost_is_kept_on_rows_without_quantity(running: RunningSimulator) -> None:
+    async with collector(running, report_types=["ai_credit", "premium_request"]) as c:
+        families = await c.collect()
+    credits = samples(families, "github_billing_usage_ai_credit_gross_amount_usd")
+    quantity = samples(families, "github_billing_usage_quantity")
+    zero_quantity_cost = [v for k, v in credits.items() if quantity[k] == 0 and v > 0]
+    assert zero_quantity_cost  # coding agent / code review rows carry their cost in aic_gross_amount only
+    premium = {k: v for k, v in samples(families, "github_billing_usage_ai_credits").items()
+               if ("report_type", "premium_request") in k}
+    assert premium and all(v > 0 for v in premium.values())
+    assert not [s for f in families for s in f.samples
+                if s.name == "github_billing_usage_ai_credits" and s.labels["report_type"] == "detailed"]

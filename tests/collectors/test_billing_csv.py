@@ -41,7 +41,8 @@ def read(data: bytes, report_type: str = "detailed", labels: tuple[str, ...] = B
             reader.header(record)
             first = False
         else:
-            rows.append(reader.row(record))
+            day, key, t = reader.row(record)
+            rows.append((day, key, t.quantity, t.gross, t.discount, t.net))
     return reader, rows
 
 
@@ -224,3 +225,34 @@ def test_the_simulator_writes_the_documented_column_sets() -> None:
     from exporter.simulator.billing import COLUMNS as SIMULATED
 
     assert SIMULATED == COLUMNS
+
+
+def test_ai_credit_rows_with_zero_quantity_keep_their_ai_credit_cost() -> None:
+    header = ",".join(COLUMNS["ai_credit"])
+    assert len(COLUMNS["ai_credit"]) == 17 and COLUMNS["premium_request"][-2:] == ("aic_quantity", "aic_gross_amount")
+    data = (
+        f"{header}\n"
+        "2024-09-02,mona,copilot,coding_agent_ai_credit,claude-sonnet-4,0,Credits,0.01,0,0,0,3000,octo-demo,"
+        "octo-demo/api,Mobile,42.5,0.425\n"
+    ).encode()
+    parser = CsvRecords("ai_credit file")
+    reader = UsageReader("ai_credit", (*BASE_LABELS, "repository"), "ai_credit file")
+    records = [*parser.feed(data), *parser.finish()]
+    reader.header(records[0])
+    _, key, totals = reader.row(records[1])
+    assert key == ("copilot", "coding_agent_ai_credit", "Credits", "octo-demo", "Mobile", "octo-demo/api")
+    assert (totals.quantity, totals.gross, totals.aic_quantity, totals.aic_gross) == (0.0, 0.0, 42.5, 0.425)
+
+
+def test_files_without_ai_credit_columns_read_them_as_zero() -> None:
+    _, key, totals = _one_row("premium_request", "date,username,product,sku,unit_type,quantity,gross_amount,"
+                              "discount_amount,net_amount\n2024-09-02,mona,copilot,p,Requests,5,0.2,0,0.2\n")
+    assert (totals.quantity, totals.aic_quantity, totals.aic_gross) == (5.0, 0.0, 0.0)
+
+
+def _one_row(report_type: str, text: str) -> tuple:
+    parser = CsvRecords("f")
+    reader = UsageReader(report_type, BASE_LABELS, "f")
+    records = [*parser.feed(text.encode()), *parser.finish()]
+    reader.header(records[0])
+    return reader.row(records[1])

@@ -41,13 +41,13 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 17
+    assert int(found.group(1)) == len(rules()) == 19
 
 
 def test_promtool_test_rules() -> None:
     assert [path.name for path in RULE_TESTS] == [
-        "api-insights.test.yml", "billing.test.yml", "copilot.test.yml", "enterprise-server.test.yml",
-        "exporter.test.yml",
+        "api-insights.test.yml", "billing.test.yml", "budgets.test.yml", "copilot.test.yml",
+        "enterprise-server.test.yml", "exporter.test.yml",
     ]
     result = run([tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
     output = result.stdout + result.stderr
@@ -87,6 +87,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         "GitHubBillingExportStale", "GitHubCopilotReportStale", "GitHubEnterpriseServerStatsStale",
         "GitHubExporterDown", "GitHubExporterTokenRateLimitLow",
         "GitHubExporterCollectorFailing", "GitHubExporterCollectorStale",
+        "GitHubBudgetNearlySpent", "GitHubBudgetSpent",
     }
     readme = README.read_text(encoding="utf-8")
     for alert in alerts():
@@ -242,6 +243,11 @@ MUTATIONS = [
         2,
         "copilot",
     ),
+    ("budget 80% threshold", "(github_billing_budget_spent_ratio) >= 0.8", "(github_billing_budget_spent_ratio) > 0.8",
+     1, "budgets"),
+    ("budget 100% threshold", "(github_billing_budget_spent_ratio) >= 1", "(github_billing_budget_spent_ratio) > 1",
+     1, "budgets"),
+    ("budget warning stops at 100%", "\n          < 1\n", "\n", 1, "budgets"),
 ]
 
 

@@ -71,7 +71,7 @@ async def test_responses_match_the_description(sim: Simulator, client: httpx.Asy
 
 async def test_list_is_newest_first_and_end_date_defaults_to_today(sim: Simulator, client: httpx.AsyncClient) -> None:
     first = (await client.post(LIST, json={"report_type": "summarized", "start_date": "2024-01-01"})).json()
-    sim.advance_clock(60)
+    sim.advance_clock(sim.config.billing_export_delay)
     second = (await client.post(LIST, json={"report_type": "ai_credit", "start_date": "2024-09-01"})).json()
     assert first["end_date"] == "2024-09-18"  # NOW's day, UTC
     listed = (await client.get(LIST)).json()["usage_report_exports"]
@@ -121,13 +121,25 @@ async def test_processing_until_the_delay_then_completed(sim: Simulator, client:
     assert (await client.get(one(export["id"]))).json()["status"] == "completed"
 
 
+async def test_one_export_in_progress_per_account(sim: Simulator, client: httpx.AsyncClient) -> None:
+    first = await client.post(LIST, json={"report_type": "detailed", "start_date": "2024-09-01"})
+    refused = await client.post(LIST, json={"report_type": "premium_request", "start_date": "2024-09-01"})
+    assert first.status_code == 202 and refused.status_code == 400
+    assert "already in progress" in refused.json()["message"]
+    sim.advance_clock(sim.config.billing_export_delay)
+    later = await client.post(LIST, json={"report_type": "premium_request", "start_date": "2024-09-01"})
+    assert later.status_code == 202
+
+
 async def test_fail_switch_fails_the_next_export_only(sim: Simulator, client: httpx.AsyncClient) -> None:
     sim.billing.fail_next_exports(1)
     failed = (await client.post(LIST, json={"report_type": "detailed", "start_date": "2024-09-01"})).json()
+    sim.advance_clock(sim.config.billing_export_delay)
     good = (await client.post(LIST, json={"report_type": "detailed", "start_date": "2024-09-01"})).json()
     sim.advance_clock(sim.config.billing_export_delay)
     failed = (await client.get(one(failed["id"]))).json()
     assert failed["status"] == "failed" and "download_urls" not in failed
+    assert failed["error_message"]
     assert_matches(failed, REPORT)
     assert (await client.get(one(good["id"]))).json()["status"] == "completed"
 

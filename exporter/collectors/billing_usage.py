@@ -1,0 +1,380 @@
+"""Current-month billing from GitHub's JSON billing endpoints: usage, premium requests, AI credits and budgets.
+
+Sources (enterprises: GitHub Enterprise Cloud; organizations: github.com), for the current UTC month:
+    GET /enterprises/{enterprise}/settings/billing/usage/summary     and /organizations/{org}/...
+    GET .../settings/billing/premium_request/usage
+    GET .../settings/billing/ai_credit/usage
+    GET .../settings/billing/budgets                                   (pages of 100, has_next_page)
+    GET /enterprises/{enterprise}/settings/billing/cost-centers        (names of cost-centre budgets -> ids)
+
+    # HELP github_billing_budget_spent_ratio Share of the budget spent this month ...
+    # TYPE github_billing_budget_spent_ratio gauge
+    github_billing_budget_spent_ratio{account="octo-enterprise",account_type="enterprise",budget_id="...",
+        budget_scope="cost_center",budget_entity="Mobile",budget_sku="actions"} 0.83
+
+One request per endpoint gives month-to-date totals without a usage report export. GitHub's
+budget objects carry no spent amount except for user-scoped budgets (`consumed_amount`), so
+the spent amount of any other budget is the net amount of usage/summary filtered the way the
+budget is scoped (organization, repository or cost centre, and its product or SKU): one more
+request per distinct filter. Multi-user budgets have no spent amount (GitHub keeps it per user).
+
+Amounts are US dollars (`_usd`), GitHub's only billing currency. AI credits and premium requests
+are kept for the `top_n` product/SKU pairs (by gross amount); the rest sum into product and sku
+`other`, so the label values stay bounded while sum() stays the whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import Collector
+from exporter.github.client import GitHubClient
+from exporter.github.errors import MalformedResponseError
+from exporter.metricspec import MetricSpec, metric
+from exporter.settings import BillingUsageSettings, Settings
+
+log = structlog.get_logger(__name__)
+
+FAMILY = "billing_usage"
+OTHER = "other"
+ENTERPRISE, ORGANIZATION = "enterprise", "organization"
+_BASE = {
+    ENTERPRISE: "/enterprises/{account}/settings/billing",
+    ORGANIZATION: "/organizations/{account}/settings/billing",
+}
+SUMMARY = "{base}/usage/summary"
+PREMIUM = "{base}/premium_request/usage"
+CREDITS = "{base}/ai_credit/usage"
+BUDGETS = "{base}/budgets"
+COST_CENTERS = "/enterprises/{account}/settings/billing/cost-centers"
+MAX_BUDGET_PAGES = 10
+
+_ACCOUNT = ("account_type", "account")
+_SKU = (*_ACCOUNT, "product", "sku", "unit_type")
+_BUDGET = (*_ACCOUNT, "budget_id", "budget_scope", "budget_entity", "budget_sku")
+_MONTH = "this month to date (UTC)"
+_ENDPOINT = "GET /{enterprises|organizations}/{account}/settings/billing"
+
+
+def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[MetricSpec, ...]:
+    """The quantity, gross, discount and net gauges of one usage endpoint."""
+    note = (
+        f" Kept for the top collectors.{FAMILY}.top_n product/SKU pairs by gross amount; the rest sum into "
+        f"product and sku {OTHER}."
+        if bounded
+        else ""
+    )
+    source = f"{_ENDPOINT}/{endpoint}: usageItems"
+    return (
+        metric(FAMILY, f"{prefix}_quantity", "gauge",
+               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", _SKU,
+               f"{source}[].netQuantity"),
+        metric(FAMILY, f"{prefix}_gross_amount_usd", "gauge",
+               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", _SKU,
+               f"{source}[].grossAmount"),
+        metric(FAMILY, f"{prefix}_discount_amount_usd", "gauge",
+               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", _SKU,
+               f"{source}[].discountAmount"),
+        metric(FAMILY, f"{prefix}_net_amount_usd", "gauge",
+               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", _SKU,
+               f"{source}[].netAmount"),
+    )
+
+
+SUMMARY_SPECS = _usage_specs("github_billing_metered", "Usage of every metered product", "usage/summary", False)
+PREMIUM_SPECS = _usage_specs("github_billing_premium_requests", "Premium requests", "premium_request/usage", True)
+CREDIT_SPECS = _usage_specs("github_billing_ai_credits", "AI credits", "ai_credit/usage", True)
+
+BUDGET_AMOUNT = metric(
+    FAMILY,
+    "github_billing_budget_amount_usd",
+    "gauge",
+    "Monthly budget in whole US dollars (for a license-based product, a number of licenses).",
+    _BUDGET,
+    f"{_ENDPOINT}/budgets: budget_amount",
+)
+BUDGET_SPENT = metric(
+    FAMILY,
+    "github_billing_budget_spent_usd",
+    "gauge",
+    f"Spent against the budget {_MONTH} in US dollars: consumed_amount of a user budget, otherwise the net amount "
+    "of usage in the budget's scope and product or SKU. Absent for multi-user budgets.",
+    _BUDGET,
+    f"{_ENDPOINT}/budgets: consumed_amount; {_ENDPOINT}/usage/summary?organization|repository|cost_center_id"
+    "&product|sku: usageItems[].netAmount",
+)
+BUDGET_RATIO = metric(
+    FAMILY,
+    "github_billing_budget_spent_ratio",
+    "gauge",
+    "Share of the budget spent this month (1 = all of it; above 1 when overspent). Absent when the budget amount is 0 "
+    "or the spent amount is unknown.",
+    _BUDGET,
+    f"{_ENDPOINT}/budgets: budget_amount, and the spent amount above",
+)
+BUDGET_INFO = metric(
+    FAMILY,
+    "github_billing_budget_info",
+    "gauge",
+    "1 per budget, with its pricing type and whether GitHub stops usage once it is spent.",
+    (*_BUDGET, "budget_type", "prevent_further_usage"),
+    f"{_ENDPOINT}/budgets: budget_type, prevent_further_usage",
+)
+_POOL_SOURCE = "GET /enterprises/{enterprise}/settings/billing/cost-centers: ai_credit_pool_state"
+POOL_TARGET = metric(
+    FAMILY,
+    "github_billing_cost_center_ai_credit_pool_target_credits",
+    "gauge",
+    "AI credits a cost centre may draw from the AI credit pool this month (its cap). Only for cost centres that "
+    "draw from the pool.",
+    (*_ACCOUNT, "cost_center"),
+    f"{_POOL_SOURCE}.target_amount",
+)
+POOL_CURRENT = metric(
+    FAMILY,
+    "github_billing_cost_center_ai_credit_pool_applied_credits",
+    "gauge",
+    "AI credits a cost centre applied against its AI credit pool cap this month.",
+    (*_ACCOUNT, "cost_center"),
+    f"{_POOL_SOURCE}.current_amount",
+)
+DATA_MONTH = metric(
+    FAMILY,
+    "github_billing_month_start_timestamp_seconds",
+    "gauge",
+    "Start (00:00 UTC) of the month the github_billing_metered_*, premium request, AI credit and budget figures "
+    "cover; they restart from 0 when it changes.",
+    _ACCOUNT,
+    f"{_ENDPOINT}/usage/summary: timePeriod",
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One usageItems entry, reduced to what is exported."""
+
+    product: str
+    sku: str
+    unit_type: str
+    quantity: float
+    gross: float
+    discount: float
+    net: float
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.product, self.sku, self.unit_type)
+
+
+@dataclass(frozen=True)
+class Budget:
+    id: str
+    scope: str
+    entity: str
+    sku: str
+    pricing: str
+    amount: float
+    prevent_further_usage: bool
+    consumed: float | None
+
+    @property
+    def labels(self) -> tuple[str, str, str, str]:
+        return (self.id, self.scope, self.entity, self.sku)
+
+
+def _number(item: dict[str, Any], key: str, endpoint: str) -> float:
+    value = item.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedResponseError(f"{endpoint}: {key} is not a number", endpoint=endpoint)
+    return float(value)
+
+
+def parse_items(data: Any, endpoint: str) -> list[Item]:
+    items = data.get("usageItems") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise MalformedResponseError(f"{endpoint}: expected usageItems", endpoint=endpoint)
+    return [
+        Item(
+            str(i.get("product", "")),
+            str(i.get("sku", "")),
+            str(i.get("unitType", "")),
+            _number(i, "netQuantity", endpoint),
+            _number(i, "grossAmount", endpoint),
+            _number(i, "discountAmount", endpoint),
+            _number(i, "netAmount", endpoint),
+        )
+        for i in items
+    ]
+
+
+def summed(items: Iterable[Item]) -> dict[tuple[str, str, str], Item]:
+    """Items with the same product, SKU and unit added up (the per-model rows of the Copilot endpoints)."""
+    out: dict[tuple[str, str, str], Item] = {}
+    for item in items:
+        old = out.get(item.key)
+        out[item.key] = item if old is None else Item(
+            *item.key, old.quantity + item.quantity, old.gross + item.gross, old.discount + item.discount,
+            old.net + item.net,
+        )
+    return out
+
+
+def top_n(items: Iterable[Item], n: int) -> list[Item]:
+    """The n product/SKU pairs with the largest gross amount, and the rest summed into product and sku `other`."""
+    ranked = sorted(summed(items).values(), key=lambda i: (-i.gross, i.key))
+    kept, rest = ranked[:n], ranked[n:]
+    others = summed(Item(OTHER, OTHER, i.unit_type, i.quantity, i.gross, i.discount, i.net) for i in rest)
+    return sorted([*kept, *others.values()], key=lambda i: i.key)
+
+
+def parse_budget(data: Any, endpoint: str) -> Budget:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise MalformedResponseError(f"{endpoint}: a budget has no id", endpoint=endpoint)
+    sku = data.get("budget_product_sku")
+    if not isinstance(sku, str):  # GitHub's examples send a list, budget_product_skus
+        skus = data.get("budget_product_skus")
+        sku = ",".join(s for s in skus if isinstance(s, str)) if isinstance(skus, list) else ""
+    consumed = data.get("consumed_amount")
+    return Budget(
+        data["id"],
+        str(data.get("budget_scope", "")),
+        str(data.get("budget_entity_name") or data.get("user") or ""),
+        sku,
+        str(data.get("budget_type", "")),
+        _number(data, "budget_amount", endpoint),
+        bool(data.get("prevent_further_usage", False)),
+        float(consumed) if isinstance(consumed, int | float) and not isinstance(consumed, bool) else None,
+    )
+
+
+class BillingUsageCollector(Collector):
+    """One enterprise or organization: five to a few dozen GETs a run, no export."""
+
+    name = "billing_usage"
+
+    def __init__(
+        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(client, settings, target, clock)
+        self.options: BillingUsageSettings = settings.collectors.billing_usage
+        self.account_type, _, self.account = target.partition(":")
+        self.base = _BASE[self.account_type]
+
+    @classmethod
+    def targets(cls, settings: Settings) -> list[str]:
+        """`enterprise:NAME` for targets.enterprises, `organization:NAME` for targets.orgs when enabled."""
+        orgs = settings.targets.orgs if settings.collectors.billing_usage.organizations else []
+        return [f"{ENTERPRISE}:{name}" for name in settings.targets.enterprises] + [
+            f"{ORGANIZATION}:{name}" for name in orgs
+        ]
+
+    async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
+        template = route.format(base=self.base)
+        response = await self.client.get(template, params=params, family=FAMILY, account=self.account)
+        return response.data
+
+    async def collect(self) -> list[Metric]:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        month = {"year": now.year, "month": now.month}
+        head = [self.account_type, self.account]
+        families: list[Metric] = []
+        summary = parse_items(await self._get(SUMMARY, month), SUMMARY)
+        families += self._usage(SUMMARY_SPECS, head, sorted(summed(summary).values(), key=lambda i: i.key))
+        for route, specs in ((PREMIUM, PREMIUM_SPECS), (CREDITS, CREDIT_SPECS)):
+            items = parse_items(await self._get(route, month), route)
+            families += self._usage(specs, head, top_n(items, self.options.top_n))
+        budgets = await self._budgets()
+        families += await self._budget_families(head, budgets, month)
+        start = datetime(now.year, now.month, 1, tzinfo=UTC).timestamp()
+        families.append(DATA_MONTH.one(head, start))
+        return families
+
+    @staticmethod
+    def _usage(specs: tuple[MetricSpec, ...], head: list[str], items: list[Item]) -> list[Metric]:
+        out = [spec.new() for spec in specs]
+        for item in items:
+            for family, value in zip(out, (item.quantity, item.gross, item.discount, item.net), strict=True):
+                family.add_metric([*head, *item.key], round(value, 6))
+        return list(out)
+
+    async def _budgets(self) -> list[Budget]:
+        budgets: list[Budget] = []
+        for page in range(1, MAX_BUDGET_PAGES + 1):
+            data = await self._get(BUDGETS, {"page": page, "per_page": 100})
+            items = data.get("budgets") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponseError(f"{BUDGETS}: expected budgets", endpoint=BUDGETS)
+            budgets += [parse_budget(item, BUDGETS) for item in items]
+            if not data.get("has_next_page"):
+                break
+        return budgets[: self.options.max_budgets]
+
+    async def _budget_families(self, head: list[str], budgets: list[Budget], month: dict[str, int]) -> list[Metric]:
+        amount, spent, ratio, info = BUDGET_AMOUNT.new(), BUDGET_SPENT.new(), BUDGET_RATIO.new(), BUDGET_INFO.new()
+        pools: list[Metric] = []
+        centers: dict[str, str] = {}
+        if self.account_type == ENTERPRISE:
+            centers, pools = await self._cost_centers(head)
+        asked: dict[tuple[tuple[str, str], ...], float] = {}  # one usage/summary request per distinct filter
+        for budget in budgets:
+            labels = [*head, *budget.labels]
+            amount.add_metric(labels, budget.amount)
+            info.add_metric([*labels, budget.pricing, str(budget.prevent_further_usage).lower()], 1.0)
+            value = budget.consumed
+            query = self._scope_filter(budget, centers)
+            if value is None and query is not None:
+                key = tuple(sorted(query.items()))
+                if key not in asked:
+                    items = parse_items(await self._get(SUMMARY, {**month, **query}), SUMMARY)
+                    asked[key] = sum(i.net for i in items)
+                value = asked[key]
+            if value is None:
+                continue
+            spent.add_metric(labels, round(value, 6))
+            if budget.amount > 0:
+                ratio.add_metric(labels, round(value / budget.amount, 6))
+        return [amount, spent, ratio, info, *pools]
+
+    def _scope_filter(self, budget: Budget, centers: dict[str, str]) -> dict[str, str] | None:
+        """The usage/summary query that selects a budget's usage; None when it cannot be expressed."""
+        query: dict[str, str] = {}
+        if budget.scope == "organization" and self.account_type == ENTERPRISE:
+            query["organization"] = budget.entity
+        elif budget.scope == "repository":
+            query["repository"] = budget.entity
+        elif budget.scope == "cost_center":
+            if budget.entity not in centers:
+                return None
+            query["cost_center_id"] = centers[budget.entity]
+        elif budget.scope not in (ENTERPRISE, ORGANIZATION):
+            return None  # user budgets carry consumed_amount; multi-user ones are per user
+        if budget.sku and "," not in budget.sku:
+            query["sku" if budget.pricing == "SkuPricing" else "product"] = budget.sku
+        return query
+
+    async def _cost_centers(self, head: list[str]) -> tuple[dict[str, str], list[Metric]]:
+        """Cost centre name -> id (to filter usage by a cost-centre budget), and their AI credit pools."""
+        pool = {"target": POOL_TARGET.new(), "current": POOL_CURRENT.new()}
+        response = await self.client.get(COST_CENTERS, params={"state": "active"}, family=FAMILY, account=self.account)
+        items = response.data.get("costCenters") if isinstance(response.data, dict) else None
+        if not isinstance(items, list):
+            raise MalformedResponseError(f"{COST_CENTERS}: expected costCenters", endpoint=COST_CENTERS)
+        centers: dict[str, str] = {}
+        for center in items:
+            if not isinstance(center, dict) or not isinstance(center.get("name"), str):
+                continue
+            centers[center["name"]] = str(center.get("id", ""))
+            state = center.get("ai_credit_pool_state")
+            if center.get("ai_credit_pool_enabled") and isinstance(state, dict):
+                for kind, family in pool.items():
+                    value = state.get(f"{kind}_amount")
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        family.add_metric([*head, center["name"]], float(value))
+        return centers, list(pool.values())

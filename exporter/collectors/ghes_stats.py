@@ -1,0 +1,98 @@
+"""GitHub Enterprise Server's own statistics, read from the instance itself: what a GHES admin can get.
+
+Source: GET /enterprise/stats/all on a GHES instance (`github.api_url` https://HOST/api/v3; a site
+administrator's token). GitHub.com and GHE.com do not have this endpoint, and GHES does not have the
+github.com endpoints most other collectors call (see the README's deployment table), so this
+collector runs only when `github.api_url` points at a GHES instance; its target is the host name.
+
+    # HELP github_ghes_repositories Repositories on the server. Source: GET /enterprise/stats/all: repos.total_repos.
+    # TYPE github_ghes_repositories gauge
+    github_ghes_repositories{host="github.example.com"} 2847.0
+    # HELP github_ghes_issues_by_state Issues on the server by state (open, closed). ...
+    github_ghes_issues_by_state{host="github.example.com",state="open"} 412.0
+
+The figures are the same `ghe_stats` groups a server uploads through GitHub Connect (the
+server_statistics collector), under the same names with `github_ghes_` for
+`github_enterprise_server_`, but live: the instance counts them when asked, not once a day.
+A field that is missing or null is left out, never read as 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import Collector
+from exporter.collectors.server_statistics import GHE_STATS
+from exporter.github.errors import MalformedResponseError
+from exporter.metricspec import MetricSpec, metric
+from exporter.settings import Settings
+
+FAMILY = "ghes_stats"
+ROUTE = "/enterprise/stats/all"
+GITHUB_COM, GHE_COM, GHES = "github.com", "ghe.com", "ghes"
+
+
+def deployment(api_url: str) -> str:
+    """Which GitHub `api_url` is: github.com, GHE.com (data residency) or a GHES instance."""
+    parts = urlsplit(api_url)
+    host = (parts.hostname or "").lower()
+    if host == "api.github.com":
+        return GITHUB_COM
+    if host.endswith(".ghe.com"):
+        return GHE_COM
+    return GHES if parts.path.rstrip("/").endswith("/api/v3") else GITHUB_COM
+
+
+def _on_box(spec: MetricSpec) -> MetricSpec:
+    """The GitHub Connect metric's on-box twin: `host` instead of the account and server id, a GHES source."""
+    field = spec.source.split(": ghe_stats.", 1)[1]
+    return metric(
+        FAMILY,
+        spec.name.replace("github_enterprise_server_", "github_ghes_"),
+        "gauge",
+        spec.description,
+        ("host", *spec.labels[2:]),
+        f"GET {ROUTE}: {field}",
+    )
+
+
+SPECS: dict[str, MetricSpec] = {}
+for _group, _field, _spec, _extra in GHE_STATS:
+    if _spec.name not in SPECS:
+        SPECS[_spec.name] = _on_box(_spec)
+
+
+def number(group: Any, field: str) -> float | None:
+    """A count of a statistics group; None when the group or the field is missing or null."""
+    value = group.get(field) if isinstance(group, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedResponseError(f"{ROUTE}: {field} {value!r} is not a number", endpoint=ROUTE)
+    return float(value)
+
+
+class GhesStatsCollector(Collector):
+    """One GHES instance: one request a run."""
+
+    name = "ghes_stats"
+
+    @classmethod
+    def targets(cls, settings: Settings) -> list[str]:
+        url = settings.github.api_url
+        return [urlsplit(url).hostname or url] if deployment(url) == GHES else []
+
+    async def collect(self) -> list[Metric]:
+        response = await self.client.get(ROUTE, family=FAMILY)
+        data = response.data
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"{ROUTE}: expected an object of statistics groups", endpoint=ROUTE)
+        families = {name: spec.new() for name, spec in SPECS.items()}
+        for group, field, spec, extra in GHE_STATS:
+            value = number(data.get(group), field)
+            if value is not None:
+                families[spec.name].add_metric([self.target, *extra], value)
+        return list(families.values())

@@ -1,0 +1,101 @@
+"""The JSON billing usage collector against the simulator over loopback: golden exposition, budgets, bounds."""
+# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from exporter.collectors.billing_usage import OTHER, Item, top_n
+from exporter.github.errors import MalformedResponseError
+from exporter.simulator import ManualClock, RunningSimulator
+from tests.collectors.simharness import (  # noqa: F401  (fixtures)
+    _shared,
+    assert_golden,
+    clock,
+    collect_once,
+    families_text,
+    promtool_check,
+    running,
+    samples,
+    settings_for,
+)
+
+ENTERPRISE = "octo-enterprise"
+ORG = "octo-demo"
+
+
+def _settings(running: RunningSimulator, **options: object):  # type: ignore[no-untyped-def]
+    return settings_for(running, targets={"enterprises": [ENTERPRISE], "orgs": [ORG]},
+                        collectors={"billing_usage": options})
+
+
+def by_scope(families: list, name: str, account: str = ENTERPRISE) -> dict[str, float]:
+    return {dict(k)["budget_scope"]: v for k, v in samples(families, name).items() if dict(k)["account"] == account}
+
+
+async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock) -> None:
+    families = await collect_once(_settings(running), clock, "billing_usage")
+    body = families_text(families)
+    assert_golden("billing_usage.prom", body)
+    promtool_check(body)
+
+
+async def test_budget_spent_is_the_usage_in_its_scope(running: RunningSimulator, clock: ManualClock) -> None:
+    families = await collect_once(_settings(running), clock, "billing_usage")
+    net = {(dict(k)["account"], dict(k)["product"], dict(k)["sku"]): v
+           for k, v in samples(families, "github_billing_metered_net_amount_usd").items()}
+    spent = by_scope(families, "github_billing_budget_spent_usd")
+    amount = by_scope(families, "github_billing_budget_amount_usd")
+    ratio = by_scope(families, "github_billing_budget_spent_ratio")
+    # The enterprise-wide Actions budget has spent what the summary says Actions cost.
+    actions = sum(v for (account, product, _), v in net.items() if account == ENTERPRISE and product == "actions")
+    assert spent["enterprise"] == pytest.approx(actions, abs=0.01) and actions > 0
+    # The org-scoped premium request budget: the org's premium request SKU in the summary.
+    assert spent["organization"] == pytest.approx(net[(ENTERPRISE, "copilot", "copilot_premium_request")], abs=0.01)
+    for scope, value in ratio.items():
+        assert value == pytest.approx(spent[scope] / amount[scope], rel=1e-5)
+    # A narrower scope spends less than the whole.
+    assert 0 < spent["cost_center"] < spent["enterprise"] and 0 < spent["repository"] < spent["enterprise"]
+    # Multi-user budgets have an amount but no spent amount (GitHub keeps it per user).
+    assert "multi_user_customer" in amount and "multi_user_customer" not in spent
+    # By mid-month the simulator has one budget past 100% and one between 80% and 100%.
+    assert ratio["repository"] > 1 and 0.8 <= ratio["cost_center"] < 1
+    # The organization sees the budgets scoped to it, with the same spent amounts.
+    org_spent = by_scope(families, "github_billing_budget_spent_usd", ORG)
+    assert org_spent == {"organization": spent["organization"], "repository": spent["repository"]}
+
+
+async def test_one_summary_request_per_distinct_budget_filter(running: RunningSimulator, clock: ManualClock) -> None:
+    await collect_once(settings_for(running, targets={"enterprises": [ENTERPRISE]}), clock, "billing_usage")
+    routes = running.sim.request_counts()["routes"]
+    # month summary + enterprise, organization, repository and cost-centre budgets (user budgets need none)
+    assert routes["/enterprises/{enterprise}/settings/billing/usage/summary"] == 5
+    assert routes["/enterprises/{enterprise}/settings/billing/cost-centers"] == 1
+    assert not any(route.startswith("/organizations/") for route in routes)
+
+
+async def test_ai_credits_are_bounded_with_other(running: RunningSimulator, clock: ManualClock) -> None:
+    wide = await collect_once(_settings(running, top_n=10), clock, "billing_usage")
+    narrow = await collect_once(_settings(running, top_n=1), clock, "billing_usage")
+    name = "github_billing_ai_credits_gross_amount_usd"
+    wide_enterprise = {dict(k)["sku"]: v for k, v in samples(wide, name).items() if dict(k)["account"] == ENTERPRISE}
+    narrow_enterprise = {dict(k)["sku"]: v for k, v in samples(narrow, name).items()
+                         if dict(k)["account"] == ENTERPRISE}
+    assert len(wide_enterprise) >= 3 and OTHER not in wide_enterprise
+    top = max(wide_enterprise, key=wide_enterprise.__getitem__)
+    assert set(narrow_enterprise) == {top, OTHER}
+    assert math.isclose(sum(narrow_enterprise.values()), sum(wide_enterprise.values()), rel_tol=1e-9)
+
+
+def test_top_n_keeps_the_largest_and_sums_the_rest() -> None:
+    items = [Item("copilot", sku, "Credits", q, q / 100, 0, q / 100) for sku, q in (("a", 5), ("b", 50), ("c", 7))]
+    kept = top_n([*items, Item("copilot", "b", "Credits", 1, 0.01, 0, 0.01)], 1)
+    assert [(i.product, i.sku, i.quantity) for i in kept] == [("copilot", "b", 51), (OTHER, OTHER, 12)]
+
+
+async def test_malformed_budget_answer_fails_the_run(running: RunningSimulator, clock: ManualClock) -> None:
+    running.sim.add_fault("malformed", route="/enterprises/{enterprise}/settings/billing/budgets")
+    with pytest.raises(MalformedResponseError):
+        await collect_once(settings_for(running, targets={"enterprises": [ENTERPRISE]}), clock, "billing_usage")

@@ -1,0 +1,64 @@
+"""GHES on-box statistics: a GHES-mode run (api_url .../api/v3) against the simulator, golden exposition."""
+# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.assembly import build_collectors
+from exporter.collectors.ghes_stats import GHE_COM, GHES, GITHUB_COM, GhesStatsCollector, deployment
+from exporter.github.client import GitHubClient
+from exporter.simulator import ManualClock, RunningSimulator
+from exporter.simulator.server_statistics import collection, servers
+from exporter.telemetry import ExporterMetrics
+from tests.collectors.simharness import (  # noqa: F401  (fixtures)
+    NOW,
+    _shared,
+    assert_golden,
+    clock,
+    collect_once,
+    families_text,
+    promtool_check,
+    running,
+    samples,
+    settings_for,
+)
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("https://api.github.com", GITHUB_COM),
+    ("https://api.octocorp.ghe.com", GHE_COM),
+    ("https://github.example.com/api/v3", GHES),
+    ("https://github.example.com/api/v3/", GHES),
+    ("http://127.0.0.1:8080", GITHUB_COM),
+])
+def test_deployment_from_api_url(url: str, kind: str) -> None:
+    assert deployment(url) == kind
+
+
+def test_no_target_unless_api_url_is_ghes(running: RunningSimulator) -> None:
+    assert GhesStatsCollector.targets(settings_for(running)) == []
+    ghes = settings_for(running, github={"api_url": f"{running.url}/api/v3"})
+    assert GhesStatsCollector.targets(ghes) == ["127.0.0.1"]
+
+
+async def test_ghes_mode_exposes_the_instance_statistics(running: RunningSimulator, clock: ManualClock) -> None:
+    settings = settings_for(running, github={"api_url": f"{running.url}/api/v3"})
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    try:
+        assert "ghes_stats" in {c.name for c in build_collectors(settings, client)}
+    finally:
+        await client.aclose()
+    families = await collect_once(settings, clock, "ghes_stats")
+    body = families_text(families)
+    assert_golden("ghes_stats.prom", body)
+    promtool_check(body)
+    world = running.sim.world
+    expected = collection(world.seed, servers(world)[0], int(NOW // 86400))["ghe_stats"]
+    assert isinstance(expected, dict)
+    repos = samples(families, "github_ghes_repositories")
+    assert repos == {(("host", "127.0.0.1"),): expected["repos"]["total_repos"]}
+    issues = {dict(k)["state"]: v for k, v in samples(families, "github_ghes_issues_by_state").items()}
+    assert issues == {"open": expected["issues"]["open_issues"], "closed": expected["issues"]["closed_issues"]}
+    assert running.sim.count("/api/v3/enterprise/stats/{area}") == 1
