@@ -116,7 +116,7 @@ def test_every_alert_links_a_dashboard_with_its_variables() -> None:
         path = DASHBOARDS / f"{found.group(1)}.json"
         assert path.is_file(), f"{name}: no dashboard {path.name}"
         variables = {v["name"] for v in json.loads(path.read_text(encoding="utf-8"))["templating"]["list"]}
-        for parameter in (found.group(2) or "").split("&"):
+        for parameter in filter(None, (found.group(2) or "").split("&")):
             variable, _, value = parameter.partition("=")
             assert variable.removeprefix("var-") in variables, f"{name}: {path.name} has no variable {variable}"
             label = re.fullmatch(r"\{\{ \$labels\.(\w+) \| urlquery \}\}", value)
