@@ -356,6 +356,9 @@ class CopilotSettings(CollectorSettings):
         default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other."
     )
     lookback_days: int = Field(default=3, ge=1, le=28, description="Days to step back when the newest is not ready.")
+    max_repositories: int = Field(
+        default=10, ge=0, description="Repositories kept from repos-1-day, busiest first; 0 skips the report."
+    )
 
     @model_validator(mode="after")
     def _hash_needs_key(self) -> CopilotSettings:

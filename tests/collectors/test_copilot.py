@@ -62,8 +62,9 @@ async def collect(running: RunningSimulator, target: str = ORG, clock: Clock | N
 def member_cells(running: RunningSimulator, slug: str, day: float = YESTERDAY) -> tuple[list, int]:
     """The simulator's own cells for a team's members on a day, and how many members were active."""
     team = next(t for t in model.scope_of(running.sim.world, "organization", ORG).teams if t.slug == slug)
-    per_user = [model.cells(running.sim.world.seed, ORG, u.id, int(day // DAY)) for u in team.members]
-    return [c for cells in per_user for c in cells], sum(1 for cells in per_user if cells)
+    seed, number = running.sim.world.seed, int(day // DAY)
+    per_user = [model.cells(seed, ORG, u.id, number) for u in team.members]
+    return [c for cells in per_user for c in cells], sum(model.active_on(seed, ORG, u.id, number) for u in team.members)
 
 
 # -- goldens and promtool ---------------------------------------------------------------------------
@@ -76,7 +77,7 @@ async def test_enterprise_exposition_matches_golden(running: RunningSimulator) -
     families = await collect(running, f"enterprise:{ENTERPRISE}", teams="all", user_label="hashed",
                              user_hash_key=KEY, max_users=3)
     text = exposition(families)
-    assert 'github_copilot_enterprise_team_active_users{enterprise="octo-enterprise",team="engineering"}' in text
+    assert 'github_copilot_enterprise_team_active_users{enterprise="octo-enterprise",team="engineering",' in text
     assert "security-champions" not in text, "a team under 5 seats is not in the user-teams report"
     assert len(series(families, "github_copilot_enterprise_user_interactions")) == 3
     assert_golden("copilot_enterprise.prom", text)
@@ -100,7 +101,7 @@ async def test_a_day_is_fetched_once_and_downloads_carry_no_credentials(running:
         first = await collector.collect()
         counts = running.sim.request_counts()
         assert counts["routes"] == {f"{REPORTS}/organization-1-day": 1, f"{REPORTS}/user-teams-1-day": 1,
-                                    f"{REPORTS}/users-1-day": 1}
+                                    f"{REPORTS}/users-1-day": 1, f"{REPORTS}/repos-1-day": 1}
         downloads = model.download_counts(running.sim)
         assert downloads.get("ok", 0) >= 4 and downloads.get("with_authorization", 0) == 0
         clock.now += 6 * 3600  # later the same day: served from memory, nothing asked
@@ -153,7 +154,8 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
     families = await collect(running)
     for slug in ("platform", "frontend"):
         cells, active = member_cells(running, slug)
-        labels = (("org", ORG), ("team", slug))
+        team = next(t for t in model.scope_of(running.sim.world, "organization", ORG).teams if t.slug == slug)
+        labels = (("org", ORG), ("team", slug), ("team_id", str(team.id)))
         assert series(families, "github_copilot_team_code_generation_activities")[labels] == \
             sum(c.code_generation_activity_count for c in cells)
         assert series(families, "github_copilot_team_lines_added")[labels] == sum(c.loc_added_sum for c in cells)
@@ -187,8 +189,8 @@ async def test_team_modes(running: RunningSimulator, mode: str, expected: set[st
     families = await collect(running, teams=mode)
     assert {dict(k)["team"] for k in series(families, "github_copilot_team_active_users")} == expected
     routes = running.sim.request_counts()["routes"]
-    if mode == "none":  # neither teams nor users wanted: only the entity report is asked for
-        assert set(routes) == {f"{REPORTS}/organization-1-day"}
+    if mode == "none":  # neither teams nor users wanted: only the entity and repository reports are asked for
+        assert set(routes) == {f"{REPORTS}/organization-1-day", f"{REPORTS}/repos-1-day"}
 
 
 # -- per-user series ----------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ async def test_user_label_none_exports_no_user_series(running: RunningSimulator)
 
 async def test_user_label_login_and_id(running: RunningSimulator) -> None:
     org = running.sim.world.org(ORG)
-    active = {u for u in org.users if model.cells(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
+    active = {u for u in org.users if model.active_on(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
     by_login = {
         dict(k)["user"] for k in series(await collect(running, user_label="login"), "github_copilot_user_interactions")
     }
@@ -266,10 +268,10 @@ async def test_history_gives_one_sample_per_day_at_the_end_of_the_day(running: R
     day_gauge = {s.timestamp: s.value for s in samples if s.spec.name == "github_copilot_report_day_timestamp_seconds"}
     assert all(at - value == DAY for at, value in day_gauge.items())
     routes = running.sim.request_counts()["routes"]
-    # The 28-day report covers the entity figures; teams still need the daily reports.
-    assert routes[f"{REPORTS}/organization-28-day/latest"] == 1
-    assert f"{REPORTS}/organization-1-day" not in routes
-    assert routes[f"{REPORTS}/users-1-day"] == routes[f"{REPORTS}/user-teams-1-day"] == 4
+    # The 28-day reports cover the entity figures and the users' rows; teams still need each day's user-teams.
+    assert routes[f"{REPORTS}/organization-28-day/latest"] == routes[f"{REPORTS}/users-28-day/latest"] == 1
+    assert f"{REPORTS}/organization-1-day" not in routes and f"{REPORTS}/users-1-day" not in routes
+    assert routes[f"{REPORTS}/user-teams-1-day"] == 4
     live = await collect(running)
     on_17th = {
         (s.spec.name, tuple(sorted(zip(s.spec.labels, s.labels, strict=False)))): s.value
@@ -349,6 +351,7 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
     day = {"day": "2024-09-17", "code_generation_activity_count": 7}
     other_day = {"day": "2024-09-16", "code_generation_activity_count": 100}
     teams = [{"user_id": 1, "slug": "platform", "team_id": 9}, {"user_id": 2, "slug": "platform", "team_id": 9}]
+    # Only users with activity have a row; a row with zero counters still counts as an active member.
     users = [
         {"user_id": 1, "user_login": "a", "day": "2024-09-17", "code_generation_activity_count": 3},
         {"user_id": 2, "user_login": "b", "day": "2024-09-17", "code_generation_activity_count": 0},
@@ -361,10 +364,9 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
         }
     )
     assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
-    assert series(families, "github_copilot_team_code_generation_activities") == {
-        (("org", ORG), ("team", "platform")): 3
-    }
-    assert series(families, "github_copilot_team_active_users") == {(("org", ORG), ("team", "platform")): 1}
+    team = (("org", ORG), ("team", "platform"), ("team_id", "9"))
+    assert series(families, "github_copilot_team_code_generation_activities") == {team: 3}
+    assert series(families, "github_copilot_team_active_users") == {team: 2}
 
 
 async def test_a_line_that_is_not_json_fails_the_run() -> None:
