@@ -377,6 +377,16 @@ class CopilotUsageSettings(CollectorSettings):
     max_label_values: int = Field(default=20, ge=1, description="Editors and languages kept; the rest sum into other.")
 
 
+class CopilotSeatsSettings(CollectorSettings):
+    """Copilot seats (billing seat listings) for each org in targets.orgs and enterprise in targets.enterprises."""
+
+    interval: Seconds = 3600.0
+    inactive_days: int = Field(
+        default=30, ge=1, le=365, description="A seat without activity for more than this many days is inactive."
+    )
+    max_label_values: int = Field(default=10, ge=1, description="Last-activity editors kept; the rest sum into other.")
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
@@ -384,6 +394,7 @@ class CollectorsSettings(StrictModel):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     copilot: CopilotSettings = Field(default_factory=CopilotSettings)
     copilot_usage: CopilotUsageSettings = Field(default_factory=CopilotUsageSettings)
+    copilot_seats: CopilotSeatsSettings = Field(default_factory=CopilotSeatsSettings)
 
 
 class StoreSettings(StrictModel):

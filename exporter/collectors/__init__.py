@@ -4,6 +4,7 @@ from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
 from exporter.collectors.copilot import CopilotCollector
+from exporter.collectors.copilot_seats import CopilotSeatsCollector
 from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
@@ -17,6 +18,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         BillingCollector,
         CopilotCollector,
         CopilotUsageCollector,
+        CopilotSeatsCollector,
     )
 }
 
