@@ -296,13 +296,14 @@ class _Lines:
 class FakeGitHub:
     """Answers every report with one link whose file holds the given lines."""
 
-    def __init__(self, files: dict[str, list[str]]) -> None:
+    def __init__(self, files: dict[str, list[str]], report_day: str = "2024-09-17") -> None:
         self.files = files
+        self.report_day = report_day
         self.downloaded: list[str] = []
 
     async def get(self, route: str, *, params: dict[str, Any] | None = None, family: str = "", **path: Any) -> Response:
         report = route.rsplit("/reports/", 1)[1]
-        return Response(200, {"download_links": [f"https://blob.test/{report}"], "report_day": "2024-09-17"}, {})
+        return Response(200, {"download_links": [f"https://blob.test/{report}"], "report_day": self.report_day}, {})
 
     @asynccontextmanager
     async def download(self, url: str) -> AsyncIterator[_Lines]:
@@ -310,9 +311,93 @@ class FakeGitHub:
         yield _Lines(self.files.get(url.rsplit("/", 1)[1], []))
 
 
-async def collect_fake(files: dict[str, list[str]], **options: Any) -> list[Metric]:
+async def collect_fake(
+    files: dict[str, list[str]], target: str = ORG, report_day: str = "2024-09-17", **options: Any
+) -> list[Metric]:
     settings = settings_for("http://127.0.0.1:1", {"copilot": options}, TEAMS)
-    return await CopilotCollector(FakeGitHub(files), settings, ORG, clock=Clock()).collect()  # type: ignore[arg-type]
+    github = FakeGitHub(files, report_day)
+    return await CopilotCollector(github, settings, target, clock=Clock()).collect()  # type: ignore[arg-type]
+
+
+def lines(*records: dict[str, Any]) -> list[str]:
+    return [json.dumps(r) for r in records]
+
+
+async def test_teams_by_githubs_recipe_with_colliding_slugs_and_a_cli_only_member() -> None:
+    """Rows shaped as "Team-level Copilot usage metrics" shows them: the enterprise user-teams report holds an
+    enterprise team and an organisation (business) team that share the slug "platform"."""
+    day, other_day = "2024-09-17", "2024-09-16"
+    ent = {"enterprise_id": "13213"}
+    user_teams = lines(
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, "team_id": 42, "slug": "platform"},
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, "team_id": 77, "slug": "platform"},
+        {"user_id": 1002, "user_login": "bob", "day": day, **ent, "team_id": 42, "slug": "platform"},
+        {"user_id": 1003, "user_login": "carol", "day": day, **ent, "team_id": 77, "slug": "platform"},
+        # Another day's membership must not join with this day's activity.
+        {"user_id": 1003, "user_login": "carol", "day": other_day, **ent, "team_id": 42, "slug": "platform"},
+    )
+    ide = {"user_initiated_interaction_count": 0, "code_acceptance_activity_count": 0, "loc_suggested_to_add_sum": 0,
+           "loc_suggested_to_delete_sum": 0, "loc_added_sum": 0, "loc_deleted_sum": 0}
+    users = lines(
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, **ide, "code_generation_activity_count": 40,
+         "used_chat": True, "used_agent": True, "used_cli": False},
+        {"user_id": 1002, "user_login": "bob", "day": day, **ent, **ide, "code_generation_activity_count": 25,
+         "used_chat": True, "used_agent": False, "used_cli": False,
+         "ai_adoption_phase": {"phase": 1, "version": "v1"}},
+        # CLI only: no IDE activity at all, yet a member with activity (GitHub counts any activity).
+        {"user_id": 1003, "user_login": "carol", "day": day, **ent, **ide, "code_generation_activity_count": 0,
+         "used_chat": False, "used_agent": False, "used_cli": True, "totals_by_ide": [],
+         "totals_by_cli": {"session_count": 2, "request_count": 6, "prompt_count": 3,
+                           "token_usage": {"output_tokens_sum": 5000, "prompt_tokens_sum": 3800,
+                                           "avg_tokens_per_request": 1466.7}},
+         "ai_adoption_phase": {"phase": 2, "version": "v1"}},
+    )
+    entity = lines({"day": day, **ent, "daily_active_users": 2, "daily_active_cli_users": 1})
+    families = await collect_fake(
+        {"enterprise-1-day": entity, "user-teams-1-day": user_teams, "users-1-day": users, "repos-1-day": []},
+        f"enterprise:{ENTERPRISE}",
+        teams="all",
+    )
+    prefix = "github_copilot_enterprise_team_"
+
+    def team(team_id: int) -> tuple[tuple[str, str], ...]:
+        return (("enterprise", ENTERPRISE), ("team", "platform"), ("team_id", str(team_id)))
+
+    assert series(families, prefix + "active_users") == {team(42): 2, team(77): 2}
+    assert series(families, prefix + "code_generation_activities") == {team(42): 65, team(77): 40}
+    assert series(families, prefix + "cli_sessions") == {team(77): 2}
+    assert series(families, prefix + "cli_output_tokens") == {team(77): 5000}
+    surfaces = {(dict(k)["team_id"], dict(k)["surface"]): v for k, v in
+                series(families, prefix + "surface_active_users").items()}
+    assert surfaces[("77", "cli")] == 1 and surfaces[("42", "cli")] == 0 and surfaces[("42", "chat")] == 2
+    phases = {(dict(k)["team_id"], dict(k)["phase"]): v for k, v in
+              series(families, prefix + "adoption_phase_users").items()}
+    assert phases == {("42", "unknown"): 1, ("42", "1"): 1, ("77", "unknown"): 1, ("77", "2"): 1}
+
+
+async def test_the_day_github_names_is_the_day_exported() -> None:
+    record = {"day": "2024-09-16", "code_generation_activity_count": 7}
+    families = await collect_fake({"organization-1-day": lines(record), "repos-1-day": []}, report_day="2024-09-16",
+                                  teams="none")
+    assert series(families, "github_copilot_report_day_timestamp_seconds") == {(("org", ORG),): YESTERDAY - DAY}
+    assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
+
+
+async def test_repositories_beyond_the_limit_sum_into_other_without_medians() -> None:
+    def repo(name: str, created: int, minutes: float) -> dict[str, Any]:
+        return {"day": "2024-09-17", "organization_id": "1", "repository_id": len(name), "repository": name,
+                "pull_requests": {"total_created": created, "total_reviewed": 1, "total_merged": 1,
+                                  "median_minutes_to_merge": minutes}}
+
+    rows = lines(repo("o/a", 9, 10), repo("o/b", 5, 20), repo("o/c", 1, 30), repo("o/d", 0, 40))
+    families = await collect_fake({"organization-1-day": [], "repos-1-day": rows}, teams="none", max_repositories=2)
+    created = {
+        dict(k)["repository"]: v for k, v in series(families, "github_copilot_repository_pull_requests_created").items()
+    }
+    assert created == {"o/a": 9, "o/b": 5, "other": 1}
+    medians = {dict(k)["repository"]: v for k, v in
+               series(families, "github_copilot_repository_pull_request_median_time_to_merge_seconds").items()}
+    assert medians == {"o/a": 600, "o/b": 1200}, "minutes become seconds; a median of several repositories is not"
 
 
 async def test_nulls_missing_and_odd_values_are_skipped() -> None:
@@ -359,6 +444,7 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
     families = await collect_fake(
         {
             "organization-1-day": [json.dumps({"day_totals": [other_day, day]})],
+            "repos-1-day": [],
             "user-teams-1-day": [json.dumps(teams)],
             "users-1-day": [json.dumps(u) for u in users],
         }
