@@ -75,7 +75,7 @@ ENTERPRISE = Kind(
 @dataclass(frozen=True)
 class Specs:
     seats: MetricSpec
-    cycle: MetricSpec
+    cycle: MetricSpec | None  # organisations only: the description has no enterprise billing details
     inactive: MetricSpec
     editor: MetricSpec
     plan: MetricSpec
@@ -99,8 +99,10 @@ def _define(kind: Kind) -> Specs:
             f"Copilot seats {phrase} in the current billing cycle: state added_this_cycle, active_this_cycle "
             "(used Copilot this cycle), inactive_this_cycle.",
             [owner, "state"],
-            f"GET {kind.billing_route or '/orgs/{org}/copilot/billing'}: seat_breakdown.*",
-        ),
+            f"GET {kind.billing_route}: seat_breakdown.added_this_cycle, active_this_cycle, inactive_this_cycle",
+        )
+        if kind.billing_route
+        else None,
         inactive=spec(
             "seats_inactive",
             f"Assigned Copilot seats {phrase} without activity for more than collectors.copilot_seats.inactive_days "
@@ -212,7 +214,7 @@ class CopilotSeatsCollector(Collector):
         seats.add_metric([owner, "assigned"], total if total is not None else len(holders))
         seats.add_metric([owner, "pending_cancellation"], sum(h.cancelling for h in holders.values()))
         families: list[Metric] = [seats]
-        if self.kind.billing_route:
+        if s.cycle is not None:
             breakdown = await self._breakdown()
             if isinstance(breakdown.get("pending_invitation"), int):
                 seats.add_metric([owner, "pending_invitation"], breakdown["pending_invitation"])

@@ -509,3 +509,26 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
     assert {"copilot", "copilot_usage"} <= set(COLLECTORS)
     assert labels["copilot_usage"] >= {"org", "team", "editor", "language"}
     assert labels["copilot"] >= {"org", "team", "editor", "language", "feature", "model", "enterprise"}
+
+
+async def test_demo_exposes_every_copilot_and_seat_family(running: RunningSimulator) -> None:
+    from exporter.assembly import build_collectors, demo_settings
+    from exporter.metricspec import REGISTERED
+    from exporter.simulator.server import DemoSimulator
+
+    targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
+    settings = demo_settings(None, running.url, targets, {})
+    names: set[str] = set()
+    async with github(settings) as client:
+        for collector in build_collectors(settings, client):
+            if collector.name in ("copilot", "copilot_seats"):
+                collector._clock = Clock()
+                names |= {family.name for family in await collector.collect()}
+    # Per-user series are opt-in (user_label); enterprise teams need owner/slug targets the demo does not list
+    # (its targets.teams also feed copilot_usage, which knows organisation teams only). Both are in the goldens.
+    expected = {
+        s.name
+        for s in REGISTERED
+        if s.family in ("copilot", "copilot_seats") and "_user_" not in s.name and "_enterprise_team_" not in s.name
+    }
+    assert not expected - names, f"not in the demo: {sorted(expected - names)}"
