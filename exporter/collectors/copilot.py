@@ -1,43 +1,65 @@
 """Copilot usage metrics from GitHub's daily reports, for organisations and enterprises.
 
-Source: GET /orgs/{org}/copilot/metrics/reports/{organization-1-day,users-1-day,user-teams-1-day,
-organization-28-day/latest} and the /enterprises/{enterprise}/copilot/metrics/reports/ equivalents
-("View Organization/Enterprise Copilot Metrics" permission, or read:org / read:enterprise). Each answers
-with signed links to NDJSON files, downloaded without credentials; 204 means the day is not processed yet.
+Source: GET /orgs/{org}/copilot/metrics/reports/{organization-1-day,users-1-day,user-teams-1-day,repos-1-day,
+organization-28-day/latest,users-28-day/latest} and the /enterprises/{enterprise}/copilot/metrics/reports/
+equivalents ("View Organization/Enterprise Copilot Metrics" permission, or read:org / read:enterprise; for an
+enterprise the "Copilot usage metrics" policy must be enabled). Each answers with signed links to NDJSON files,
+downloaded without credentials; 204 means the day is not processed yet.
 
     # HELP github_copilot_code_generation_activities Code generation events ... on the latest reported day. ...
     # TYPE github_copilot_code_generation_activities gauge
     github_copilot_code_generation_activities{org="octo-demo"} 1234
     github_copilot_editor_code_generation_activities{org="octo-demo",editor="vscode"} 812
-    github_copilot_language_code_generation_activities{org="octo-demo",language="python",feature="code_completion"} 300
-    github_copilot_model_user_initiated_interactions{org="octo-demo",model="gpt-4.1",feature="chat_panel_ask_mode"} 41
-    github_copilot_team_code_acceptance_activities{org="octo-demo",team="platform"} 97
+    github_copilot_cli_sessions{org="octo-demo"} 17
+    github_copilot_pull_requests_created_by_copilot{org="octo-demo"} 3
+    github_copilot_repository_pull_requests_merged{org="octo-demo",repository="octo-demo/api"} 4
+    github_copilot_team_active_users{org="octo-demo",team_id="42",team="platform"} 9
     github_copilot_report_day_timestamp_seconds{org="octo-demo"} 1.7265312e+09
 
 Every value is a gauge for ONE day, the newest day GitHub has processed (usually yesterday, UTC):
-`github_copilot_report_day_timestamp_seconds` says which. The day's figures are fetched once and served
-from memory until the next day is ready; while GitHub answers 204 for the newest day, the previous day
-stays. Enterprise figures use the `github_copilot_enterprise_` prefix and an `enterprise` label.
+`github_copilot_report_day_timestamp_seconds` says which, taken from the answer's `report_day`. The day's
+figures are fetched once and served from memory until the next day is ready; while GitHub answers 204 for the
+newest day, the previous day stays. Enterprise figures use the `github_copilot_enterprise_` prefix and an
+`enterprise` label. The 1-day reports reach back to 2025-10-10, up to a year (`backfill` reads them; for the
+last 28 days it reads the two 28-day reports instead, one download each).
 
-Breakdowns come from the entity report's arrays: by editor (`totals_by_ide`), by feature
-(`totals_by_feature`), by language and feature (`totals_by_language_feature`) and by model and feature
-(`totals_by_model_feature`, chat and agent work only). Each breakdown is its own metric: summing one over
-its labels gives (about) the entity total; adding two breakdowns together double-counts. Team figures
-join the users report with the user-teams report (GitHub publishes no team report; teams under 5 seats
-are absent); a member of two teams counts in both. Per-user series are opt-in (`user_label`). Editors,
-languages, features and models beyond `max_label_values` are summed into `other`. Acceptance rates are
-left to PromQL.
+Entity report fields, each its own metric (HELP names the field): the seven activity counters; the active-user
+counts (IDE daily/weekly/monthly, chat, agent, `daily_active_cli_users`, the six `*_copilot_code_review_users`,
+the three `*_active_copilot_cloud_agent_users`); `totals_by_cli` (sessions, requests, prompts, prompt and
+output tokens; CLI use is in neither `totals_by_ide` nor `totals_by_feature`); `pull_requests` (the eleven
+counts, and the three medians converted from minutes to seconds); breakdowns by editor (`totals_by_ide`),
+feature, language x feature, model x feature, language x model, Copilot review comment type
+(`pull_requests.copilot_suggestions_by_comment_type`) and AI adoption phase (`totals_by_ai_adoption_phase`).
+Each breakdown is its own metric: summing one over its labels gives (about) the entity total; adding two
+double-counts. Editors, languages, features, models, comment types and repositories beyond their limits are
+summed into `other`. `repos-1-day` gives the same pull-request figures per repository, the busiest
+`max_repositories` kept (medians cannot be summed, so `other` has none).
 
-ASSUMPTION: the OpenAPI description does not define the NDJSON records. The fields read here follow
-GitHub's "Data available in Copilot usage metrics", "Example schema" and "Team-level metrics" pages:
-counters `user_initiated_interaction_count`, `code_generation_activity_count`,
-`code_acceptance_activity_count`, `loc_suggested_to_add_sum`, `loc_suggested_to_delete_sum`,
-`loc_added_sum`, `loc_deleted_sum`; entity records also `daily_active_users`, `weekly_active_users`,
-`monthly_active_users`, `monthly_active_chat_users`, `monthly_active_agent_users`; user rows `user_id`,
-`user_login`; user-team rows `user_id`, `team_id`, `slug`. A 1-day entity file is read either as flat
-day records or as records holding a `day_totals` list (the documented 28-day shape). Parsing is
-defensive: unknown fields are ignored, and a missing, null or non-numeric counter contributes nothing
-(a total nobody reported is not exported).
+Teams follow GitHub's "Team-level metrics" recipe: users-1-day inner-joined with user-teams-1-day on
+(user_id, day, team) and grouped by `team_id`; the slug is the `team` label (an enterprise report holds
+enterprise and organisation teams whose slugs can collide). A member counts as active when they have a row
+in the users report, which GitHub writes for any activity (IDE, CLI, code review, cloud agent), so CLI-only
+members count. Teams under 5 seats are absent; a member of two teams counts in both. From the users' rows:
+the core counters, CLI figures, users per surface (`used_chat`, `used_agent`, `used_cli`,
+`used_copilot_cloud_agent` or its former name `used_copilot_coding_agent`, `used_copilot_code_review_active` /
+`_passive`) and per `ai_adoption_phase`. Per-user series are opt-in (`user_label`). Acceptance rates are left
+to PromQL.
+
+Not exported, and why: `totals_by_cli.token_usage.avg_tokens_per_request` (a ratio of exported sums: divide in
+PromQL); `last_known_ide_version`, `last_known_plugin_version`, `last_known_cli_version` (one version per user:
+unbounded labels, and nothing to alert on); the adoption-phase averages (per-user averages of other exported
+figures, field names not in the reference); `report_start_day` / `report_end_day` (the day gauge says which
+day); ids (`enterprise_id`, `organization_id`, `user_id`: labels already name the owner).
+
+ASSUMPTIONS (the OpenAPI description defines the report answers, not the NDJSON records; the fields follow
+"Data available in Copilot usage metrics", "Example schema" and "Team-level metrics"): a 1-day entity file is
+read as flat day records or as records holding a `day_totals` list (the documented 28-day shape); a
+`totals_by_ai_adoption_phase` entry carries `ai_adoption_phase` (`{"phase", "version"}`) and
+`total_engaged_users`; a repos-1-day row carries `repository` ("owner/name"; else `repository_name`, else the
+id) and a `pull_requests` object. Where the pages and the description differ, the description wins: the
+report list (it has `repos-1-day` and `users-28-day/latest`), the `day` parameter (required, `YYYY-MM-DD`)
+and `report_day` (required in the answer). Parsing is defensive: unknown fields are ignored, and a missing,
+null or non-numeric counter contributes nothing (a total nobody reported is not exported).
 """
 
 from __future__ import annotations
