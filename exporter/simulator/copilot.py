@@ -28,25 +28,36 @@ other host gets a `copilot-reports.` prefix), carry an expiry and a signature,
 and, like a cloud blob store, refuse a request that also sends an
 Authorization header (400). `download_counts(sim)` says what was fetched.
 
-NDJSON record schema. The OpenAPI description does not define the files, so
-this is an ASSUMPTION built from GitHub's "Data available in Copilot usage
-metrics", "Example schema" and "Team-level metrics" pages:
+NDJSON record schema. The OpenAPI description defines the answers (links,
+`report_day`), not the files, so the records follow GitHub's "Data available in
+Copilot usage metrics", "Example schema" and "Team-level metrics" pages:
 
-- users-1-day: one row per user with activity: `day`, `user_id`, `user_login`,
-  `organization_id` (organisation scope) or `enterprise_id`, the counters
-  `user_initiated_interaction_count`, `code_generation_activity_count`,
-  `code_acceptance_activity_count`, `loc_suggested_to_add_sum`,
-  `loc_suggested_to_delete_sum`, `loc_added_sum`, `loc_deleted_sum`, the flags
-  `used_chat`, `used_agent`, `used_cli`, and the breakdown arrays below.
+- users-1-day: one row per user with any activity (IDE, CLI, cloud agent, code
+  review): `day`, `user_id`, `user_login`, `organization_id` or `enterprise_id`,
+  the seven counters, `used_chat`, `used_agent`, `used_cli`,
+  `used_copilot_cloud_agent`, `used_copilot_code_review_active` / `_passive`,
+  `ai_adoption_phase` (`{"phase", "version": "v1"}`), the breakdown arrays below
+  and, on days with CLI use, `totals_by_cli`. users-28-day/latest: the same rows
+  for 28 days.
 - user-teams-1-day: `user_id`, `user_login`, `day`, `organization_id` or
   `enterprise_id`, `team_id`, `slug`; teams with fewer than 5 seats left out.
-- organization-1-day / enterprise-1-day: one record with the day's totals:
-  the counters and arrays above plus `daily_active_users`,
-  `weekly_active_users`, `monthly_active_users`, `monthly_active_chat_users`
-  and `monthly_active_agent_users` (one `day_totals` entry of the documented
-  enterprise example).
+  The enterprise report holds enterprise teams and the organisations' teams;
+  the enterprise team "platform" shares its slug with an organisation team.
+- organization-1-day / enterprise-1-day: the day's totals, which are the sums of
+  the users' rows (counters, breakdowns, `totals_by_cli`) plus the IDE, CLI,
+  code-review and cloud-agent active-user counts, `totals_by_ai_adoption_phase`
+  (`ai_adoption_phase`, `total_engaged_users`) and `pull_requests`, the sums of
+  the repos-1-day rows (medians over every merge that day).
+- repos-1-day: one row per repository with pull-request activity: `day`,
+  `organization_id` or `enterprise_id`, `repository_id`, `repository`
+  ("owner/name", an ASSUMPTION: the field list is not published) and
+  `pull_requests` (without `copilot_suggestions_by_comment_type`, which GitHub
+  says is not available per repository).
 - *-28-day/latest: one record with `day_totals` (one entry per day),
   `report_start_day` and `report_end_day`, as in the documented example.
+
+Users: some never use Copilot (their seats stay inactive), some use only the CLI
+and GitHub's agents, some lapse for weeks at a time.
 
 Breakdown arrays: `totals_by_ide` (`ide`), `totals_by_feature` (`feature`),
 `totals_by_language_feature` (`language`, `feature`), `totals_by_language_model`
@@ -129,6 +140,8 @@ class Profile:
     agent: float
     model: str
     dormant: bool  # holds a seat, never uses Copilot
+    lapsing: bool  # uses Copilot in bursts: 20 days on, then 70 days off (seats inactive for weeks)
+    lapse_offset: int
     cli_only: bool  # uses Copilot CLI (and GitHub's agents), never the IDE
     cli: float
     cloud_agent: float
@@ -187,10 +200,16 @@ def profile(seed: int, org: str, user_id: int) -> Profile:
     cli_only = not dormant and u("cli-only") < 0.12
     return Profile(editor, second, languages, level=0.4 + 1.6 * u("level"), accept=0.22 + 0.16 * u("accept"),
                    chat=0.2 + 0.7 * u("chat"), agent=0.5 * u("agent"), model=_pick(u("model"), MODELS),
-                   dormant=dormant, cli_only=cli_only,
+                   dormant=dormant, cli_only=cli_only, lapsing=not dormant and u("lapsing") < 0.15,
+                   lapse_offset=int(90 * u("lapse-offset")),
                    cli=0.0 if dormant else 0.6 if cli_only else 0.3 if u("cli") > 0.7 else 0.0,
                    cloud_agent=0.0 if dormant or u("cloud") < 0.75 else 0.15,
                    code_review=0.0 if dormant or u("review") < 0.6 else 0.25 * u("review"))
+
+
+def resting(p: Profile, day: int) -> bool:
+    """Whether a lapsing user is in the quiet part of their 90-day cycle."""
+    return p.lapsing and (day + p.lapse_offset) % 90 >= 20
 
 
 def weekday(day: int) -> int:
@@ -202,7 +221,7 @@ def weekday(day: int) -> int:
 def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
     """What one user did with Copilot on one day (empty when they did not use it)."""
     p = profile(seed, org, user_id)
-    if p.dormant or p.cli_only:
+    if p.dormant or p.cli_only or resting(p, day):
         return ()
     if unit(seed, "copilot-active", org, user_id, day) >= (0.82 if weekday(day) < 5 else 0.12):
         return ()
@@ -260,6 +279,8 @@ class Extras:
 @functools.lru_cache(maxsize=65536)
 def extras(seed: int, org: str, user_id: int, day: int) -> Extras:
     p = profile(seed, org, user_id)
+    if resting(p, day):
+        return Extras()
     busy = 1.0 if weekday(day) < 5 else 0.15
 
     def r(*parts: object) -> float:
