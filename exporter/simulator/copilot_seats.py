@@ -17,6 +17,7 @@ from typing import Any
 
 from exporter.simulator import copilot as activity
 from exporter.simulator.routing import Call, GitHubError, SimRoute
+from exporter.simulator.users import public_user
 from exporter.simulator.world import Org, User, World, stable_hash, unit
 
 DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/copilot/copilot-user-management"
@@ -47,7 +48,32 @@ def _last_activity(seed: int, org: str, user_id: int, today: int) -> tuple[int, 
     return None
 
 
-def seat(world: World, org: Org, user: User, now: float, team: str | None = None) -> dict[str, Any]:
+def _organization(base: str, org: Org) -> dict[str, Any]:
+    """"Organization Simple" of the description."""
+    api = f"{base}/orgs/{org.login}"
+    return {
+        "login": org.login, "id": org.id, "node_id": f"O_kgDO{org.id:08d}", "url": api,
+        "repos_url": f"{api}/repos", "events_url": f"{api}/events", "hooks_url": f"{api}/hooks",
+        "issues_url": f"{api}/issues", "members_url": f"{api}/members{{/member}}",
+        "public_members_url": f"{api}/public_members{{/member}}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{org.id}?v=4", "description": None,
+    }
+
+
+def _enterprise_team(base: str, world: World, slug: str) -> dict[str, Any]:
+    """"Enterprise Team" of the description: the team through which the seat is granted."""
+    ident = activity.team_id(world.seed, world.enterprise, slug)
+    api = f"{base}/enterprises/{world.enterprise}/teams/{slug}"
+    return {
+        "id": ident, "name": slug, "slug": slug, "url": api, "members_url": f"{api}/memberships{{/member}}",
+        "html_url": f"https://github.com/enterprises/{world.enterprise}/teams/{slug}", "group_id": None,
+        "created_at": "2024-01-15T09:00:00Z", "updated_at": "2024-01-15T09:00:00Z",
+    }
+
+
+def seat(
+    world: World, org: Org, user: User, now: float, team: str | None = None, base: str = "https://api.github.com"
+) -> dict[str, Any]:
     seed, today = world.seed, int(now // DAY)
     last = _last_activity(seed, org.login, user.id, today)
     hour = 8 + 10 * unit(seed, "seat-hour", user.id)
@@ -63,9 +89,9 @@ def seat(world: World, org: Org, user: User, now: float, team: str | None = None
         "last_activity_editor": last[1] if last else None,
         "last_authenticated_at": _stamp(last_at) if last_at is not None else None,
         "plan_type": "enterprise" if team else "business",
-        "assignee": {"login": user.login, "id": user.id, "type": "User", "site_admin": False},
-        "organization": None if team else {"login": org.login, "id": org.id},
-        "assigning_team": {"slug": team, "name": team, "type": "enterprise"} if team else None,
+        "assignee": public_user(base, user, seed),
+        "organization": None if team else _organization(base, org),
+        "assigning_team": _enterprise_team(base, world, team) if team else None,
     }
 
 
@@ -78,7 +104,8 @@ def _org(call: Call) -> Org:
 
 def org_seats(call: Call) -> dict[str, Any]:
     org = _org(call)
-    return {"total_seats": len(org.users), "seats": [seat(call.sim.world, org, u, call.now) for u in org.users]}
+    seats = [seat(call.sim.world, org, u, call.now, base=call.base_url) for u in org.users]
+    return {"total_seats": len(org.users), "seats": seats}
 
 
 def enterprise_seats(call: Call) -> dict[str, Any]:
@@ -92,9 +119,9 @@ def enterprise_seats(call: Call) -> dict[str, Any]:
     for org in world.orgs.values():
         for user in org.users:
             users.add(user.id)
-            seats.append(seat(world, org, user, call.now))
+            seats.append(seat(world, org, user, call.now, base=call.base_url))
             if user.id in members:
-                seats.append(seat(world, org, user, call.now, ENTERPRISE_TEAM))
+                seats.append(seat(world, org, user, call.now, ENTERPRISE_TEAM, call.base_url))
     return {"total_seats": len(users), "seats": seats}
 
 
