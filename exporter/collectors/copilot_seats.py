@@ -23,6 +23,8 @@ Choices where the documentation and the OpenAPI description differ (the descript
 - "assigned" is `total_seats` (the enterprise listing counts a user once however many organisations or
   enterprise teams grant the seat); the other per-seat figures count distinct assignees (`assignee.id`), taking
   a user's newest activity and any pending cancellation across their seats.
+- `total_seats` is read from a one-seat first page before the listing (one extra request per run), since
+  the paginated listing yields only the seats.
 - `last_activity_editor` reads like "vscode/1.77.3/copilot/1.86.82"; only the part before the first "/" becomes
   the editor label (versions would make the label unbounded); top `max_label_values`, the rest in `other`,
   never-active seats under editor="none".
