@@ -40,10 +40,10 @@ Teams follow GitHub's "Team-level metrics" recipe: users-1-day inner-joined with
 enterprise and organisation teams whose slugs can collide). A member counts as active when they have a row
 in the users report, which GitHub writes for any activity (IDE, CLI, code review, cloud agent), so CLI-only
 members count. Teams under 5 seats are absent; a member of two teams counts in both. From the users' rows:
-the core counters, CLI figures, users per surface (`used_chat`, `used_agent`, `used_cli`,
-`used_copilot_cloud_agent` or its former name `used_copilot_coding_agent`, `used_copilot_code_review_active` /
-`_passive`) and per `ai_adoption_phase`. Per-user series are opt-in (`user_label`). Acceptance rates are left
-to PromQL.
+the core counters, `ai_credits_used` (in the enterprise-cloud example schema), CLI figures, users per surface
+(`used_chat`, `used_agent`, `used_cli`, `used_copilot_cloud_agent` or its former name
+`used_copilot_coding_agent`, `used_copilot_code_review_active` / `_passive`) and per `ai_adoption_phase`.
+Per-user series are opt-in (`user_label`). Acceptance rates are left to PromQL.
 
 Not exported, and why: `totals_by_cli.token_usage.avg_tokens_per_request` (a ratio of exported sums: divide in
 PromQL); `last_known_ide_version`, `last_known_plugin_version`, `last_known_cli_version` (one version per user:
@@ -403,6 +403,14 @@ def _define(kind: Kind) -> Specs:
             for f in CORE
         }
         | {
+            "ai_credits_used": spec(
+                "team_ai_credits",
+                f"AI credits the team's members used, {LATEST_DAY}. {team_note}.",
+                team,
+                f"{joined}: ai_credits_used",
+            )
+        }
+        | {
             f"cli.{f}": spec(
                 f"team_{suffix}",
                 f"{what} by the team's members, {LATEST_DAY}. {team_note}.",
@@ -634,7 +642,7 @@ class DayData:
 
     def add_member(self, team: TeamKey, row: dict[str, Any]) -> None:
         """One users-report row of a member of `team` (GitHub's recipe: a row means activity that day)."""
-        add(self.team_totals[team], row, CORE)
+        add(self.team_totals[team], row, [*CORE, "ai_credits_used"])
         add(self.team_totals[team], flat(row), FLAT_CLI)
         self.team_active[team] += 1
         surfaces = self.team_surfaces[team]

@@ -517,6 +517,9 @@ def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
             "used_copilot_code_review_active": extra.review_active,
             "used_copilot_code_review_passive": extra.review_passive,
             "ai_adoption_phase": {"phase": adoption_phase(world.seed, org, user.id, day), "version": "v1"},
+            # Premium requests: chat and agent prompts, and CLI requests, at half a credit each.
+            "ai_credits_used": 0.5 * (sum(c.user_initiated_interaction_count for c in items)
+                                      + (extra.cli[1] if extra.cli else 0)),
             **breakdowns(items),
         }
         if extra.cli is not None:
