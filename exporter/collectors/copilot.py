@@ -944,13 +944,14 @@ class CopilotCollector(Collector):
         last = min(math.floor((end - DAY) / DAY) * DAY, self._expected_day())
         recent = await self._by_day(f"{self.kind.entity_report.removesuffix('-1-day')}-28-day/latest", True)
         wants_rows = self._teams() != set() or self._wants_users
-        users = await self._by_day("users-28-day/latest", False) if wants_rows else {}
+        users = await self._by_day("users-28-day/latest", False) if wants_rows else None
         samples: list[HistoricalSample] = []
         day = first
         while day <= last:
             at = day + DAY
             if start <= at <= end:
-                data = await self._day(day, recent.get(day), users.get(day) if day in recent else None)
+                rows = users.get(day, []) if users is not None and day in recent else None  # none: nobody active
+                data = await self._day(day, recent.get(day), rows)
                 if data is not None:
                     samples += self._samples(self._families(data), at)
             day += DAY
