@@ -356,6 +356,9 @@ class CopilotSettings(CollectorSettings):
         default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other."
     )
     lookback_days: int = Field(default=3, ge=1, le=28, description="Days to step back when the newest is not ready.")
+    max_repositories: int = Field(
+        default=10, ge=0, description="Repositories kept from repos-1-day, busiest first; 0 skips the report."
+    )
 
     @model_validator(mode="after")
     def _hash_needs_key(self) -> CopilotSettings:
@@ -395,6 +398,16 @@ class GhesStatsSettings(CollectorSettings):
     interval: Seconds = 900.0
 
 
+class CopilotSeatsSettings(CollectorSettings):
+    """Copilot seats (billing seat listings) for each org in targets.orgs and enterprise in targets.enterprises."""
+
+    interval: Seconds = 3600.0
+    inactive_days: int = Field(
+        default=30, ge=1, le=365, description="A seat without activity for more than this many days is inactive."
+    )
+    max_label_values: int = Field(default=10, ge=1, description="Last-activity editors kept; the rest sum into other.")
+
+
 class CollectorsSettings(StrictModel):
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
@@ -404,6 +417,7 @@ class CollectorsSettings(StrictModel):
     copilot_usage: CopilotUsageSettings = Field(default_factory=CopilotUsageSettings)
     billing_usage: BillingUsageSettings = Field(default_factory=BillingUsageSettings)
     ghes_stats: GhesStatsSettings = Field(default_factory=GhesStatsSettings)
+    copilot_seats: CopilotSeatsSettings = Field(default_factory=CopilotSeatsSettings)
 
 
 class StoreSettings(StrictModel):

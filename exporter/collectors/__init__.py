@@ -5,6 +5,7 @@ from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
 from exporter.collectors.billing_usage import BillingUsageCollector
 from exporter.collectors.copilot import CopilotCollector
+from exporter.collectors.copilot_seats import CopilotSeatsCollector
 from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
@@ -21,6 +22,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         CopilotUsageCollector,
         BillingUsageCollector,
         GhesStatsCollector,
+        CopilotSeatsCollector,
     )
 }
 

@@ -44,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 from exporter.simulator import billing as billing_family
 from exporter.simulator import billing_usage as billing_usage_family
 from exporter.simulator import copilot as copilot_family
+from exporter.simulator import copilot_seats as copilot_seats_family
 from exporter.simulator import ghes_stats as ghes_stats_family
 from exporter.simulator import insights as insights_family
 from exporter.simulator import installations as installations_family
@@ -71,6 +72,7 @@ FAMILIES: tuple[Sequence[SimRoute], ...] = (
     installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
     server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES, copilot_family.ROUTES,
     billing_usage_family.ROUTES, ghes_stats_family.ROUTES,
+    copilot_seats_family.ROUTES,
 )
 # Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
 # (path template, handler(sim, request) -> Response).
@@ -588,11 +590,14 @@ class Simulator:
         reply = result if isinstance(result, Reply) else Reply(result)
         reply_headers = dict(reply.headers)
         content = reply.body
-        if route.paginated and reply.status == 200 and isinstance(content, list):
+        key = route.items_key
+        if route.paginated and reply.status == 200 and (isinstance(content, list) or key and isinstance(content, dict)):
             try:
-                content, link = _paginate(request, content)
+                items = content[key] if key and isinstance(content, dict) else content
+                page, link = _paginate(request, cast(list[Any], items))
             except GitHubError as exc:
                 return self._error(template, exc, route, self._consume(window, route, headers))
+            content = {**content, key: page} if key and isinstance(content, dict) else page
             if link:
                 reply_headers["link"] = link
         if reply.status == 204:  # "A header with no content": no body, no ETag

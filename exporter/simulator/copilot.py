@@ -28,25 +28,36 @@ other host gets a `copilot-reports.` prefix), carry an expiry and a signature,
 and, like a cloud blob store, refuse a request that also sends an
 Authorization header (400). `download_counts(sim)` says what was fetched.
 
-NDJSON record schema. The OpenAPI description does not define the files, so
-this is an ASSUMPTION built from GitHub's "Data available in Copilot usage
-metrics", "Example schema" and "Team-level metrics" pages:
+NDJSON record schema. The OpenAPI description defines the answers (links,
+`report_day`), not the files, so the records follow GitHub's "Data available in
+Copilot usage metrics", "Example schema" and "Team-level metrics" pages:
 
-- users-1-day: one row per user with activity: `day`, `user_id`, `user_login`,
-  `organization_id` (organisation scope) or `enterprise_id`, the counters
-  `user_initiated_interaction_count`, `code_generation_activity_count`,
-  `code_acceptance_activity_count`, `loc_suggested_to_add_sum`,
-  `loc_suggested_to_delete_sum`, `loc_added_sum`, `loc_deleted_sum`, the flags
-  `used_chat`, `used_agent`, `used_cli`, and the breakdown arrays below.
+- users-1-day: one row per user with any activity (IDE, CLI, cloud agent, code
+  review): `day`, `user_id`, `user_login`, `organization_id` or `enterprise_id`,
+  the seven counters, `used_chat`, `used_agent`, `used_cli`,
+  `used_copilot_cloud_agent`, `used_copilot_code_review_active` / `_passive`,
+  `ai_adoption_phase` (`{"phase", "version": "v1"}`), the breakdown arrays below
+  and, on days with CLI use, `totals_by_cli`. users-28-day/latest: the same rows
+  for 28 days.
 - user-teams-1-day: `user_id`, `user_login`, `day`, `organization_id` or
   `enterprise_id`, `team_id`, `slug`; teams with fewer than 5 seats left out.
-- organization-1-day / enterprise-1-day: one record with the day's totals:
-  the counters and arrays above plus `daily_active_users`,
-  `weekly_active_users`, `monthly_active_users`, `monthly_active_chat_users`
-  and `monthly_active_agent_users` (one `day_totals` entry of the documented
-  enterprise example).
+  The enterprise report holds enterprise teams and the organisations' teams;
+  the enterprise team "platform" shares its slug with an organisation team.
+- organization-1-day / enterprise-1-day: the day's totals, which are the sums of
+  the users' rows (counters, breakdowns, `totals_by_cli`) plus the IDE, CLI,
+  code-review and cloud-agent active-user counts, `totals_by_ai_adoption_phase`
+  (`ai_adoption_phase`, `total_engaged_users`) and `pull_requests`, the sums of
+  the repos-1-day rows (medians over every merge that day).
+- repos-1-day: one row per repository with pull-request activity: `day`,
+  `organization_id` or `enterprise_id`, `repository_id`, `repository`
+  ("owner/name", an ASSUMPTION: the field list is not published) and
+  `pull_requests` (without `copilot_suggestions_by_comment_type`, which GitHub
+  says is not available per repository).
 - *-28-day/latest: one record with `day_totals` (one entry per day),
   `report_start_day` and `report_end_day`, as in the documented example.
+
+Users: some never use Copilot (their seats stay inactive), some use only the CLI
+and GitHub's agents, some lapse for weeks at a time.
 
 Breakdown arrays: `totals_by_ide` (`ide`), `totals_by_feature` (`feature`),
 `totals_by_language_feature` (`language`, `feature`), `totals_by_language_model`
@@ -62,6 +73,7 @@ import hashlib
 import hmac
 import json
 import math
+import statistics
 import threading
 import weakref
 from collections import Counter
@@ -90,7 +102,8 @@ FEATURES = ("code_completion", "chat_inline", "chat_panel_ask_mode", "chat_panel
             "chat_panel_agent_mode", "agent_edit")
 CHAT_FEATURES = ("chat_inline", "chat_panel_ask_mode", "chat_panel_edit_mode")
 MODELS = ("gpt-4.1", "claude-sonnet-4", "gpt-4o", "gemini-2.5-pro")
-ENTERPRISE_TEAMS = (("engineering", 0.8), ("security-champions", 0.35))
+# Enterprise teams; "platform" shares its slug with an organisation team, as GitHub allows.
+ENTERPRISE_TEAMS = (("engineering", 0.8), ("security-champions", 0.35), ("platform", 0.45))
 COUNTERS = ("user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
             "loc_suggested_to_add_sum", "loc_suggested_to_delete_sum", "loc_added_sum", "loc_deleted_sum")
 
@@ -126,6 +139,13 @@ class Profile:
     chat: float
     agent: float
     model: str
+    dormant: bool  # holds a seat, never uses Copilot
+    lapsing: bool  # uses Copilot in bursts: 20 days on, then 70 days off (seats inactive for weeks)
+    lapse_offset: int
+    cli_only: bool  # uses Copilot CLI (and GitHub's agents), never the IDE
+    cli: float
+    cloud_agent: float
+    code_review: float
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,7 @@ class Scope:
     id: int
     users: tuple[tuple[str, User], ...]  # (org login, user)
     teams: tuple[Team, ...]
+    repos: tuple[tuple[str, str], ...] = ()  # (org login, repository name)
 
     @property
     def id_field(self) -> str:
@@ -175,8 +196,20 @@ def profile(seed: int, org: str, user_id: int) -> Profile:
     second = _pick(u("second"), [e for e in EDITORS if e != editor]) if u("has-second") < 0.3 else None
     count = 1 + int(u("languages") * 3)
     languages = tuple(sorted(LANGUAGES, key=lambda lang: (LANGUAGES.index(lang) + 1) * (0.2 + u("lang", lang)))[:count])
+    dormant = u("dormant") < 0.12
+    cli_only = not dormant and u("cli-only") < 0.12
     return Profile(editor, second, languages, level=0.4 + 1.6 * u("level"), accept=0.22 + 0.16 * u("accept"),
-                   chat=0.2 + 0.7 * u("chat"), agent=0.5 * u("agent"), model=_pick(u("model"), MODELS))
+                   chat=0.2 + 0.7 * u("chat"), agent=0.5 * u("agent"), model=_pick(u("model"), MODELS),
+                   dormant=dormant, cli_only=cli_only, lapsing=not dormant and u("lapsing") < 0.15,
+                   lapse_offset=int(90 * u("lapse-offset")),
+                   cli=0.0 if dormant else 0.6 if cli_only else 0.3 if u("cli") > 0.7 else 0.0,
+                   cloud_agent=0.0 if dormant or u("cloud") < 0.75 else 0.15,
+                   code_review=0.0 if dormant or u("review") < 0.6 else 0.25 * u("review"))
+
+
+def resting(p: Profile, day: int) -> bool:
+    """Whether a lapsing user is in the quiet part of their 90-day cycle."""
+    return p.lapsing and (day + p.lapse_offset) % 90 >= 20
 
 
 def weekday(day: int) -> int:
@@ -188,6 +221,8 @@ def weekday(day: int) -> int:
 def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
     """What one user did with Copilot on one day (empty when they did not use it)."""
     p = profile(seed, org, user_id)
+    if p.dormant or p.cli_only or resting(p, day):
+        return ()
     if unit(seed, "copilot-active", org, user_id, day) >= (0.82 if weekday(day) < 5 else 0.12):
         return ()
 
@@ -227,6 +262,145 @@ def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Extras:
+    """A user's day beyond the IDE: Copilot CLI, the cloud agent and code review."""
+
+    cli: tuple[int, int, int, int, int] | None = None  # sessions, requests, prompts, prompt tokens, output tokens
+    cloud_agent: bool = False
+    review_active: bool = False
+    review_passive: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.cli is not None or self.cloud_agent or self.review_active or self.review_passive
+
+
+@functools.lru_cache(maxsize=65536)
+def extras(seed: int, org: str, user_id: int, day: int) -> Extras:
+    p = profile(seed, org, user_id)
+    if resting(p, day):
+        return Extras()
+    busy = 1.0 if weekday(day) < 5 else 0.15
+
+    def r(*parts: object) -> float:
+        return unit(seed, "copilot-extra", org, user_id, day, *parts)
+
+    cli = None
+    if r("cli") < p.cli * busy:
+        sessions = 1 + int(r("sessions") * 4)
+        prompts = sessions * (2 + int(r("prompts") * 6))
+        requests = prompts * (1 + int(r("requests") * 3))
+        cli = (sessions, requests, prompts, requests * (1500 + int(r("in") * 3000)),
+               requests * (300 + int(r("out") * 900)))
+    active = r("review") < p.code_review * busy
+    return Extras(cli, r("cloud") < p.cloud_agent * busy, active, not active and r("passive") < 0.6 * p.code_review)
+
+
+def active_on(seed: int, org: str, user_id: int, day: int) -> bool:
+    """Whether the user has a row in that day's users report (any Copilot activity)."""
+    return bool(cells(seed, org, user_id, day)) or extras(seed, org, user_id, day).any
+
+
+@functools.lru_cache(maxsize=65536)
+def adoption_phase(seed: int, org: str, user_id: int, day: int) -> int:
+    """Version 1: surfaces used on at least two of the 28 days ending on `day`; 1 IDE, 2 one agent, 3 several."""
+    days = range(day - 27, day + 1)
+    ide = sum(1 for d in days if cells(seed, org, user_id, d)) >= 2
+    agents = 0
+    for test in (lambda e: e.cli is not None, lambda e: e.cloud_agent, lambda e: e.review_active):
+        agents += sum(1 for d in days if test(extras(seed, org, user_id, d))) >= 2
+    return 3 if agents >= 2 else 2 if agents == 1 else 1 if ide else 0
+
+
+# -- pull requests, per repository --------------------------------------------------------------
+
+COMMENT_TYPES = ("bug_risk", "security", "performance", "maintainability", "readability")
+
+
+@functools.lru_cache(maxsize=16384)
+def repo_day(seed: int, org: str, repo: str, day: int) -> dict[str, Any]:
+    """One repository's pull-request activity on one day, with the merge times behind the medians (minutes)."""
+    def r(*parts: object) -> float:
+        return unit(seed, "copilot-prs", org, repo, day, *parts)
+
+    busy = 1.0 if weekday(day) < 5 else 0.1
+    created = int(9 * busy * r("created"))
+    by_copilot = int(created * 0.4 * r("by-copilot"))
+    reviewed = int(10 * busy * r("reviewed"))
+    reviewed_by_copilot = int(reviewed * 0.6 * r("reviewed-by-copilot"))
+    merged = int(created * (0.5 + 0.5 * r("merged")))
+    merged_by_copilot = min(by_copilot, merged)
+    merged_reviewed = min(reviewed_by_copilot, merged)
+    minutes = [round(20 + 3000 * r("minutes", i) ** 2, 1) for i in range(merged)]
+    copilot_suggestions = reviewed_by_copilot * (1 + int(r("copilot-suggestions") * 5))
+    copilot_applied = int(copilot_suggestions * (0.2 + 0.4 * r("copilot-applied")))
+    suggestions = copilot_suggestions + reviewed * int(r("suggestions") * 3)
+    by_type: dict[str, list[int]] = {}
+    for i in range(copilot_suggestions):
+        kind = by_type.setdefault(_pick(r("type", i), COMMENT_TYPES), [0, 0])
+        kind[0] += 1
+        kind[1] += i < copilot_applied
+    return {
+        "total_created": created,
+        "total_reviewed": reviewed,
+        "total_merged": merged,
+        "total_suggestions": suggestions,
+        "total_applied_suggestions": copilot_applied + int((suggestions - copilot_suggestions) * 0.3),
+        "total_created_by_copilot": by_copilot,
+        "total_reviewed_by_copilot": reviewed_by_copilot,
+        "total_merged_created_by_copilot": merged_by_copilot,
+        "total_merged_reviewed_by_copilot": merged_reviewed,
+        "total_copilot_suggestions": copilot_suggestions,
+        "total_copilot_applied_suggestions": copilot_applied,
+        "_minutes": (minutes, minutes[:merged_by_copilot], minutes[merged - merged_reviewed :]),
+        "_by_type": by_type,
+    }
+
+
+def pull_requests(items: Sequence[dict[str, Any]], by_type: bool) -> dict[str, Any]:
+    """The `pull_requests` object of a report row from repository days (sums; medians over every merge)."""
+    out: dict[str, Any] = {k: sum(i[k] for i in items) for k in PR_SUMS}
+    for position, name in enumerate(("median_minutes_to_merge", "median_minutes_to_merge_copilot_authored",
+                                     "median_minutes_to_merge_copilot_reviewed")):
+        pooled = [m for i in items for m in i["_minutes"][position]]
+        if pooled:
+            out[name] = statistics.median(pooled)
+    if by_type:
+        types: dict[str, list[int]] = {}
+        for i in items:
+            for kind, (made, applied) in i["_by_type"].items():
+                total = types.setdefault(kind, [0, 0])
+                total[0] += made
+                total[1] += applied
+        out["copilot_suggestions_by_comment_type"] = [
+            {"comment_type": kind, "total_copilot_suggestions": made, "total_copilot_applied_suggestions": applied}
+            for kind, (made, applied) in sorted(types.items())
+        ]
+    return out
+
+
+PR_SUMS = ("total_created", "total_reviewed", "total_merged", "total_suggestions", "total_applied_suggestions",
+           "total_created_by_copilot", "total_reviewed_by_copilot", "total_merged_created_by_copilot",
+           "total_merged_reviewed_by_copilot", "total_copilot_suggestions", "total_copilot_applied_suggestions")
+
+
+def repo_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
+    """The repos-1-day report: one row per repository with pull-request activity that day."""
+    rows = []
+    for org_login, repo in scope.repos:
+        item = repo_day(world.seed, org_login, repo, day)
+        if item["total_created"] or item["total_reviewed"] or item["total_merged"]:
+            rows.append({
+                "day": day_text(day),
+                scope.id_field: str(scope.id),
+                "repository_id": 1 + stable_hash(world.seed, "repo-id", org_login, repo) % 999_999_999,
+                "repository": f"{org_login}/{repo}",
+                "pull_requests": pull_requests([item], by_type=False),
+            })
+    return rows
+
+
 def _org_teams(world: World, org: Org) -> tuple[Team, ...]:
     """Everyone is in one team by rotation; later teams recruit fewer extra members, so one may be under 5 seats."""
     teams = []
@@ -250,11 +424,17 @@ def scopes(world: World) -> dict[tuple[str, str], Scope]:
     """Every organisation and the enterprise, keyed by (kind, lower-case name)."""
     out: dict[tuple[str, str], Scope] = {}
     everyone: list[tuple[str, User]] = []
+    business_teams: list[Team] = []
+    repos: list[tuple[str, str]] = []
     for org in world.orgs.values():
         users = tuple((org.login, u) for u in org.users)
         everyone.extend(users)
+        org_teams = _org_teams(world, org)
+        business_teams.extend(org_teams)
+        org_repos = tuple((org.login, r) for r in org.repos)
+        repos.extend(org_repos)
         out[("organization", org.login.lower())] = Scope(
-            "organization", org.login, org.id, users, _org_teams(world, org)
+            "organization", org.login, org.id, users, org_teams, org_repos
         )
     teams = tuple(
         Team(
@@ -264,8 +444,10 @@ def scopes(world: World) -> dict[tuple[str, str], Scope]:
         )
         for slug, share in ENTERPRISE_TEAMS
     )
+    # The enterprise user-teams report holds enterprise teams and the organisations' (business) teams.
     out[("enterprise", world.enterprise.lower())] = Scope(
-        "enterprise", world.enterprise, world.enterprise_id, tuple(everyone), teams
+        "enterprise", world.enterprise, world.enterprise_id, tuple(everyone), teams + tuple(business_teams),
+        tuple(repos),
     )
     return out
 
@@ -315,26 +497,50 @@ def day_number(text: str) -> int:
 
 
 def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
-    """The users-1-day report: one row per user with any activity that day, by user id."""
+    """The users-1-day report: one row per user with any activity that day (IDE, CLI, agents), by user id."""
     rows = []
     for org, user in sorted(scope.users, key=lambda pair: pair[1].id):
-        items = cells(world.seed, org, user.id, day)
-        if not items:
+        if not active_on(world.seed, org, user.id, day):
             continue
-        rows.append(
-            {
-                "day": day_text(day),
-                "user_id": user.id,
-                "user_login": user.login,
-                scope.id_field: str(scope.id),
-                **_sum(items),
-                "used_chat": any(c.feature in CHAT_FEATURES for c in items),
-                "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
-                "used_cli": False,
-                **breakdowns(items),
-            }
-        )
+        items = cells(world.seed, org, user.id, day)
+        extra = extras(world.seed, org, user.id, day)
+        row: dict[str, Any] = {
+            "day": day_text(day),
+            "user_id": user.id,
+            "user_login": user.login,
+            scope.id_field: str(scope.id),
+            **_sum(items),
+            "used_chat": any(c.feature in CHAT_FEATURES for c in items),
+            "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
+            "used_cli": extra.cli is not None,
+            "used_copilot_cloud_agent": extra.cloud_agent,
+            "used_copilot_code_review_active": extra.review_active,
+            "used_copilot_code_review_passive": extra.review_passive,
+            "ai_adoption_phase": {"phase": adoption_phase(world.seed, org, user.id, day), "version": "v1"},
+            # Premium requests: chat and agent prompts, and CLI requests, at half a credit each.
+            "ai_credits_used": 0.5 * (sum(c.user_initiated_interaction_count for c in items)
+                                      + (extra.cli[1] if extra.cli else 0)),
+            **breakdowns(items),
+        }
+        if extra.cli is not None:
+            row["totals_by_cli"] = cli_totals([extra.cli])
+        rows.append(row)
     return rows
+
+
+def cli_totals(usage: Sequence[tuple[int, int, int, int, int]]) -> dict[str, Any]:
+    """A `totals_by_cli` object from (sessions, requests, prompts, prompt tokens, output tokens) tuples."""
+    sessions, requests, prompts, prompt_tokens, output_tokens = (sum(u[i] for u in usage) for i in range(5))
+    return {
+        "session_count": sessions,
+        "request_count": requests,
+        "prompt_count": prompts,
+        "token_usage": {
+            "prompt_tokens_sum": prompt_tokens,
+            "output_tokens_sum": output_tokens,
+            "avg_tokens_per_request": round((prompt_tokens + output_tokens) / requests, 1) if requests else 0.0,
+        },
+    }
 
 
 def user_team_rows(scope: Scope, day: int) -> list[dict[str, Any]]:
@@ -358,15 +564,28 @@ def _active_users(world: World, scope: Scope, days: range, test: Callable[[Cell]
     return sum(1 for org, u in scope.users if any(test(c) for d in days for c in cells(world.seed, org, u.id, d)))
 
 
+def _extra_users(world: World, scope: Scope, days: range, test: Callable[[Extras], bool],
+                 unless: Callable[[Extras], bool] | None = None) -> int:
+    """Users for whom `test` held on a day of `days` (and, with `unless`, it held on none of them)."""
+    def holds(org: str, uid: int, check: Callable[[Extras], bool]) -> bool:
+        return any(check(extras(world.seed, org, uid, d)) for d in days)
+
+    return sum(
+        1 for org, u in scope.users if holds(org, u.id, test) and not (unless and holds(org, u.id, unless))
+    )
+
+
 def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
-    """The organization-1-day / enterprise-1-day record: the entity's totals for the day."""
+    """The organization-1-day / enterprise-1-day record: the entity's totals, the sums of its users' rows."""
     items = [c for org, u in scope.users for c in cells(world.seed, org, u.id, day)]
+    usage = [e.cli for org, u in scope.users if (e := extras(world.seed, org, u.id, day)).cli is not None]
     month = range(day - 27, day + 1)
-    return {
+    windows = {"daily": range(day, day + 1), "weekly": range(day - 6, day + 1), "monthly": month}
+    record: dict[str, Any] = {
         "day": day_text(day),
         scope.id_field: str(scope.id),
-        "daily_active_users": _active_users(world, scope, range(day, day + 1), lambda c: True),
-        "weekly_active_users": _active_users(world, scope, range(day - 6, day + 1), lambda c: True),
+        "daily_active_users": _active_users(world, scope, windows["daily"], lambda c: True),
+        "weekly_active_users": _active_users(world, scope, windows["weekly"], lambda c: True),
         "monthly_active_users": _active_users(world, scope, month, lambda c: True),
         "monthly_active_chat_users": _active_users(world, scope, month, lambda c: c.feature in CHAT_FEATURES),
         "monthly_active_agent_users": _active_users(
@@ -375,6 +594,30 @@ def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
         **_sum(items),
         **breakdowns(items),
     }
+    for window, days in windows.items():
+        record[f"{window}_active_copilot_code_review_users"] = _extra_users(
+            world, scope, days, lambda e: e.review_active
+        )
+        record[f"{window}_passive_copilot_code_review_users"] = _extra_users(
+            world, scope, days, lambda e: e.review_passive, unless=lambda e: e.review_active
+        )
+        record[f"{window}_active_copilot_cloud_agent_users"] = _extra_users(world, scope, days, lambda e: e.cloud_agent)
+    if usage:  # "Omitted ... with no CLI usage on that day"
+        record["daily_active_cli_users"] = len(usage)
+        record["totals_by_cli"] = cli_totals(usage)
+    phases: Counter[int] = Counter(
+        adoption_phase(world.seed, org, u.id, day)
+        for org, u in scope.users
+        if any(active_on(world.seed, org, u.id, d) for d in month)
+    )
+    record["totals_by_ai_adoption_phase"] = [
+        {"ai_adoption_phase": {"phase": phase, "version": "v1"}, "total_engaged_users": count}
+        for phase, count in sorted(phases.items())
+    ]
+    record["pull_requests"] = pull_requests(
+        [repo_day(world.seed, org, repo, day) for org, repo in scope.repos], by_type=True
+    )
+    return record
 
 
 def summary(world: World, org: Org, members: Sequence[User], day: int) -> dict[str, Any]:
@@ -532,6 +775,8 @@ def _parts(world: World, scope: Scope, report: str, day: int) -> int:
         return math.ceil(len(user_rows(world, scope, day)) / USERS_PER_FILE)
     if report == "user-teams-1-day":
         return 1 if user_team_rows(scope, day) else 0
+    if report == "repos-1-day":
+        return 1 if repo_rows(world, scope, day) else 0
     return 1
 
 
@@ -566,6 +811,10 @@ def report_records(world: World, scope: Scope, report: str, day: int) -> list[di
         return user_rows(world, scope, day)
     if report == "user-teams-1-day":
         return user_team_rows(scope, day)
+    if report == "repos-1-day":
+        return repo_rows(world, scope, day)
+    if report == "users-28-day":
+        return [row for d in range(day - 27, day + 1) for row in user_rows(world, scope, d)]
     if report.endswith("-28-day"):
         return [
             {
@@ -659,23 +908,21 @@ ROUTES = [
     ),
     *(
         SimRoute("GET", f"{_ORG_REPORTS}/{report}", one_day_report("organization", report), docs=REPORT_DOCS)
-        for report in ("organization-1-day", "users-1-day", "user-teams-1-day")
+        for report in ("organization-1-day", "users-1-day", "user-teams-1-day", "repos-1-day")
     ),
-    SimRoute(
-        "GET",
-        f"{_ORG_REPORTS}/organization-28-day/latest",
-        latest_28_day_report("organization", "organization-28-day"),
-        docs=REPORT_DOCS,
+    *(
+        SimRoute("GET", f"{_ORG_REPORTS}/{report}/latest", latest_28_day_report("organization", report),
+                 docs=REPORT_DOCS)
+        for report in ("organization-28-day", "users-28-day")
     ),
     *(
         SimRoute("GET", f"{_ENTERPRISE_REPORTS}/{report}", one_day_report("enterprise", report), docs=REPORT_DOCS)
-        for report in ("enterprise-1-day", "users-1-day", "user-teams-1-day")
+        for report in ("enterprise-1-day", "users-1-day", "user-teams-1-day", "repos-1-day")
     ),
-    SimRoute(
-        "GET",
-        f"{_ENTERPRISE_REPORTS}/enterprise-28-day/latest",
-        latest_28_day_report("enterprise", "enterprise-28-day"),
-        docs=REPORT_DOCS,
+    *(
+        SimRoute("GET", f"{_ENTERPRISE_REPORTS}/{report}/latest", latest_28_day_report("enterprise", report),
+                 docs=REPORT_DOCS)
+        for report in ("enterprise-28-day", "users-28-day")
     ),
 ]
 

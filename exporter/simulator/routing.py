@@ -48,6 +48,8 @@ class SimRoute:
     `auth` is "token" (installation or personal token), "jwt" (GitHub App
     JWT) or "optional" (anyone). `paginated` handlers return the whole list;
     the machinery slices it by page/per_page and writes the Link header.
+    With `items_key`, a paginated handler returns an object and the list under
+    that key is sliced (`{"total_seats": n, "seats": [...]}`).
     """
 
     method: str
@@ -57,6 +59,7 @@ class SimRoute:
     paginated: bool = False
     resource: str = "core"
     docs: str = REST_DOCS
+    items_key: str | None = None
 
 
 @dataclass

@@ -62,8 +62,9 @@ async def collect(running: RunningSimulator, target: str = ORG, clock: Clock | N
 def member_cells(running: RunningSimulator, slug: str, day: float = YESTERDAY) -> tuple[list, int]:
     """The simulator's own cells for a team's members on a day, and how many members were active."""
     team = next(t for t in model.scope_of(running.sim.world, "organization", ORG).teams if t.slug == slug)
-    per_user = [model.cells(running.sim.world.seed, ORG, u.id, int(day // DAY)) for u in team.members]
-    return [c for cells in per_user for c in cells], sum(1 for cells in per_user if cells)
+    seed, number = running.sim.world.seed, int(day // DAY)
+    per_user = [model.cells(seed, ORG, u.id, number) for u in team.members]
+    return [c for cells in per_user for c in cells], sum(model.active_on(seed, ORG, u.id, number) for u in team.members)
 
 
 # -- goldens and promtool ---------------------------------------------------------------------------
@@ -76,7 +77,7 @@ async def test_enterprise_exposition_matches_golden(running: RunningSimulator) -
     families = await collect(running, f"enterprise:{ENTERPRISE}", teams="all", user_label="hashed",
                              user_hash_key=KEY, max_users=3)
     text = exposition(families)
-    assert 'github_copilot_enterprise_team_active_users{enterprise="octo-enterprise",team="engineering"}' in text
+    assert 'github_copilot_enterprise_team_active_users{enterprise="octo-enterprise",team="engineering",' in text
     assert "security-champions" not in text, "a team under 5 seats is not in the user-teams report"
     assert len(series(families, "github_copilot_enterprise_user_interactions")) == 3
     assert_golden("copilot_enterprise.prom", text)
@@ -100,7 +101,7 @@ async def test_a_day_is_fetched_once_and_downloads_carry_no_credentials(running:
         first = await collector.collect()
         counts = running.sim.request_counts()
         assert counts["routes"] == {f"{REPORTS}/organization-1-day": 1, f"{REPORTS}/user-teams-1-day": 1,
-                                    f"{REPORTS}/users-1-day": 1}
+                                    f"{REPORTS}/users-1-day": 1, f"{REPORTS}/repos-1-day": 1}
         downloads = model.download_counts(running.sim)
         assert downloads.get("ok", 0) >= 4 and downloads.get("with_authorization", 0) == 0
         clock.now += 6 * 3600  # later the same day: served from memory, nothing asked
@@ -153,7 +154,8 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
     families = await collect(running)
     for slug in ("platform", "frontend"):
         cells, active = member_cells(running, slug)
-        labels = (("org", ORG), ("team", slug))
+        team = next(t for t in model.scope_of(running.sim.world, "organization", ORG).teams if t.slug == slug)
+        labels = (("org", ORG), ("team", slug), ("team_id", str(team.id)))
         assert series(families, "github_copilot_team_code_generation_activities")[labels] == \
             sum(c.code_generation_activity_count for c in cells)
         assert series(families, "github_copilot_team_lines_added")[labels] == sum(c.loc_added_sum for c in cells)
@@ -187,8 +189,8 @@ async def test_team_modes(running: RunningSimulator, mode: str, expected: set[st
     families = await collect(running, teams=mode)
     assert {dict(k)["team"] for k in series(families, "github_copilot_team_active_users")} == expected
     routes = running.sim.request_counts()["routes"]
-    if mode == "none":  # neither teams nor users wanted: only the entity report is asked for
-        assert set(routes) == {f"{REPORTS}/organization-1-day"}
+    if mode == "none":  # neither teams nor users wanted: only the entity and repository reports are asked for
+        assert set(routes) == {f"{REPORTS}/organization-1-day", f"{REPORTS}/repos-1-day"}
 
 
 # -- per-user series ----------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ async def test_user_label_none_exports_no_user_series(running: RunningSimulator)
 
 async def test_user_label_login_and_id(running: RunningSimulator) -> None:
     org = running.sim.world.org(ORG)
-    active = {u for u in org.users if model.cells(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
+    active = {u for u in org.users if model.active_on(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
     by_login = {
         dict(k)["user"] for k in series(await collect(running, user_label="login"), "github_copilot_user_interactions")
     }
@@ -266,10 +268,10 @@ async def test_history_gives_one_sample_per_day_at_the_end_of_the_day(running: R
     day_gauge = {s.timestamp: s.value for s in samples if s.spec.name == "github_copilot_report_day_timestamp_seconds"}
     assert all(at - value == DAY for at, value in day_gauge.items())
     routes = running.sim.request_counts()["routes"]
-    # The 28-day report covers the entity figures; teams still need the daily reports.
-    assert routes[f"{REPORTS}/organization-28-day/latest"] == 1
-    assert f"{REPORTS}/organization-1-day" not in routes
-    assert routes[f"{REPORTS}/users-1-day"] == routes[f"{REPORTS}/user-teams-1-day"] == 4
+    # The 28-day reports cover the entity figures and the users' rows; teams still need each day's user-teams.
+    assert routes[f"{REPORTS}/organization-28-day/latest"] == routes[f"{REPORTS}/users-28-day/latest"] == 1
+    assert f"{REPORTS}/organization-1-day" not in routes and f"{REPORTS}/users-1-day" not in routes
+    assert routes[f"{REPORTS}/user-teams-1-day"] == 4
     live = await collect(running)
     on_17th = {
         (s.spec.name, tuple(sorted(zip(s.spec.labels, s.labels, strict=False)))): s.value
@@ -294,13 +296,14 @@ class _Lines:
 class FakeGitHub:
     """Answers every report with one link whose file holds the given lines."""
 
-    def __init__(self, files: dict[str, list[str]]) -> None:
+    def __init__(self, files: dict[str, list[str]], report_day: str = "2024-09-17") -> None:
         self.files = files
+        self.report_day = report_day
         self.downloaded: list[str] = []
 
     async def get(self, route: str, *, params: dict[str, Any] | None = None, family: str = "", **path: Any) -> Response:
         report = route.rsplit("/reports/", 1)[1]
-        return Response(200, {"download_links": [f"https://blob.test/{report}"], "report_day": "2024-09-17"}, {})
+        return Response(200, {"download_links": [f"https://blob.test/{report}"], "report_day": self.report_day}, {})
 
     @asynccontextmanager
     async def download(self, url: str) -> AsyncIterator[_Lines]:
@@ -308,9 +311,93 @@ class FakeGitHub:
         yield _Lines(self.files.get(url.rsplit("/", 1)[1], []))
 
 
-async def collect_fake(files: dict[str, list[str]], **options: Any) -> list[Metric]:
+async def collect_fake(
+    files: dict[str, list[str]], target: str = ORG, report_day: str = "2024-09-17", **options: Any
+) -> list[Metric]:
     settings = settings_for("http://127.0.0.1:1", {"copilot": options}, TEAMS)
-    return await CopilotCollector(FakeGitHub(files), settings, ORG, clock=Clock()).collect()  # type: ignore[arg-type]
+    github = FakeGitHub(files, report_day)
+    return await CopilotCollector(github, settings, target, clock=Clock()).collect()  # type: ignore[arg-type]
+
+
+def lines(*records: dict[str, Any]) -> list[str]:
+    return [json.dumps(r) for r in records]
+
+
+async def test_teams_by_githubs_recipe_with_colliding_slugs_and_a_cli_only_member() -> None:
+    """Rows shaped as "Team-level Copilot usage metrics" shows them: the enterprise user-teams report holds an
+    enterprise team and an organisation (business) team that share the slug "platform"."""
+    day, other_day = "2024-09-17", "2024-09-16"
+    ent = {"enterprise_id": "13213"}
+    user_teams = lines(
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, "team_id": 42, "slug": "platform"},
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, "team_id": 77, "slug": "platform"},
+        {"user_id": 1002, "user_login": "bob", "day": day, **ent, "team_id": 42, "slug": "platform"},
+        {"user_id": 1003, "user_login": "carol", "day": day, **ent, "team_id": 77, "slug": "platform"},
+        # Another day's membership must not join with this day's activity.
+        {"user_id": 1003, "user_login": "carol", "day": other_day, **ent, "team_id": 42, "slug": "platform"},
+    )
+    ide = {"user_initiated_interaction_count": 0, "code_acceptance_activity_count": 0, "loc_suggested_to_add_sum": 0,
+           "loc_suggested_to_delete_sum": 0, "loc_added_sum": 0, "loc_deleted_sum": 0}
+    users = lines(
+        {"user_id": 1001, "user_login": "alice", "day": day, **ent, **ide, "code_generation_activity_count": 40,
+         "used_chat": True, "used_agent": True, "used_cli": False},
+        {"user_id": 1002, "user_login": "bob", "day": day, **ent, **ide, "code_generation_activity_count": 25,
+         "used_chat": True, "used_agent": False, "used_cli": False,
+         "ai_adoption_phase": {"phase": 1, "version": "v1"}},
+        # CLI only: no IDE activity at all, yet a member with activity (GitHub counts any activity).
+        {"user_id": 1003, "user_login": "carol", "day": day, **ent, **ide, "code_generation_activity_count": 0,
+         "used_chat": False, "used_agent": False, "used_cli": True, "totals_by_ide": [],
+         "totals_by_cli": {"session_count": 2, "request_count": 6, "prompt_count": 3,
+                           "token_usage": {"output_tokens_sum": 5000, "prompt_tokens_sum": 3800,
+                                           "avg_tokens_per_request": 1466.7}},
+         "ai_adoption_phase": {"phase": 2, "version": "v1"}},
+    )
+    entity = lines({"day": day, **ent, "daily_active_users": 2, "daily_active_cli_users": 1})
+    families = await collect_fake(
+        {"enterprise-1-day": entity, "user-teams-1-day": user_teams, "users-1-day": users, "repos-1-day": []},
+        f"enterprise:{ENTERPRISE}",
+        teams="all",
+    )
+    prefix = "github_copilot_enterprise_team_"
+
+    def team(team_id: int) -> tuple[tuple[str, str], ...]:
+        return (("enterprise", ENTERPRISE), ("team", "platform"), ("team_id", str(team_id)))
+
+    assert series(families, prefix + "active_users") == {team(42): 2, team(77): 2}
+    assert series(families, prefix + "code_generation_activities") == {team(42): 65, team(77): 40}
+    assert series(families, prefix + "cli_sessions") == {team(77): 2}
+    assert series(families, prefix + "cli_output_tokens") == {team(77): 5000}
+    surfaces = {(dict(k)["team_id"], dict(k)["surface"]): v for k, v in
+                series(families, prefix + "surface_active_users").items()}
+    assert surfaces[("77", "cli")] == 1 and surfaces[("42", "cli")] == 0 and surfaces[("42", "chat")] == 2
+    phases = {(dict(k)["team_id"], dict(k)["phase"]): v for k, v in
+              series(families, prefix + "adoption_phase_users").items()}
+    assert phases == {("42", "unknown"): 1, ("42", "1"): 1, ("77", "unknown"): 1, ("77", "2"): 1}
+
+
+async def test_the_day_github_names_is_the_day_exported() -> None:
+    record = {"day": "2024-09-16", "code_generation_activity_count": 7}
+    families = await collect_fake({"organization-1-day": lines(record), "repos-1-day": []}, report_day="2024-09-16",
+                                  teams="none")
+    assert series(families, "github_copilot_report_day_timestamp_seconds") == {(("org", ORG),): YESTERDAY - DAY}
+    assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
+
+
+async def test_repositories_beyond_the_limit_sum_into_other_without_medians() -> None:
+    def repo(name: str, created: int, minutes: float) -> dict[str, Any]:
+        return {"day": "2024-09-17", "organization_id": "1", "repository_id": len(name), "repository": name,
+                "pull_requests": {"total_created": created, "total_reviewed": 1, "total_merged": 1,
+                                  "median_minutes_to_merge": minutes}}
+
+    rows = lines(repo("o/a", 9, 10), repo("o/b", 5, 20), repo("o/c", 1, 30), repo("o/d", 0, 40))
+    families = await collect_fake({"organization-1-day": [], "repos-1-day": rows}, teams="none", max_repositories=2)
+    created = {
+        dict(k)["repository"]: v for k, v in series(families, "github_copilot_repository_pull_requests_created").items()
+    }
+    assert created == {"o/a": 9, "o/b": 5, "other": 1}
+    medians = {dict(k)["repository"]: v for k, v in
+               series(families, "github_copilot_repository_pull_request_median_time_to_merge_seconds").items()}
+    assert medians == {"o/a": 600, "o/b": 1200}, "minutes become seconds; a median of several repositories is not"
 
 
 async def test_nulls_missing_and_odd_values_are_skipped() -> None:
@@ -349,6 +436,7 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
     day = {"day": "2024-09-17", "code_generation_activity_count": 7}
     other_day = {"day": "2024-09-16", "code_generation_activity_count": 100}
     teams = [{"user_id": 1, "slug": "platform", "team_id": 9}, {"user_id": 2, "slug": "platform", "team_id": 9}]
+    # Only users with activity have a row; a row with zero counters still counts as an active member.
     users = [
         {"user_id": 1, "user_login": "a", "day": "2024-09-17", "code_generation_activity_count": 3},
         {"user_id": 2, "user_login": "b", "day": "2024-09-17", "code_generation_activity_count": 0},
@@ -356,15 +444,15 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
     families = await collect_fake(
         {
             "organization-1-day": [json.dumps({"day_totals": [other_day, day]})],
+            "repos-1-day": [],
             "user-teams-1-day": [json.dumps(teams)],
             "users-1-day": [json.dumps(u) for u in users],
         }
     )
     assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
-    assert series(families, "github_copilot_team_code_generation_activities") == {
-        (("org", ORG), ("team", "platform")): 3
-    }
-    assert series(families, "github_copilot_team_active_users") == {(("org", ORG), ("team", "platform")): 1}
+    team = (("org", ORG), ("team", "platform"), ("team_id", "9"))
+    assert series(families, "github_copilot_team_code_generation_activities") == {team: 3}
+    assert series(families, "github_copilot_team_active_users") == {team: 2}
 
 
 async def test_a_line_that_is_not_json_fails_the_run() -> None:
@@ -421,3 +509,26 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
     assert {"copilot", "copilot_usage"} <= set(COLLECTORS)
     assert labels["copilot_usage"] >= {"org", "team", "editor", "language"}
     assert labels["copilot"] >= {"org", "team", "editor", "language", "feature", "model", "enterprise"}
+
+
+async def test_demo_exposes_every_copilot_and_seat_family(running: RunningSimulator) -> None:
+    from exporter.assembly import build_collectors, demo_settings
+    from exporter.metricspec import REGISTERED
+    from exporter.simulator.server import DemoSimulator
+
+    targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
+    settings = demo_settings(None, running.url, targets, {})
+    names: set[str] = set()
+    async with github(settings) as client:
+        for collector in build_collectors(settings, client):
+            if collector.name in ("copilot", "copilot_seats"):
+                collector._clock = Clock()
+                names |= {family.name for family in await collector.collect()}
+    # Per-user series are opt-in (user_label); enterprise teams need owner/slug targets the demo does not list
+    # (its targets.teams also feed copilot_usage, which knows organisation teams only). Both are in the goldens.
+    expected = {
+        s.name
+        for s in REGISTERED
+        if s.family in ("copilot", "copilot_seats") and "_user_" not in s.name and "_enterprise_team_" not in s.name
+    }
+    assert not expected - names, f"not in the demo: {sorted(expected - names)}"

@@ -41,13 +41,13 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 19
+    assert int(found.group(1)) == len(rules()) == 21
 
 
 def test_promtool_test_rules() -> None:
     assert [path.name for path in RULE_TESTS] == [
-        "api-insights.test.yml", "billing.test.yml", "budgets.test.yml", "copilot.test.yml",
-        "enterprise-server.test.yml", "exporter.test.yml",
+        "api-insights.test.yml", "billing.test.yml", "budgets.test.yml", "copilot-seats.test.yml",
+        "copilot.test.yml", "enterprise-server.test.yml", "exporter.test.yml",
     ]
     result = run([tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
     output = result.stdout + result.stderr
@@ -135,6 +135,8 @@ def test_recording_rules_follow_level_metric_operations() -> None:
         "org:github_copilot_code_acceptances_per_suggestions:ratio",
         "org_editor:github_copilot_editor_code_acceptances_per_generations:ratio",
         "org_language:github_copilot_language_code_acceptances_per_generations:ratio",
+        "org:github_copilot_seats_utilisation:ratio",
+        "enterprise:github_copilot_enterprise_seats_utilisation:ratio",
     ]
     for name in names:
         level, metric, operations = name.split(":")

@@ -74,6 +74,10 @@ def test_retired_summaries_match_the_v18_description(http: httpx.Client) -> None
         (f"{ORG_REPORTS}/users-1-day", {"day": YESTERDAY}),
         (f"{ORG_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
         (f"{ORG_REPORTS}/organization-28-day/latest", {}),
+        (f"{ORG_REPORTS}/repos-1-day", {"day": YESTERDAY}),
+        (f"{ORG_REPORTS}/users-28-day/latest", {}),
+        (f"{ENT_REPORTS}/repos-1-day", {"day": YESTERDAY}),
+        (f"{ENT_REPORTS}/users-28-day/latest", {}),
         (f"{ENT_REPORTS}/enterprise-1-day", {"day": YESTERDAY}),
         (f"{ENT_REPORTS}/users-1-day", {"day": YESTERDAY}),
         (f"{ENT_REPORTS}/user-teams-1-day", {"day": YESTERDAY}),
@@ -203,7 +207,26 @@ def test_entity_totals_are_the_sum_of_user_rows(http: httpx.Client) -> None:
     ):
         (entity,) = fetch(http, path.format(org=name, enterprise=name), day=YESTERDAY)
         rows = fetch(http, users.format(org=name, enterprise=name), day=YESTERDAY)
-        assert entity["daily_active_users"] == len(rows) > 0
+        # IDE users make daily_active_users; CLI-only users have a row but count only as CLI users.
+        assert entity["daily_active_users"] == sum(1 for r in rows if r["totals_by_ide"]) > 0
+        assert len(rows) > entity["daily_active_users"], "some user is active outside the IDE only"
+        cli = [r["totals_by_cli"] for r in rows if r["used_cli"]]
+        assert entity["daily_active_cli_users"] == len(cli) > 0
+        for field in ("session_count", "request_count", "prompt_count"):
+            assert entity["totals_by_cli"][field] == sum(c[field] for c in cli), field
+        tokens = entity["totals_by_cli"]["token_usage"]
+        assert tokens["output_tokens_sum"] == sum(c["token_usage"]["output_tokens_sum"] for c in cli)
+        for flag, count in (("used_copilot_code_review_active", "daily_active_copilot_code_review_users"),
+                            ("used_copilot_cloud_agent", "daily_active_copilot_cloud_agent_users")):
+            assert entity[count] == sum(r[flag] for r in rows), count
+        repos = fetch(http, path.replace(path.rsplit("/", 1)[1], "repos-1-day").format(org=name, enterprise=name),
+                      day=YESTERDAY)
+        assert len(repos) > 1
+        for field in ("total_created", "total_reviewed", "total_merged", "total_copilot_suggestions"):
+            assert entity["pull_requests"][field] == sum(r["pull_requests"][field] for r in repos), field
+        prs = entity["pull_requests"]
+        by_type = prs["copilot_suggestions_by_comment_type"]
+        assert sum(t["total_copilot_suggestions"] for t in by_type) == prs["total_copilot_suggestions"] > 0
         assert entity["daily_active_users"] <= entity["weekly_active_users"] <= entity["monthly_active_users"]
         for counter in cp.COUNTERS:
             assert entity[counter] == sum(r[counter] for r in rows), counter
