@@ -53,6 +53,8 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "billing_usage (organizations)": tuple(f"{_ORG_BILLING}/{leaf}" for leaf in (
         "usage/summary", "premium_request/usage", "ai_credit/usage", "budgets")),
     "ghes_stats": ("/enterprise/stats/all",),
+    "copilot_seats (organizations)": ("/orgs/{org}/copilot/billing/seats", "/orgs/{org}/copilot/billing"),
+    "copilot_seats (enterprises)": ("/enterprises/{enterprise}/copilot/billing/seats",),
 }
 
 
