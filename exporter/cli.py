@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="Run against the built-in GitHub simulator; no GitHub account needed."
     )
+    parser.add_argument(
+        "--demo.series",
+        dest="demo_series",
+        type=int,
+        metavar="N",
+        help="With --demo: size the simulated world so the exporter serves about N series (1000 to 1000000).",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for name in COLLECTORS:
         parser.add_argument(
@@ -123,8 +130,30 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def demo_series_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--demo.series: longer intervals as the world grows, so collection keeps up on a small machine."""
+    if args.demo_series is None:
+        return {}
+    if not args.demo:
+        raise ConfigError("--demo.series: only valid with --demo")
+    if not 1 <= args.demo_series <= 10_000_000:
+        raise ConfigError(f"--demo.series: {args.demo_series} is not between 1 and 10000000")
+    interval = f"{max(15, args.demo_series // 1000)}s"
+    return {"collectors": {name: {"interval": interval} for name in COLLECTORS}}
+
+
+def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Nested mappings merged key by key; `first` wins where both set a value."""
+    out = dict(second)
+    for key, value in first.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(value, out[key]) if both else value
+    return out
+
+
 def load(args: argparse.Namespace) -> Settings:
     overrides = flag_overrides(args)
+    demo_series_overrides(args)  # checks the flag before anything starts
     settings = load_settings(args.config_file, overrides)
     if not args.demo:
         check_runnable(settings)
@@ -219,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         telemetry_path=args.telemetry_path,
         demo=args.demo,
         config_file=args.config_file,
-        overrides=flag_overrides(args),
+        overrides=_merged(flag_overrides(args), demo_series_overrides(args)),
+        demo_series=args.demo_series,
     )
     daemon = Daemon(settings, options, web_config)
     try:

@@ -43,6 +43,7 @@ class DaemonOptions:
     demo: bool = False
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    demo_series: int | None = None  # --demo.series: the simulated world's size in exporter series
 
 
 class Daemon:
@@ -64,10 +65,11 @@ class Daemon:
         simulator = None
         settings = self.settings
         if self.options.demo:
-            from exporter.simulator.config import SimulatorConfig
+            from exporter.simulator.config import SimulatorConfig, world_for_series
             from exporter.simulator.server import start_simulator
 
-            simulator = await start_simulator(SimulatorConfig.demo())
+            world = world_for_series(self.options.demo_series) if self.options.demo_series else {}
+            simulator = await start_simulator(SimulatorConfig.demo(**world))
             settings = demo_settings(
                 self.options.config_file, simulator.url, simulator.targets(), self.options.overrides
             )
