@@ -104,15 +104,8 @@ def escape_label_value(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-class _EscapedValues(dict[str, str]):
-    """Label value -> escaped label value, computed on first use."""
-
-    def __missing__(self, value: str) -> str:
-        escaped = self[value] = escape_label_value(value)
-        return escaped
-
-
-def _template(name: str, label_names: Iterable[str]) -> tuple[str, Callable[[Mapping[str, str]], Any] | None, int]:
+@functools.lru_cache(maxsize=65536)
+def _template(name: str, label_names: tuple[str, ...]) -> tuple[str, Callable[[Mapping[str, str]], Any] | None, int]:
     """A `%` template for the lines of one sample name and label set, and what picks its label values in order."""
     ordered = sorted(label_names)
     labels = ",".join(f'{om.escape_label_name(k)}="%s"' for k in ordered)
@@ -122,15 +115,21 @@ def _template(name: str, label_names: Iterable[str]) -> tuple[str, Callable[[Map
     return f"{name}{{{labels}}} %s\n", pick, len(ordered)
 
 
+@functools.lru_cache(maxsize=65536)
 def _same_in_both_formats(name: str) -> bool:
     return om.escape_metric_name(name) == om._escape(name, om.UNDERSCORES, om._is_legacy_labelname_rune)
+
+
+@functools.lru_cache(maxsize=65536)
+def _legacy_names(names: tuple[str, ...]) -> bool:
+    """Whether a sample name and its label names all fit the legacy Prometheus character set."""
+    return _is_valid_legacy_metric_name(names[0]) and all(map(_is_valid_legacy_labelname, names[1:]))
 
 
 def encode_family(name: str, documentation: str, typ: str, unit: str, samples: Iterable[Any]) -> FamilyPart:
     """Encode one family's samples (prometheus_client `Sample`s) for text 0.0.4 and OpenMetrics 1.0."""
     by_name: dict[str, tuple[str, Callable[[Mapping[str, str]], Any] | None, int]] = {}
     label_sets: set[tuple[str, ...]] = set()
-    escape = _EscapedValues().__getitem__
     trailer_names = {name + suffix for suffix in _TEXT_TRAILERS}
     lines: list[str] = []
     append = lines.append
@@ -141,7 +140,7 @@ def encode_family(name: str, documentation: str, typ: str, unit: str, samples: I
         if entry is None or len(labels) != entry[2]:
             if sname in trailer_names or not _same_in_both_formats(sname):
                 return _encode_per_format(name, documentation, typ, unit, samples)
-            entry = by_name[sname] = _template(sname, labels)
+            entry = by_name[sname] = _template(sname, tuple(labels))
             label_sets.add((sname, *labels))
         # str() of a float is its repr; only large, infinite and NaN values need Go's spelling.
         v = value if value.__class__ is float and _NEG_INF < value < 1e6 else go_float(value)
@@ -150,14 +149,16 @@ def encode_family(name: str, documentation: str, typ: str, unit: str, samples: I
             append(template % v)
             continue
         try:
-            append(template % (*map(escape, pick(labels)), v))
+            values = pick(labels)
         except KeyError:  # same number of labels, other names: a rare mixed family
-            entry = by_name[sname] = _template(sname, labels)
+            template, pick, _ = by_name[sname] = _template(sname, tuple(labels))
             label_sets.add((sname, *labels))
-            append(entry[0] % (*map(escape, entry[1](labels)), v))  # type: ignore[misc]
-    legacy = _is_valid_legacy_metric_name(name) and all(
-        _is_valid_legacy_metric_name(key[0]) and all(map(_is_valid_legacy_labelname, key[1:])) for key in label_sets
-    )
+            values = pick(labels)  # type: ignore[misc]
+        joined = "".join(values)  # one scan of all values decides whether any needs escaping
+        if '"' in joined or "\\" in joined or "\n" in joined:
+            values = map(escape_label_value, values)
+        append(template % (*values, v))
+    legacy = _is_valid_legacy_metric_name(name) and all(map(_legacy_names, label_sets))
     return FamilyPart(name, header(name, documentation, typ, unit), "".join(lines).encode(), names_are_legacy=legacy)
 
 
