@@ -63,26 +63,52 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
+async def fetch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One GET on a kept-alive connection; returns the body's size. Raw HTTP/1.1 so the client stays cheap."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, _, rest = head.partition(b"\r\n")
+    assert b" 200 " in status, status
+    headers = dict(line.split(b":", 1) for line in rest.strip().split(b"\r\n"))
+    headers = {k.strip().lower(): v.strip() for k, v in headers.items()}
+    if b"content-length" in headers:
+        remaining = size = int(headers[b"content-length"])
+        while remaining:
+            remaining -= len(await reader.read(min(remaining, 1 << 20)))
+        return size
+    size = 0  # chunked (prometheus_client's ASGI app sends no length)
+    while True:
+        chunk_size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if chunk_size == 0:
+            await reader.readuntil(b"\r\n")
+            return size
+        await reader.readexactly(chunk_size + 2)
+        size += chunk_size
+
+
 async def scrape_load(url: str, pid: int, mode: str, concurrency: int, seconds: float, max_requests: int) -> Run:
     accept, gzipped = MODES[mode]
-    headers = {"Accept-Encoding": "gzip" if gzipped else "identity"}
+    parsed = httpx.URL(url)
+    host, port = parsed.host, parsed.port
+    coding = "gzip" if gzipped else "identity"
+    lines = [f"GET {parsed.path} HTTP/1.1", f"Host: {host}", f"Accept-Encoding: {coding}"]
     if accept:
-        headers["Accept"] = accept
+        lines.append(f"Accept: {accept}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     latencies: list[float] = []
     lengths: set[int] = set()
     deadline = time.perf_counter() + seconds
 
     async def scraper() -> None:
-        async with httpx.AsyncClient(timeout=600, headers=headers) as client:
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+        try:
             while time.perf_counter() < deadline and len(latencies) < max_requests:
                 start = time.perf_counter()
-                size = 0
-                async with client.stream("GET", url) as response:
-                    async for chunk in response.aiter_raw():  # raw: the client does not gunzip
-                        size += len(chunk)
+                size = await fetch(reader, writer, request)
                 latencies.append(time.perf_counter() - start)
-                assert response.status_code == 200
                 lengths.add(size)
+        finally:
+            writer.close()
 
     cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
     await asyncio.gather(*(scraper() for _ in range(concurrency)))

@@ -12,6 +12,7 @@ sees parts of two versions of one snapshot.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -36,6 +37,7 @@ SnapshotKey = tuple[str, str]  # (collector name, target)
 _OWN_PIECE = 4096
 # Runs of smaller byte strings are joined so a scrape sends a few large writes.
 _JOIN_BELOW = 16384
+_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 # The escaping schemes whose bytes equal the default's when every name is a legacy Prometheus name.
 _SAME_AS_DEFAULT = (openmetrics.UNDERSCORES, openmetrics.ALLOWUTF8, openmetrics.VALUES)
 
@@ -162,6 +164,9 @@ class SnapshotStore:
                 return
             self._queued = True
             if self._worker is None:
+                # The worker holds the GIL while it encodes; a short switch interval hands it back to the
+                # event loop within half a millisecond, so scrapes served meanwhile stay fast.
+                sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL))
                 self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exposition")
             worker = self._worker
         worker.submit(self._rebuild_in_background)
