@@ -132,16 +132,19 @@ def series_of(body: bytes) -> int:
 
 
 class Daemon:
-    """`github-insights-exporter --demo --demo.series N` on a free port."""
+    """`github-insights-exporter --demo --demo.series N` on a free port, or the synthetic stand-in."""
 
-    def __init__(self, series: int, port: int) -> None:
+    def __init__(self, series: int, port: int, synthetic: bool) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.started = time.perf_counter()
+        if synthetic:
+            command = [__file__, "--serve-synthetic", str(series), "--port", str(port)]
+        else:
+            command = ["-m", "exporter", "--demo", "--demo.series", str(series),
+                       "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"]  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--demo", "--demo.series", str(series),
-             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -164,6 +167,51 @@ class Reference:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+SNAPSHOT_SERIES = 10_000
+
+
+def synthetic_snapshot(org: int, run: int) -> list:  # type: ignore[type-arg]
+    """What an API Insights run of one big org looks like: 10k route series in 4 families."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    labels = ["actor_id", "actor_type", "http_method", "org", "route"]
+    families = [
+        CounterMetricFamily("github_bench_route_requests", "Requests by route (synthetic).", labels=labels),
+        CounterMetricFamily("github_bench_route_rate_limited_requests", "Rate limited (synthetic).", labels=labels),
+        GaugeMetricFamily("github_bench_route_window_requests", "Requests in the window (synthetic).", labels=labels),
+        GaugeMetricFamily("github_bench_route_last_request_timestamp_seconds", "Last request.", labels=labels),
+    ]
+    for i in range(SNAPSHOT_SERIES // len(families)):
+        values = [str(1_000_000 + i // 25), "installation", "GET", f"octo-{org:04d}", f"/repos/:owner/:repo/r{i % 25}"]
+        families[0].add_metric(values, float(run * 1000 + i))
+        families[1].add_metric(values, float(run + i % 7))
+        families[2].add_metric(values, float(i % 977))
+        families[3].add_metric(values, 1.7e9 + run * 15 + i)
+    return families
+
+
+def serve_synthetic(series: int, port: int) -> None:
+    """The exporter's store, self-metrics and server, with synthetic collectors republishing one org per second."""
+    from exporter.server import create_app, serve
+    from exporter.store import SnapshotStore
+    from exporter.telemetry import ExporterMetrics
+
+    async def run() -> None:
+        store = SnapshotStore(max_age=3600)
+        ExporterMetrics(store.registry)
+        orgs = max(1, series // SNAPSHOT_SERIES)
+        for org in range(orgs):
+            store.publish(("bench", f"octo-{org:04d}"), synthetic_snapshot(org, 0))
+        server = await serve(create_app(store, readiness=lambda: (True, "")), f"127.0.0.1:{port}")
+        for run in range(1, 1_000_000):  # a collector run every second, each org in turn
+            await asyncio.sleep(1)
+            org = run % orgs
+            store.publish(("bench", f"octo-{org:04d}"), synthetic_snapshot(org, run))
+        await server.stop()
+
+    asyncio.run(run())
 
 
 def families_from(body: bytes) -> list:  # type: ignore[type-arg]
@@ -265,9 +313,12 @@ def print_run(label: str, run: Run, idle_cpu_rate: float) -> None:
     )
 
 
-async def bench(series: int, seconds: float, port: int, reference_requests: int) -> None:
-    print(f"\n== N = {series} (--demo.series {series})")
-    daemon = Daemon(series, port)
+async def bench(series: int, seconds: float, port: int, reference_requests: int, synthetic: bool) -> None:
+    world = "synthetic world: store + server, a 10k-series snapshot republished every second" if synthetic else (
+        f"github-insights-exporter --demo --demo.series {series}"
+    )
+    print(f"\n== N = {series} ({world}); load average {os.getloadavg()[0]:.1f}")
+    daemon = Daemon(series, port, synthetic)
     try:
         healthy = wait_http(daemon.base + "/-/healthy", 60)
         print(f"  start-up to /-/healthy            {healthy * 1000:.0f} ms")
@@ -332,16 +383,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
     parser.add_argument("--port", type=int, default=19_900)
     parser.add_argument("--reference-requests", type=int, default=40, help="cap per make_asgi_app run (it is slow)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="synthetic snapshots instead of the demo (sizes it cannot reach here)"
+    )
     parser.add_argument("--serve-reference", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-synthetic", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_reference:
         serve_reference(args.serve_reference, args.port)
+        return
+    if args.serve_synthetic:
+        serve_synthetic(args.serve_synthetic, args.port)
         return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     print(f"bench/scrape  commit {commit.stdout.strip()}  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for n in (int(x) for x in args.series.split(",")):
-        asyncio.run(bench(n, args.seconds, args.port, args.reference_requests))
+        asyncio.run(bench(n, args.seconds, args.port, args.reference_requests, args.synthetic))
 
 
 if __name__ == "__main__":
