@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
-from exporter.assembly import check_runnable
-from exporter.collectors import COLLECTORS
-from exporter.settings import ConfigError, Settings, load_settings
+from exporter.settings import CollectorsSettings, ConfigError, Settings, load_settings
+
+# One flag pair per `collectors.NAME` section; read from the settings model so that parsing flags does not
+# import every collector (start-up serves /-/healthy before the collectors are loaded).
+COLLECTOR_NAMES = tuple(CollectorsSettings.model_fields)
 
 PROG = "github-insights-exporter"
 DEFAULT_LISTEN = ":9877"
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="With --demo: size the simulated world so the exporter serves about N series (1000 to 1000000).",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    for name in COLLECTORS:
+    for name in COLLECTOR_NAMES:
         parser.add_argument(
             f"--collector.{name}",
             dest=f"collector_{name}",
@@ -115,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def collector_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    chosen = {name: getattr(args, f"collector_{name}") for name in COLLECTORS}
+    chosen = {name: getattr(args, f"collector_{name}") for name in COLLECTOR_NAMES}
     return {name: {"enabled": value} for name, value in chosen.items() if value is not None}
 
 
@@ -139,7 +141,7 @@ def demo_series_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if not 1 <= args.demo_series <= 10_000_000:
         raise ConfigError(f"--demo.series: {args.demo_series} is not between 1 and 10000000")
     interval = f"{max(15, args.demo_series // 1000)}s"
-    return {"collectors": {name: {"interval": interval} for name in COLLECTORS}}
+    return {"collectors": {name: {"interval": interval} for name in COLLECTOR_NAMES}}
 
 
 def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +158,8 @@ def load(args: argparse.Namespace) -> Settings:
     demo_series_overrides(args)  # checks the flag before anything starts
     settings = load_settings(args.config_file, overrides)
     if not args.demo:
+        from exporter.assembly import check_runnable
+
         check_runnable(settings)
     return settings
 
@@ -208,6 +212,8 @@ def backfill_main(argv: Sequence[str]) -> int:
         settings = None
         if not args.demo:
             settings = load_settings(args.config_file)
+            from exporter.assembly import check_runnable
+
             check_runnable(settings)
             if settings.github.token:
                 logs.register_secret(settings.github.token.get_secret_value())

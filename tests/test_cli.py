@@ -112,3 +112,10 @@ def test_demo_series_flag_errors_name_the_flag(args: tuple[str, ...], message: s
     result = run(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_collector_flags_cover_every_collector() -> None:
+    from exporter.cli import COLLECTOR_NAMES
+    from exporter.collectors import COLLECTORS
+
+    assert set(COLLECTOR_NAMES) == set(COLLECTORS)
