@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -154,6 +154,7 @@ class SnapshotStore:
         self._kick()
 
     def snapshot(self, key: SnapshotKey) -> Snapshot | None:
+        """When the snapshot of `key` was published; its families only until it is encoded (`registry` has them)."""
         with self._lock:
             return self._snapshots.get(key)
 
@@ -210,6 +211,11 @@ class SnapshotStore:
             expires_at = min((s.published_at for s in snapshots.values()), default=float("inf")) + self._max_age
             current = _assemble(version, expires_at, list(encoded.values()), live)
             with self._lock:
+                # Once encoded, a snapshot keeps its bytes only: the families are the larger copy of the same data.
+                for key, snapshot in snapshots.items():
+                    if snapshot.families and self._snapshots.get(key) is snapshot:
+                        light = self._snapshots[key] = Snapshot((), snapshot.published_at)
+                        encoded[key] = replace(encoded[key], snapshot=light)
                 self._encoded = encoded
                 self._current = current
                 self._fallback = {}
@@ -253,11 +259,27 @@ class SnapshotStore:
         return rendition
 
     def _live_families(self) -> list[Metric]:
+        """Every fresh snapshot's families; those already encoded are parsed back from their OpenMetrics bytes."""
         with self._lock:
-            snapshots = list(self._snapshots.values())
+            snapshots = list(self._snapshots.items())
+            encoded = dict(self._encoded)
         now = self._clock()
-        fresh = [s for s in snapshots if now - s.published_at <= self._max_age]
-        return merge_families(f for s in fresh for f in s.families)
+        families: list[Metric] = []
+        for key, snapshot in snapshots:
+            if now - snapshot.published_at > self._max_age:
+                continue
+            if snapshot.families or key not in encoded or encoded[key].snapshot is not snapshot:
+                families.extend(snapshot.families)
+            else:
+                families.extend(_parsed(encoded[key].parts))
+        return merge_families(families)
+
+
+def _parsed(parts: Iterable[FamilyPart]) -> list[Metric]:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    text = b"".join(assemble(parts, openmetrics=True)).decode()
+    return list(text_string_to_metric_families(text))  # type: ignore[no-untyped-call]
 
 
 def _encode(snapshot: Snapshot) -> _Encoded:

@@ -7,7 +7,7 @@ import threading
 import time
 import zlib
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.store import SnapshotStore
@@ -240,3 +240,17 @@ def test_gzip_body_is_one_member_any_client_decodes() -> None:
     assert decoder.decompress(rendition.gzipped) == rendition.body
     assert decoder.eof and decoder.unused_data == b""
     assert len(rendition.gzipped) < len(rendition.body) / 5
+
+
+def test_encoded_snapshots_keep_bytes_only_and_the_registry_still_reads_them() -> None:
+    store = SnapshotStore(max_age=60)
+    info = InfoMetricFamily("github_thing", "An info metric.", labels=["org"])
+    info.add_metric(["a"], {"version": 'v"1'})
+    counter = CounterMetricFamily("github_requests", "Requests.", labels=["org"])
+    counter.add_metric(["a"], 7)
+    store.publish(("c", "a"), [info, counter])
+    store.refresh()
+    assert store.snapshot(("c", "a")).families == ()  # the encoded bytes are the only copy now
+    assert store.registry.get_sample_value("github_requests_total", {"org": "a"}) == 7
+    assert store.registry.get_sample_value("github_thing_info", {"org": "a", "version": 'v"1'}) == 1
+    store.close()
