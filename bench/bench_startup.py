@@ -26,13 +26,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def time_to_healthy(series: int) -> float:
+def time_to_healthy(series: int, root: Path) -> float:
     port = free_port()
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--demo", "--demo.series", str(series),
          "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         while True:
@@ -51,13 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout (e.g. `git archive main | tar -x -C DIR`), run in turn"
+    )
     args = parser.parse_args()
-    times = []
+    roots = [ROOT] + ([args.compare] if args.compare else [])
+    times: dict[Path, list[float]] = {root: [] for root in roots}
     for run in range(args.runs):
-        times.append(time_to_healthy(args.series))
-        print(f"run {run + 1}: {times[-1] * 1000:.0f} ms to /-/healthy")
-    median = statistics.median(times) * 1000
-    print(f"median {median:.0f} ms over {args.runs} runs; load average {os.getloadavg()[0]:.1f}")
+        for root in roots:  # interleaved, so both see the same machine load
+            times[root].append(time_to_healthy(args.series, root))
+            print(f"run {run + 1} {root}: {times[root][-1] * 1000:.0f} ms to /-/healthy")
+    for root in roots:
+        median = statistics.median(times[root]) * 1000
+        print(f"{root}: median {median:.0f} ms over {args.runs} runs")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
