@@ -23,16 +23,18 @@ _POLY = 0xEDB88320
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Raw deflate of `length` bytes whose CRC-32 is `crc`."""
+    """Raw deflate of `length` bytes whose CRC-32 is `crc`; `shift` is x^(8 * length) mod the CRC polynomial."""
 
     deflated: bytes
     crc: int
     length: int
+    shift: int
 
 
 def compress(data: bytes, level: int = LEVEL) -> Piece:
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return Piece(compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH), zlib.crc32(data), len(data))
+    deflated = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return Piece(deflated, zlib.crc32(data), len(data), _x8nmodp(len(data)))
 
 
 def _multmodp(a: int, b: int) -> int:
@@ -58,17 +60,21 @@ def _x2n_table() -> list[int]:
 _X2N = _x2n_table()
 
 
-def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
-    """CRC-32 of A+B from CRC-32(A), CRC-32(B) and len(B)."""
+def _x8nmodp(length: int) -> int:
+    """x^(8 * length) modulo the CRC-32 polynomial: what appending `length` bytes does to a CRC."""
     p = 1 << 31  # x^0
     k = 3  # 2^3 bits per byte
-    n = length2
-    while n:
-        if n & 1:
+    while length:
+        if length & 1:
             p = _multmodp(_X2N[k & 31], p)
-        n >>= 1
+        length >>= 1
         k += 1
-    return _multmodp(p, crc1) ^ crc2
+    return p
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """CRC-32 of A+B from CRC-32(A), CRC-32(B) and len(B)."""
+    return _multmodp(_x8nmodp(length2), crc1) ^ crc2
 
 
 def join(pieces: Iterable[Piece]) -> list[bytes]:
@@ -78,7 +84,7 @@ def join(pieces: Iterable[Piece]) -> list[bytes]:
     length = 0
     for piece in pieces:
         out.append(piece.deflated)
-        crc = crc32_combine(crc, piece.crc, piece.length) if length else piece.crc
+        crc = _multmodp(piece.shift, crc) ^ piece.crc if length else piece.crc
         length += piece.length
     out.append(_FINAL_BLOCK + struct.pack("<II", crc, length & 0xFFFFFFFF))
     return out

@@ -329,7 +329,22 @@ def _joined(chunks: list[bytes]) -> Iterator[bytes]:
 
 def _gzip_pieces(chunks: list[bytes], pieces: Mapping[int, gzip_pieces.Piece]) -> Iterator[gzip_pieces.Piece]:
     for alone, run in _runs(chunks, lambda chunk: id(chunk) in pieces):
-        yield pieces[id(run[0])] if alone else gzip_pieces.compress(b"".join(run))
+        yield pieces[id(run[0])] if alone else _small_piece(b"".join(run))
+
+
+# Runs of small chunks (mostly family headers between two large parts) repeat from one rendition to the next.
+_SMALL_PIECES: dict[bytes, gzip_pieces.Piece] = {}
+
+
+def _small_piece(data: bytes) -> gzip_pieces.Piece:
+    piece = _SMALL_PIECES.get(data)
+    if piece is None:
+        piece = gzip_pieces.compress(data)
+        if len(data) < _OWN_PIECE:
+            if len(_SMALL_PIECES) >= 8192:  # bounded: forget all and start again
+                _SMALL_PIECES.clear()
+            _SMALL_PIECES[data] = piece
+    return piece
 
 
 _NEGOTIATED: dict[str, tuple[str, str, bool]] = {}
