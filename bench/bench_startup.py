@@ -1,6 +1,6 @@
 """Time from process start to the first 200 from /-/healthy, for the demo daemon.
 
-    .venv/bin/python bench/bench_startup.py [--runs 5] [--series 1000]
+    .venv/bin/python bench/bench_startup.py [--runs 5] [--series N] [--compare DIR]
 
 Prints each run, the median, and the load average (the figure moves with a busy machine); asserts nothing.
 """
@@ -26,16 +26,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def time_to_healthy(series: int, root: Path) -> float:
+def time_to_healthy(series: int | None, root: Path) -> float:
     port = free_port()
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "--demo", "--demo.series", str(series),
+        [sys.executable, "-m", "exporter", "--demo", *(["--demo.series", str(series)] if series else []),
          "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
         cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         while True:
+            if proc.poll() is not None or time.perf_counter() - start > 120:
+                raise RuntimeError(f"no answer from /-/healthy (exit code {proc.poll()}) in {root}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/healthy", timeout=1) as response:
                     if response.status == 200:
@@ -50,7 +52,7 @@ def time_to_healthy(series: int, root: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--series", type=int, help="--demo.series N (default: the plain demo)")
     parser.add_argument(
         "--compare", type=Path, help="another checkout (e.g. `git archive main | tar -x -C DIR`), run in turn"
     )
