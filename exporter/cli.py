@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
-from exporter.assembly import check_runnable, load_runnable_settings
-from exporter.collectors import COLLECTORS
-from exporter.settings import ConfigError, Settings, load_settings
+from exporter.settings import CollectorsSettings, ConfigError, Settings, load_settings
+
+# One flag pair per `collectors.NAME` section; read from the settings model so that parsing flags does not
+# import every collector (start-up serves /-/healthy before the collectors are loaded).
+COLLECTOR_NAMES = tuple(CollectorsSettings.model_fields)
 
 PROG = "github-insights-exporter"
 DEFAULT_LISTEN = ":9877"
@@ -101,8 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="Run against the built-in GitHub simulator; no GitHub account needed."
     )
+    parser.add_argument(
+        "--demo.series",
+        dest="demo_series",
+        type=int,
+        metavar="N",
+        help="With --demo: size the simulated world so the exporter serves about N series (1000 to 1000000).",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    for name in COLLECTORS:
+    for name in COLLECTOR_NAMES:
         parser.add_argument(
             f"--collector.{name}",
             dest=f"collector_{name}",
@@ -125,7 +134,7 @@ def listen_addresses(args: argparse.Namespace) -> list[str]:
 
 
 def collector_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    chosen = {name: getattr(args, f"collector_{name}") for name in COLLECTORS}
+    chosen = {name: getattr(args, f"collector_{name}") for name in COLLECTOR_NAMES}
     return {name: {"enabled": value} for name, value in chosen.items() if value is not None}
 
 
@@ -140,10 +149,35 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def demo_series_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--demo.series: longer intervals as the world grows, so collection keeps up on a small machine."""
+    if args.demo_series is None:
+        return {}
+    if not args.demo:
+        raise ConfigError("--demo.series: only valid with --demo")
+    if not 1 <= args.demo_series <= 10_000_000:
+        raise ConfigError(f"--demo.series: {args.demo_series} is not between 1 and 10000000")
+    interval = f"{max(15, args.demo_series // 1000)}s"
+    return {"collectors": {name: {"interval": interval} for name in COLLECTOR_NAMES}}
+
+
+def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Nested mappings merged key by key; `first` wins where both set a value."""
+    out = dict(second)
+    for key, value in first.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(value, out[key]) if both else value
+    return out
+
+
 def load(args: argparse.Namespace) -> Settings:
+    overrides = flag_overrides(args)
+    demo_series_overrides(args)  # checks the flag before anything starts
     if args.demo:
-        return load_settings(args.config_file, flag_overrides(args))
-    return load_runnable_settings(args.config_file, flag_overrides(args))
+        return load_settings(args.config_file, overrides)
+    from exporter.assembly import load_runnable_settings
+
+    return load_runnable_settings(args.config_file, overrides)
 
 
 def parse_when(text: str, flag: str) -> float:
@@ -194,6 +228,8 @@ def backfill_main(argv: Sequence[str]) -> int:
         settings = None
         if not args.demo:
             settings = load_settings(args.config_file)
+            from exporter.assembly import check_runnable
+
             check_runnable(settings)
             if settings.github.token:
                 logs.register_secret(settings.github.token.get_secret_value())
@@ -234,10 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         telemetry_path=args.telemetry_path,
         demo=args.demo,
         config_file=args.config_file,
-        overrides=flag_overrides(args),
+        overrides=_merged(flag_overrides(args), demo_series_overrides(args)),
         enable_lifecycle=args.enable_lifecycle,
         web_config_file=args.web_config_file,
         disable_exporter_metrics=args.disable_exporter_metrics,
+        demo_series=args.demo_series,
     )
     daemon = Daemon(settings, options, web_config)
     try:

@@ -1,8 +1,10 @@
 """Wires the parts together on one asyncio loop: client, collectors, scheduler, store, server.
 
-In demo mode it first starts the GitHub simulator on a free loopback port and
-points the client at it, with intervals short enough that every metric moves
-within a minute.
+It serves HTTP first (so `/-/healthy` answers within a second of start-up) and
+only then imports and starts what collecting needs. In demo mode it starts the
+GitHub simulator on a free loopback port and points the client at it, with
+intervals short enough that every metric moves within a minute. SIGHUP (and
+POST /-/reload with --web.enable-lifecycle) reloads the configuration.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from exporter import __version__, logs
-from exporter.assembly import build_collectors, demo_settings, load_runnable_settings, same_setup
-from exporter.github.client import GitHubClient
-from exporter.scheduler import CollectorScheduler
 from exporter.settings import ConfigError, Settings
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 
 if TYPE_CHECKING:
+    from exporter.github.client import GitHubClient
+    from exporter.scheduler import CollectorScheduler
     from exporter.server import RunningServer
     from exporter.simulator.server import DemoSimulator
     from exporter.webconfig import WebConfig
@@ -48,6 +49,7 @@ class DaemonOptions:
     enable_lifecycle: bool = False  # POST /-/reload, as Prometheus' --web.enable-lifecycle
     web_config_file: str | None = None  # re-read when it changes
     disable_exporter_metrics: bool = False  # no process_* / python_* metrics
+    demo_series: int | None = None  # --demo.series: the simulated world's size in exporter series
 
 
 class Daemon:
@@ -73,6 +75,8 @@ class Daemon:
 
     def _load(self) -> Settings:
         """The configuration as the command line and the file say now (raises ConfigError)."""
+        from exporter.assembly import demo_settings, load_runnable_settings
+
         if self._simulator is not None:
             sim = self._simulator
             return demo_settings(self.options.config_file, sim.url, sim.targets(), self.options.overrides)
@@ -82,28 +86,21 @@ class Daemon:
         from exporter.server import LandingInfo, ServeError, create_app, serve
 
         self._install_signal_handlers()
-        settings = self.settings
-        if self.options.demo:
-            from exporter.simulator.config import SimulatorConfig
-            from exporter.simulator.server import start_simulator
-
-            self._simulator = await start_simulator(SimulatorConfig.demo())
-            settings = self.settings = self._load()
-            log.info("demo: GitHub simulator started", url=self._simulator.url)
-
-        store = self._store = SnapshotStore(max_age=settings.store.max_age)
+        options = self.options
+        log.info("starting", version=__version__, listen_addresses=options.listen_addresses, demo=options.demo)
+        # Serve first, so /-/healthy answers while the simulator, client and collectors start.
+        store = self._store = SnapshotStore(max_age=self.settings.store.max_age)
         metrics = self._metrics = ExporterMetrics(store.registry)
         if not self.options.disable_exporter_metrics:
             register_runtime_metrics(store.registry)
-        client = self._client = GitHubClient(settings.github, metrics)
-        scheduler = self._scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
-        for collector in build_collectors(settings, client):
-            scheduler.add(collector, collector.options.interval)
+
+        def readiness() -> tuple[bool, str]:
+            return self._scheduler.readiness() if self._scheduler is not None else (False, "starting")
 
         app = create_app(
             store,
             telemetry_path=self.options.telemetry_path,
-            readiness=scheduler.readiness,
+            readiness=readiness,
             web_config=self.web_config,
             landing=LandingInfo(),
             reload=self.reload if self.options.enable_lifecycle else None,
@@ -114,28 +111,57 @@ class Daemon:
             for address in self.options.listen_addresses:
                 servers.append(await serve(app, address, self.web_config))
         except ServeError as exc:
-            for started in servers:
-                await started.stop()
-            await client.aclose()
-            if self._simulator is not None:
-                await self._simulator.stop()
+            for running in servers:
+                await running.stop()
             raise DaemonError(str(exc)) from None
-        server = servers[0]
-
-        scheduler.start()
+        try:
+            await self._start_collecting(store, metrics)
+        except BaseException:
+            for running in servers:
+                await running.stop()
+            raise
+        assert self._scheduler is not None
         log.info(
             "started",
             version=__version__,
-            jobs=len(scheduler.jobs),
+            jobs=len(self._scheduler.jobs),
             metrics=[f"{s.url}{self.options.telemetry_path}" for s in servers],
         )
         if self.options.demo:
-            print(f"Demo running: metrics at {server.url}{self.options.telemetry_path} (Ctrl-C to stop)", flush=True)
+            url = servers[0].url
+            print(f"Demo running: metrics at {url}{self.options.telemetry_path} (Ctrl-C to stop)", flush=True)
 
         await self._stop.wait()
         log.info("shutting down")
         await asyncio.wait_for(self._shutdown(servers), SHUTDOWN_BUDGET)
         return 0
+
+    async def _start_collecting(self, store: SnapshotStore, metrics: ExporterMetrics) -> None:
+        """The demo's simulator (if any), the GitHub client and the scheduler with every collector, started."""
+        from exporter.assembly import build_collectors
+        from exporter.github.client import GitHubClient
+        from exporter.scheduler import CollectorScheduler
+
+        settings = self.settings
+        if self.options.demo:
+            from exporter.simulator.config import SimulatorConfig, world_for_series
+            from exporter.simulator.server import start_simulator
+
+            world = world_for_series(self.options.demo_series) if self.options.demo_series else {}
+            self._simulator = await start_simulator(SimulatorConfig.demo(**world))
+            try:
+                settings = self.settings = self._load()
+            except BaseException:
+                await self._simulator.stop()
+                raise
+            log.info("demo: GitHub simulator started", url=self._simulator.url)
+
+        client = self._client = GitHubClient(settings.github, metrics)
+        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
+        for collector in build_collectors(settings, client):
+            scheduler.add(collector, collector.options.interval)
+        scheduler.start()
+        self._scheduler = scheduler
 
     async def reload(self) -> str | None:
         """Re-read the configuration; None when applied, else why it was refused (the old one keeps running).
@@ -144,7 +170,8 @@ class Daemon:
         their counters, their late-data state and their cached snapshot; changed
         ones start afresh; removed ones stop and their series go.
         """
-        assert self._metrics is not None and self._store is not None
+        if self._metrics is None or self._store is None or self._scheduler is None:
+            return "still starting"
         async with self._reload_lock:
             try:
                 new = self._load()
@@ -166,8 +193,12 @@ class Daemon:
     async def _apply(self, new: Settings) -> tuple[int, int, int]:
         assert self._scheduler is not None and self._client is not None and self._store is not None
         assert self._metrics is not None
+        from exporter.assembly import build_collectors, same_setup
+        from exporter.github.client import GitHubClient
+
         old, scheduler = self.settings, self._scheduler
         client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
+
         wanted = {(c.name, c.target): c for c in build_collectors(new, client)}
         kept = stopped = 0
         for key in scheduler.jobs:

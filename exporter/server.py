@@ -6,8 +6,8 @@ The web config (exporter-toolkit's file format, see `exporter.webconfig`)
 applies to every path, as in node_exporter: the extra headers, the rate limit
 and basic auth.
 
-A scrape only hands out bytes the store already rendered (or renders them once
-per change), so it never waits on GitHub.
+A scrape only hands out bytes the store already made in its worker thread
+(see `exporter.store`), so it never waits on GitHub or an encoder.
 """
 
 from __future__ import annotations
@@ -160,13 +160,11 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         gzipped = accepts_gzip(request.headers.get("accept-encoding"))
-        rendition = await run_in_threadpool(store.render, request.headers.get("accept"), gzipped)
-        headers = {"Content-Type": rendition.content_type, "Vary": "Accept, Accept-Encoding"}
-        body = rendition.body
-        if gzipped and rendition.gzipped is not None:
-            body = rendition.gzipped
-            headers["Content-Encoding"] = "gzip"
-        return Response(body, headers=headers)
+        accept = request.headers.get("accept")
+        rendition = store.current(accept, gzipped)
+        if rendition is None:  # before the first rendition, or a rare name escaping: made once, in a thread
+            rendition = await run_in_threadpool(store.render, accept, gzipped)
+        return ChunksResponse(rendition.gzip_chunks if gzipped else rendition.chunks, rendition.content_type, gzipped)
 
     async def healthy(request: Request) -> Response:
         return PlainTextResponse("Healthy")
@@ -299,6 +297,28 @@ class TLSReloader:
     def _pick(self, connection: ssl.SSLObject, server_name: str | None, served: ssl.SSLContext) -> None:
         if self._current is not None and self._current is not served:
             connection.context = self._current
+
+
+class ChunksResponse(Response):
+    """A body already made, sent as the byte strings it is stored in (no join, no copy per scrape)."""
+
+    def __init__(self, chunks: tuple[bytes, ...], content_type: str, gzipped: bool) -> None:
+        super().__init__(headers={"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"})
+        self.chunks = chunks
+        self.headers["Content-Length"] = str(sum(map(len, chunks)))
+        if gzipped:
+            self.headers["Content-Encoding"] = "gzip"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        last = len(self.chunks) - 1
+        for i, chunk in enumerate(self.chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < last})
+        if last < 0:
+            await send({"type": "http.response.body", "body": b""})
 
 
 # --- middleware (plain ASGI, so they cover every path including 404s) --------

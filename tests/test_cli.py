@@ -99,3 +99,23 @@ def test_taken_listen_address_exits_1_with_one_line_and_json_logs() -> None:
     for line in log_lines:
         event = json.loads(line)
         assert {"ts", "level", "event"} <= set(event)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--demo.series", "1000"), "--demo.series: only valid with --demo"),
+        (("--demo", "--demo.series", "0"), "--demo.series: 0 is not between 1 and 10000000"),
+    ],
+)
+def test_demo_series_flag_errors_name_the_flag(args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_collector_flags_cover_every_collector() -> None:
+    from exporter.cli import COLLECTOR_NAMES
+    from exporter.collectors import COLLECTORS
+
+    assert set(COLLECTOR_NAMES) == set(COLLECTORS)

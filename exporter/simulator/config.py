@@ -104,3 +104,24 @@ class SimulatorConfig:
         base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000, billing_export_delay=1.5,
                    noisy_rate_limited_share=(0.02, 0.04))
         return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+# About how many series the exporter exposes per simulated organisation with the default world
+# size (API Insights, repository traffic, Copilot teams and the self-metrics they bring).
+SERIES_PER_ORG = 1500
+
+
+def world_for_series(series: int) -> dict[str, object]:
+    """SimulatorConfig knobs for a world the exporter turns into about `series` series (`--demo.series`).
+
+    The world grows by organisations, each with the default teams, repositories and
+    actors, so every collector's share grows as it would for a large enterprise.
+    API Insights keeps two days of buckets per organisation (the collector reads one)
+    rather than thirty, which keeps a thousand organisations within memory.
+    """
+    if series < 1:
+        raise ValueError("series must be at least 1")
+    orgs = max(1, round(series / SERIES_PER_ORG))
+    if orgs == 1:
+        return {}
+    return {"orgs": tuple(f"octo-demo-{i:04d}" for i in range(orgs)), "insights_cache_buckets": 600}

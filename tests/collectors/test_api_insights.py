@@ -17,9 +17,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 
+from exporter.assembly import build_collectors
 from exporter.collectors import api_insights as ai
 from exporter.collectors.api_insights import ActorKey, ApiInsightsCollector
-from exporter.daemon import build_collectors
 from exporter.github.client import GitHubClient, Response
 from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
