@@ -16,6 +16,7 @@ from exporter.settings import ConfigError, Settings, load_settings
 from exporter.sharding import Sharder
 
 DEMO_INTERVAL = "15s"
+DEMO_RANKING_INTERVAL = "1m"  # API Insights rankings: compressed like the intervals, so the followed set moves
 DEMO_TOKEN = "demo-token"
 
 
@@ -27,6 +28,7 @@ def demo_settings(
     if settings_file is None:
         overrides["targets"] = world_targets
         overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
+        overrides["collectors"]["api_insights"]["ranking_interval"] = DEMO_RANKING_INTERVAL
     for name, value in flags.get("collectors", {}).items():
         overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
     if "sharding" in flags:

@@ -233,6 +233,12 @@ class ApiInsightsSettings(CollectorSettings):
     top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
     top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
     forget_after: Seconds = 3600.0
+    ranking_interval: Seconds = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the rankings (subject-stats, user-stats, route-stats) that pick who is followed "
+        "are refreshed; they change slowly, and each refresh costs one request per followed user and actor.",
+    )
 
     @field_validator("users")
     @classmethod
