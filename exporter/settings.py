@@ -17,6 +17,7 @@ import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     SecretStr,
@@ -134,7 +135,22 @@ class GitHubSettings(StrictModel):
     max_retries: int = Field(default=3, ge=0, le=10)
     max_pages: int = Field(default=50, ge=1, le=1000)
     max_rate_limit_wait: Seconds = 300.0
-    etag_cache_entries: int = Field(default=2048, ge=0)
+    validator_cache_bytes: ByteSize = Field(
+        default=ByteSize(64 * 2**20),
+        ge=0,
+        description="Memory for the ETag/Last-Modified of the last answer to each URL (e.g. 64MiB; 0: off), least "
+        "recently used evicted first: about 2 kB per repository and 35 kB per followed API Insights series.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_settings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "etag_cache_entries" in data:
+            raise ValueError(
+                "etag_cache_entries was replaced by validator_cache_bytes, a size in bytes (e.g. 64MiB; 0 turns the "
+                "cache off)"
+            )
+        return data
 
     @field_validator("api_url")
     @classmethod
