@@ -142,6 +142,13 @@ class GitHubSettings(StrictModel):
         "recently used evicted first: about 2 kB per repository and 35 kB per followed API Insights series.",
     )
 
+    rate_limit_budget: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of each hourly rate limit this exporter may spend; below the rest it waits for the reset.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _replaced_settings(cls, data: Any) -> Any:

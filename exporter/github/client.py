@@ -115,7 +115,9 @@ class GitHubClient:
         self._base = settings.api_url.rstrip("/")
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         self.validators = ValidatorCache(settings.validator_cache_bytes)
-        self.rate_limits = RateLimitTracker(clock, self._export_budget)
+        self.rate_limits = RateLimitTracker(
+            clock, self._export_budget, share=settings.rate_limit_budget, margin=settings.max_concurrency
+        )
         timeout = httpx.Timeout(settings.timeout)
         headers = {"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT}
         self._http = httpx.AsyncClient(
