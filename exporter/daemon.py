@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from exporter import __version__
-from exporter.assembly import build_collectors, demo_settings
+from exporter.assembly import build_collectors, demo_settings, fit_to_budget, planned_requests_per_hour
 from exporter.github.client import GitHubClient
 from exporter.scheduler import CollectorScheduler
 from exporter.settings import Settings
@@ -57,6 +57,18 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
 
+    @staticmethod
+    def _fit_to_budget(settings: Settings) -> Settings:
+        """Stretch every interval when the plan exceeds github.rate_limit_budget (the demo's simulator has more)."""
+        fitted, plan = fit_to_budget(settings)
+        fields = dict(planned_per_hour=round(plan.planned), allowed_per_hour=round(plan.allowed))
+        if plan.stretch > 1:
+            log.warning("planned GitHub requests exceed github.rate_limit_budget: every interval stretched",
+                        stretch=round(plan.stretch, 2), **fields)
+        else:
+            log.info("planned GitHub requests", **fields)
+        return fitted
+
     async def run(self) -> int:
         from exporter.server import LandingInfo, ServeError, create_app, serve
 
@@ -72,9 +84,12 @@ class Daemon:
                 self.options.config_file, simulator.url, simulator.targets(), self.options.overrides
             )
             log.info("demo: GitHub simulator started", url=simulator.url)
+        else:
+            settings = self._fit_to_budget(settings)
 
         store = SnapshotStore(max_age=settings.store.max_age)
         metrics = ExporterMetrics(store.registry)
+        metrics.planned_requests.set(planned_requests_per_hour(settings))
         client = GitHubClient(settings.github, metrics)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
         for collector in build_collectors(settings, client):

@@ -608,6 +608,14 @@ class ApiInsightsCollector(Collector):
     def targets(cls, settings: Settings) -> list[str]:
         return list(settings.targets.orgs)
 
+    @classmethod
+    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
+        """The worst case of the module docstring: every followed series asked each run and each ranking."""
+        o = settings.collectors.api_insights
+        users = o.top_subjects + len(o.users)
+        series = 1 + users + users * max(o.top_actors, 1) + len(o.actors)
+        return series * 3600.0 / o.interval + series * 3600.0 / o.ranking_interval
+
     # -- ownership ---------------------------------------------------------------------------------
 
     def owns_org(self) -> bool:
