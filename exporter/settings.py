@@ -139,7 +139,7 @@ class GitHubSettings(StrictModel):
         default=ByteSize(64 * 2**20),
         ge=0,
         description="Memory for the ETag/Last-Modified of the last answer to each URL (e.g. 64MiB; 0: off), least "
-        "recently used evicted first: about 2 kB per repository and 35 kB per followed API Insights series.",
+        "recently used evicted first: about 11 kB per repository and 33 kB per followed API Insights series.",
     )
 
     rate_limit_budget: float = Field(
