@@ -139,7 +139,15 @@ async def run(scenario: Scenario) -> tuple[Tally, int, int, int]:
         fit = getattr(assembly, "fit_to_budget", None)  # absent before issue 7
         if fit is not None:
             settings, _ = fit(settings)
-        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()), clock=exporter_clock)
+
+        async def wait(seconds: float) -> None:  # a rate-limit wait passes in virtual time, for both sides
+            exporter_clock.advance(seconds)
+            if not scenario.frozen:
+                running.sim.set_clock(exporter_clock())
+
+        client = GitHubClient(
+            settings.github, ExporterMetrics(CollectorRegistry()), clock=exporter_clock, sleep=wait
+        )
         tally = Tally()
         client._http.event_hooks["response"].append(tally.observe)  # the bench's only window on the wire
         collectors = assembly.build_collectors(settings, client, clock=exporter_clock)
@@ -149,6 +157,7 @@ async def run(scenario: Scenario) -> tuple[Tally, int, int, int]:
             now = START
             end = START + scenario.warmup + HOUR
             while now < end:
+                now = max(now, exporter_clock())  # waits moved virtual time on
                 tally.recording = now >= START + scenario.warmup
                 exporter_clock.set(now)
                 ready = [c for c in collectors if due[id(c)] <= now]

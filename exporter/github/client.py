@@ -277,6 +277,7 @@ class GitHubClient:
         self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any
     ) -> httpx.Response:
         async with self._semaphore:
+            await self._respect_hold_off(route)  # again: a limit or the budget may have been reached while queued
             _count_request(route, self._metrics)
             start = time.perf_counter()
             try:
