@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from exporter.collectors import COLLECTORS, Collector
@@ -15,7 +16,10 @@ from exporter.github.client import GitHubClient
 from exporter.settings import ConfigError, Settings, load_settings
 from exporter.sharding import Sharder
 
+# The smallest primary limit GitHub gives (a personal token); the start-up plan is sized against it.
+HOURLY_LIMIT = 5000
 DEMO_INTERVAL = "15s"
+DEMO_RANKING_INTERVAL = "1m"  # API Insights rankings: compressed like the intervals, so the followed set moves
 DEMO_TOKEN = "demo-token"
 
 
@@ -27,6 +31,7 @@ def demo_settings(
     if settings_file is None:
         overrides["targets"] = world_targets
         overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
+        overrides["collectors"]["api_insights"]["ranking_interval"] = DEMO_RANKING_INTERVAL
     for name, value in flags.get("collectors", {}).items():
         overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
     if "sharding" in flags:
@@ -63,6 +68,44 @@ def same_setup(collector: Collector, old: Settings, new: Settings) -> bool:
     """Whether a reload can keep this collector as it is: its section, sharding and GitHub access unchanged."""
     cls = type(collector)
     return cls.options_of(old) == cls.options_of(new) and old.sharding == new.sharding and old.github == new.github
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """Requests per hour the enabled collectors plan, what the budget allows, and the factor intervals grew by."""
+
+    planned: float
+    allowed: float
+    stretch: float
+
+
+def planned_requests_per_hour(settings: Settings) -> float:
+    return sum(
+        cls.planned_requests_per_hour(settings, target)
+        for cls in COLLECTORS.values()
+        if cls.options_of(settings).enabled
+        for target in cls.targets(settings)
+    )
+
+
+def fit_to_budget(settings: Settings) -> tuple[Settings, RequestPlan]:
+    """Settings whose intervals (every `*interval` of every collector) fit github.rate_limit_budget.
+
+    When the plan at the configured intervals exceeds budget * HOURLY_LIMIT, every interval is stretched by the
+    same factor, so each collector keeps its share and the plan fits exactly.
+    """
+    planned = planned_requests_per_hour(settings)
+    allowed = settings.github.rate_limit_budget * HOURLY_LIMIT
+    stretch = max(1.0, planned / allowed)
+    if stretch == 1.0:
+        return settings, RequestPlan(planned, allowed, 1.0)
+    sections = {}
+    for name in COLLECTORS:
+        options = getattr(settings.collectors, name)
+        longer = {f: v * stretch for f, v in options.model_dump().items() if f.endswith("interval")}
+        sections[name] = options.model_copy(update=longer)
+    stretched = settings.model_copy(update={"collectors": settings.collectors.model_copy(update=sections)})
+    return stretched, RequestPlan(planned_requests_per_hour(stretched), allowed, stretch)
 
 
 def check_runnable(settings: Settings) -> None:

@@ -80,7 +80,24 @@ class Daemon:
         if self._simulator is not None:
             sim = self._simulator
             return demo_settings(self.options.config_file, sim.url, sim.targets(), self.options.overrides)
-        return load_runnable_settings(self.options.config_file, self.options.overrides)
+        return self._fit_to_budget(load_runnable_settings(self.options.config_file, self.options.overrides))
+
+    @staticmethod
+    def _fit_to_budget(settings: Settings) -> Settings:
+        """Stretch every interval when the plan exceeds github.rate_limit_budget (the demo's simulator has more)."""
+        from exporter.assembly import fit_to_budget
+
+        fitted, plan = fit_to_budget(settings)
+        fields = dict(planned_per_hour=round(plan.planned), allowed_per_hour=round(plan.allowed))
+        if plan.stretch > 1:
+            log.warning(
+                "planned GitHub requests exceed github.rate_limit_budget: every interval stretched",
+                stretch=round(plan.stretch, 2),
+                **fields,
+            )
+        else:
+            log.info("planned GitHub requests", **fields)
+        return fitted
 
     async def run(self) -> int:
         from exporter.server import LandingInfo, ServeError, create_app, serve
@@ -138,7 +155,7 @@ class Daemon:
 
     async def _start_collecting(self, store: SnapshotStore, metrics: ExporterMetrics) -> None:
         """The demo's simulator (if any), the GitHub client and the scheduler with every collector, started."""
-        from exporter.assembly import build_collectors
+        from exporter.assembly import build_collectors, planned_requests_per_hour
         from exporter.github.client import GitHubClient
         from exporter.scheduler import CollectorScheduler
 
@@ -155,7 +172,10 @@ class Daemon:
                 await self._simulator.stop()
                 raise
             log.info("demo: GitHub simulator started", url=self._simulator.url)
+        else:
+            settings = self.settings = self._fit_to_budget(settings)
 
+        metrics.planned_requests.set(planned_requests_per_hour(settings))
         client = self._client = GitHubClient(settings.github, metrics)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
         for collector in build_collectors(settings, client):

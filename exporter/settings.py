@@ -17,6 +17,7 @@ import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     SecretStr,
@@ -134,7 +135,29 @@ class GitHubSettings(StrictModel):
     max_retries: int = Field(default=3, ge=0, le=10)
     max_pages: int = Field(default=50, ge=1, le=1000)
     max_rate_limit_wait: Seconds = 300.0
-    etag_cache_entries: int = Field(default=2048, ge=0)
+    validator_cache_bytes: ByteSize = Field(
+        default=ByteSize(64 * 2**20),
+        ge=0,
+        description="Memory for the ETag/Last-Modified of the last answer to each URL (e.g. 64MiB; 0: off), least "
+        "recently used evicted first: about 11 kB per repository and 33 kB per followed API Insights series.",
+    )
+
+    rate_limit_budget: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of each hourly rate limit this exporter may spend; below the rest it waits for the reset.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_settings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "etag_cache_entries" in data:
+            raise ValueError(
+                "etag_cache_entries was replaced by validator_cache_bytes, a size in bytes (e.g. 64MiB; 0 turns the "
+                "cache off)"
+            )
+        return data
 
     @field_validator("api_url")
     @classmethod
@@ -233,6 +256,12 @@ class ApiInsightsSettings(CollectorSettings):
     top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
     top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
     forget_after: Seconds = 3600.0
+    ranking_interval: Seconds = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the rankings (subject-stats, user-stats, route-stats) that pick who is followed "
+        "are refreshed; they change slowly, and each refresh costs one request per followed user and actor.",
+    )
 
     @field_validator("users")
     @classmethod

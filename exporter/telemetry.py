@@ -119,6 +119,12 @@ class ExporterMetrics:
             ["collector", "target"],
             registry=registry,
         )
+        self.planned_requests = Gauge(
+            "github_exporter_planned_requests_per_hour",
+            "GitHub requests per hour the collectors plan at their effective intervals (at most "
+            "github.rate_limit_budget of a 5,000/h limit; intervals are stretched at start-up to fit).",
+            registry=registry,
+        )
         self.collector_runs = Counter(
             "github_exporter_collector_runs",
             "Runs of the collector for this target, successful or not.",

@@ -162,9 +162,8 @@ def make_trouble(demo: Demo) -> None:
 
     The client retries both, so collector runs still succeed and no alert is touched.
     """
-    demo.control(
-        "faults", {"kind": "status", "status": 502, "count": 1, "route": "/orgs/{org}/insights/api/summary-stats"}
-    )
+    time_stats = "/orgs/{org}/insights/api/time-stats"  # asked by every API Insights run
+    demo.control("faults", {"kind": "status", "status": 502, "count": 1, "route": time_stats})
     demo.control("secondary-limit", {"status": 403, "retry_after": 1, "requests": 1})
 
 

@@ -33,12 +33,14 @@ top of its ranking (`sort=total_request_count`, `direction=desc`,
 
 Counters (org, user, actor) come from time-stats buckets through
 LateDataCounter: late data is counted once, and the first run after start-up,
-or after something starts being followed, is a baseline. Gauges named
-`*window_*` (from summary-stats, subject-stats, route-stats) and the
-`*_last_*_timestamp_seconds` times cover the trailing `summary_window`
-(promtool forbids "summary" in a metric name); a null time (nothing rate
-limited in the window) exports no sample. API Insights data is 4-6 hours
-late, so a window shorter than that shows little. The snapshot is complete
+or after something starts being followed, is a baseline. The org's, users'
+and actors' `*window_*` gauges are summed from the same time-stats buckets
+(whole buckets that start within the trailing `summary_window`; promtool
+forbids "summary" in a metric name), so summary-stats is never asked. The
+subjects' and routes' `*window_*` gauges and the `*_last_*_timestamp_seconds`
+times come from the rankings; a null time (nothing rate limited in the
+window) exports no sample. API Insights data is 4-6 hours late, so a window
+shorter than that shows little. The snapshot is complete
 per run: a subject, user or actor that leaves the followed set loses its
 series at the next run; its counter state is kept for `forget_after` (so a
 quick return continues its counters) and then dropped.
@@ -50,11 +52,19 @@ U = len(users), C = len(actors), and A' = max(A, 1):
     series          <= 6 + 4*S + 5*(S + U) + (7 + 4*R) * ((S + U) * A' + C)
 Defaults (S=10, A=3, R=10, U=C=0): at most 10 users, 30 actors, 1506 series.
 
-Requests per run, per org: 2 (org) + 1 (subject-stats, when S > 0) + one
-per configured login, once + per followed user 1 user-stats (when A > 0) and
-2 (time and summary stats) + per followed actor 3 (time, summary and route
-stats, the last when R > 0); listings are single pages while N <= 100. With
-the defaults at most 3 + 30 + 90 = 123, whatever the size of the org.
+Requests, per org: every run asks time-stats once for the org, once per
+followed user and once per followed actor (1 + 10 + 30 = 41 with the
+defaults). The rankings (subject-stats when S > 0, user-stats per followed
+user when A > 0, route-stats per followed actor when R > 0; again 41) are
+asked at the first run of each `ranking_interval` (default 1h); listings are
+single pages while N <= 100; a configured login is looked up once. With the
+defaults and 5-minute runs at most 12 * 41 + 41 = 533 per hour, whatever the
+size of the org.
+
+Every URL repeats until its window moves, so an unchanged answer is a free
+304: time-stats starts at the look-back rounded down to 6 hours
+(WINDOW_ALIGNMENT) and the rankings at the summary window rounded down to
+`ranking_interval`; neither sends max_timestamp ("until now").
 
 Sharding: followed users and actors are split across replicas independently of
 which replica owns the org, so one large org spreads its per-actor work. Hence
@@ -91,13 +101,10 @@ log = structlog.get_logger(__name__)
 FAMILY = "api_insights"
 _BASE = "/orgs/{org}/insights/api"
 TIME_STATS = f"{_BASE}/time-stats"
-SUMMARY_STATS = f"{_BASE}/summary-stats"
 SUBJECT_STATS = f"{_BASE}/subject-stats"
 USER_STATS = f"{_BASE}/user-stats/{{user_id}}"
 USER_TIME_STATS = f"{_BASE}/time-stats/users/{{user_id}}"
-USER_SUMMARY_STATS = f"{_BASE}/summary-stats/users/{{user_id}}"
 ACTOR_TIME_STATS = f"{_BASE}/time-stats/{{actor_type}}/{{actor_id}}"
-ACTOR_SUMMARY_STATS = f"{_BASE}/summary-stats/{{actor_type}}/{{actor_id}}"
 ROUTE_STATS = f"{_BASE}/route-stats/{{actor_type}}/{{actor_id}}"
 USER_BY_LOGIN = "/users/{username}"
 
@@ -107,13 +114,21 @@ ACTOR_TYPES = ("installation", "classic_pat", "fine_grained_pat", "oauth_app", "
 SUBJECT_ACTOR_TYPES = {"installation": "installation"}
 PAGE_MAX = 100
 RANKING = "total_request_count"
+# The time-stats window starts on these boundaries (a multiple of every timestamp_increment), so its URL repeats.
+WINDOW_ALIGNMENT = 6 * 3600.0
 
 ORG = ("org",)
 SUBJECT = ("org", "subject_type", "subject_name")
 USER = ("org", "user_id")
 ACTOR = ("org", "actor_type", "actor_id")
 ROUTE = ("org", "actor_type", "actor_id", "http_method", "route")
-WINDOW = "over the trailing collectors.api_insights.summary_window"
+# Gauges summed from time-stats buckets: whole buckets, those that start within the window.
+BUCKETS = "summed from the time-stats buckets that start within the trailing collectors.api_insights.summary_window"
+# Gauges from the rankings: refreshed every ranking_interval over a window aligned to it.
+RANKED = (
+    "over the summary window rounded back to the last collectors.api_insights.ranking_interval boundary, as of the "
+    "last ranking refresh (every ranking_interval)"
+)
 
 # -- the org --------------------------------------------------------------------------------------
 
@@ -146,24 +161,24 @@ SUMMARY_REQUESTS = metric(
     FAMILY,
     "github_api_insights_window_requests",
     "gauge",
-    "API requests in the org over the trailing collectors.api_insights.summary_window.",
+    f"API requests in the org, {BUCKETS}.",
     ORG,
-    f"GET {SUMMARY_STATS}: total_request_count",
+    f"GET {TIME_STATS}: total_request_count (sum of buckets)",
 )
 SUMMARY_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_window_rate_limited_requests",
     "gauge",
-    "Rate-limited API requests in the org over the trailing summary window.",
+    f"Rate-limited API requests in the org, {BUCKETS}.",
     ORG,
-    f"GET {SUMMARY_STATS}: rate_limited_request_count",
+    f"GET {TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 SUMMARY_WINDOW = metric(
     FAMILY,
     "github_api_insights_window_seconds",
     "gauge",
     "Length of the trailing window (collectors.api_insights.summary_window) the github_api_insights_*window_* gauges "
-    "and *_last_*_timestamp_seconds cover.",
+    "and *_last_*_timestamp_seconds cover (the rankings' window may start up to ranking_interval earlier).",
     ORG,
     "configuration collectors.api_insights.summary_window",
 )
@@ -174,7 +189,7 @@ SUBJECT_REQUESTS = metric(
     FAMILY,
     "github_api_insights_subject_window_requests",
     "gauge",
-    f"API requests by a subject (a user or a GitHub App) {WINDOW}; only the collectors.api_insights.top_subjects "
+    f"API requests by a subject (a user or a GitHub App) {RANKED}; only the collectors.api_insights.top_subjects "
     "busiest subjects.",
     SUBJECT,
     f"GET {SUBJECT_STATS}: total_request_count",
@@ -183,7 +198,7 @@ SUBJECT_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_subject_window_rate_limited_requests",
     "gauge",
-    f"Rate-limited API requests by a subject {WINDOW}; top subjects only.",
+    f"Rate-limited API requests by a subject {RANKED}; top subjects only.",
     SUBJECT,
     f"GET {SUBJECT_STATS}: rate_limited_request_count",
 )
@@ -191,7 +206,8 @@ SUBJECT_LAST_REQUEST = metric(
     FAMILY,
     "github_api_insights_subject_last_request_timestamp_seconds",
     "gauge",
-    "Time of the subject's last API request within the summary window; top subjects only.",
+    "Time of the subject's last API request within the summary window, as of the last ranking refresh; top "
+    "subjects only.",
     SUBJECT,
     f"GET {SUBJECT_STATS}: last_request_timestamp",
 )
@@ -228,17 +244,17 @@ USER_SUMMARY_REQUESTS = metric(
     FAMILY,
     "github_api_insights_user_window_requests",
     "gauge",
-    f"API requests in the org by a followed user {WINDOW}.",
+    f"API requests in the org by a followed user, {BUCKETS}.",
     USER,
-    f"GET {USER_SUMMARY_STATS}: total_request_count",
+    f"GET {USER_TIME_STATS}: total_request_count (sum of buckets)",
 )
 USER_SUMMARY_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_user_window_rate_limited_requests",
     "gauge",
-    f"Rate-limited API requests in the org by a followed user {WINDOW}.",
+    f"Rate-limited API requests in the org by a followed user, {BUCKETS}.",
     USER,
-    f"GET {USER_SUMMARY_STATS}: rate_limited_request_count",
+    f"GET {USER_TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 USER_INFO = metric(
     FAMILY,
@@ -273,24 +289,24 @@ ACTOR_SUMMARY_REQUESTS = metric(
     FAMILY,
     "github_api_insights_actor_window_requests",
     "gauge",
-    f"API requests in the org by a followed actor {WINDOW}.",
+    f"API requests in the org by a followed actor, {BUCKETS}.",
     ACTOR,
-    f"GET {ACTOR_SUMMARY_STATS}: total_request_count",
+    f"GET {ACTOR_TIME_STATS}: total_request_count (sum of buckets)",
 )
 ACTOR_SUMMARY_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_actor_window_rate_limited_requests",
     "gauge",
-    f"Rate-limited API requests in the org by a followed actor {WINDOW}.",
+    f"Rate-limited API requests in the org by a followed actor, {BUCKETS}.",
     ACTOR,
-    f"GET {ACTOR_SUMMARY_STATS}: rate_limited_request_count",
+    f"GET {ACTOR_TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 ACTOR_LAST_REQUEST = metric(
     FAMILY,
     "github_api_insights_actor_last_request_timestamp_seconds",
     "gauge",
-    "Time of a followed actor's last API request within the summary window; only for actors found through user-stats "
-    "or subject-stats.",
+    "Time of a followed actor's last API request within the summary window, as of the last ranking refresh; only for "
+    "actors found through user-stats or subject-stats.",
     ACTOR,
     f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_request_timestamp",
 )
@@ -319,7 +335,7 @@ ROUTE_REQUESTS = metric(
     FAMILY,
     "github_api_insights_route_window_requests",
     "gauge",
-    f"API requests by a followed actor to one route (GitHub's route template) {WINDOW}; the "
+    f"API requests by a followed actor to one route (GitHub's route template) {RANKED}; the "
     "collectors.api_insights.top_routes busiest routes per actor.",
     ROUTE,
     f"GET {ROUTE_STATS}: total_request_count",
@@ -328,7 +344,7 @@ ROUTE_RATE_LIMITED = metric(
     FAMILY,
     "github_api_insights_route_window_rate_limited_requests",
     "gauge",
-    f"Rate-limited API requests by a followed actor to one route {WINDOW}; top routes only.",
+    f"Rate-limited API requests by a followed actor to one route {RANKED}; top routes only.",
     ROUTE,
     f"GET {ROUTE_STATS}: rate_limited_request_count",
 )
@@ -336,7 +352,8 @@ ROUTE_LAST_REQUEST = metric(
     FAMILY,
     "github_api_insights_route_last_request_timestamp_seconds",
     "gauge",
-    "Time of a followed actor's last request to the route within the summary window; top routes only.",
+    "Time of a followed actor's last request to the route within the summary window, as of the last ranking "
+    "refresh; top routes only.",
     ROUTE,
     f"GET {ROUTE_STATS}: last_request_timestamp",
 )
@@ -484,6 +501,15 @@ class FollowPlan:
     actors: dict[ActorKey, ActorMeta] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """One refresh of the rankings: its slot (now // ranking_interval), the follow plan and owned actors' routes."""
+
+    slot: int
+    plan: FollowPlan
+    routes: dict[ActorKey, list[RouteRow]]
+
+
 class RequestCounters:
     """The pair of late-data counters (all requests, rate-limited ones) for one series."""
 
@@ -576,10 +602,19 @@ class ApiInsightsCollector(Collector):
         self._users: dict[int, Followed] = {}
         self._actors: dict[ActorKey, Followed] = {}
         self._logins: dict[str, int | None] = {}  # configured login (lower case) -> user id, None if not found
+        self._ranking: Ranking | None = None  # the last refresh of who is followed, reused until its slot ends
 
     @classmethod
     def targets(cls, settings: Settings) -> list[str]:
         return list(settings.targets.orgs)
+
+    @classmethod
+    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
+        """The worst case of the module docstring: every followed series asked each run and each ranking."""
+        o = settings.collectors.api_insights
+        users = o.top_subjects + len(o.users)
+        series = 1 + users + users * max(o.top_actors, 1) + len(o.actors)
+        return series * 3600.0 / o.interval + series * 3600.0 / o.ranking_interval
 
     # -- ownership ---------------------------------------------------------------------------------
 
@@ -595,8 +630,24 @@ class ApiInsightsCollector(Collector):
     # -- requests ----------------------------------------------------------------------------------
 
     def _window_start(self, now: float) -> float:
-        step = parse_duration(self.options.timestamp_increment)
-        return math.floor((now - self.options.lookback) / step) * step
+        """Start of the time-stats query: the look-back (and summary window) rounded down to WINDOW_ALIGNMENT.
+
+        It moves four times a day, so between two moves every run asks the same URL and GitHub answers an
+        unchanged series with a free 304.
+        """
+        span = max(self.options.lookback, self.options.summary_window)
+        return math.floor((now - span) / WINDOW_ALIGNMENT) * WINDOW_ALIGNMENT
+
+    def _ranked_since(self, now: float) -> float:
+        """Start of the rankings' window: the summary window rounded down to the ranking interval."""
+        step = self.options.ranking_interval
+        return math.floor((now - self.options.summary_window) / step) * step
+
+    def _window_totals(self, buckets: list[tuple[float, float, float]], now: float) -> tuple[float, float]:
+        """Requests and rate-limited requests of the buckets that start within the trailing summary window."""
+        since = now - self.options.summary_window
+        inside = [(total, limited) for start, total, limited in buckets if since <= start < now]
+        return sum(t for t, _ in inside), sum(r for _, r in inside)
 
     async def _time_stats(
         self, route: str, window_start: float, window_end: float | None = None, **path: Any
@@ -607,26 +658,15 @@ class ApiInsightsCollector(Collector):
         response = await self.client.get(route, family=FAMILY, params=params, org=self.target, **path)
         return time_buckets(response.data if response.data is not None else [], route)
 
-    async def _summary(self, route: str, now: float, **path: Any) -> tuple[float, float]:
-        response = await self.client.get(
-            route,
-            family=FAMILY,
-            params={"min_timestamp": iso(now - self.options.summary_window), "max_timestamp": iso(now)},
-            org=self.target,
-            **path,
-        )
-        data = response.data or {}
-        if not isinstance(data, dict):
-            raise MalformedResponseError(f"{route}: expected an object", endpoint=route)
-        return count(data, "total_request_count", route), count(data, "rate_limited_request_count", route)
-
-    async def _top(self, route: str, limit: int, lo: float, hi: float, **path: Any) -> list[dict[str, Any]]:
-        """The `limit` busiest rows of a listing over [lo, hi], reading only the pages they need."""
+    async def _top(
+        self, route: str, limit: int, lo: float, hi: float | None, **path: Any
+    ) -> list[dict[str, Any]]:
+        """The `limit` busiest rows of a listing over [lo, hi] (hi None: until now), reading only the pages needed."""
         if limit <= 0:
             return []
         params = {
             "min_timestamp": iso(lo),
-            "max_timestamp": iso(hi),
+            "max_timestamp": None if hi is None else iso(hi),
             "sort": RANKING,
             "direction": "desc",
             "per_page": min(limit, PAGE_MAX),
@@ -639,7 +679,7 @@ class ApiInsightsCollector(Collector):
         ]
         return objects(rows, route)
 
-    async def _subjects(self, lo: float, hi: float) -> list[SubjectRow]:
+    async def _subjects(self, lo: float, hi: float | None) -> list[SubjectRow]:
         rows = await self._top(SUBJECT_STATS, self.options.top_subjects, lo, hi)
         return [
             SubjectRow(
@@ -651,7 +691,7 @@ class ApiInsightsCollector(Collector):
             for r in rows
         ]
 
-    async def _user_actors(self, user_id: int, lo: float, hi: float) -> list[tuple[ActorKey, str, Stats]]:
+    async def _user_actors(self, user_id: int, lo: float, hi: float | None) -> list[tuple[ActorKey, str, Stats]]:
         rows = await self._top(USER_STATS, self.options.top_actors, lo, hi, user_id=user_id)
         found = []
         for r in rows:
@@ -663,7 +703,7 @@ class ApiInsightsCollector(Collector):
             found.append((key, str(r.get("actor_name") or ""), Stats.of(r, USER_STATS)))
         return found
 
-    async def _routes(self, key: ActorKey, lo: float, hi: float) -> list[RouteRow]:
+    async def _routes(self, key: ActorKey, lo: float, hi: float | None) -> list[RouteRow]:
         rows = await self._top(
             ROUTE_STATS, self.options.top_routes, lo, hi, actor_type=key.actor_type, actor_id=key.actor_id
         )
@@ -688,7 +728,7 @@ class ApiInsightsCollector(Collector):
                 self._logins[key] = identifier(data, "id", USER_BY_LOGIN)
         return self._logins[key]
 
-    async def _plan(self, lo: float, hi: float) -> FollowPlan:
+    async def _plan(self, lo: float, hi: float | None) -> FollowPlan:
         """Who to follow over [lo, hi]: configured users and actors, the top subjects and their actors."""
         plan = FollowPlan(subjects=await self._subjects(lo, hi))
         for user in self.options.users:
@@ -715,48 +755,54 @@ class ApiInsightsCollector(Collector):
 
     # -- a run -------------------------------------------------------------------------------------
 
+    async def _rank(self, now: float) -> Ranking:
+        """Refresh who is followed (subject-stats, user-stats) and the routes of owned actors (route-stats).
+
+        The window starts at an aligned boundary and has no max_timestamp, so the URLs repeat within a
+        ranking interval and an unchanged ranking is answered 304.
+        """
+        since = self._ranked_since(now)
+        plan = await self._plan(since, None)
+        actors = sorted(k for k in plan.actors if self.owns_actor(k))
+        routes = await concurrently(self._routes(k, since, None) for k in actors)
+        return Ranking(math.floor(now / self.options.ranking_interval), plan, dict(zip(actors, routes, strict=True)))
+
     async def collect(self) -> list[Metric]:
         now = self._clock()
         window_start = self._window_start(now)
-        lo = now - self.options.summary_window
-        plan = await self._plan(lo, now)
+        ranking = self._ranking
+        if ranking is None or ranking.slot != math.floor(now / self.options.ranking_interval):
+            ranking = await self._rank(now)
+        plan = ranking.plan
         owner = self.owns_org()
         users = sorted(u for u in plan.users if self.owns_user(u))
         actors = sorted(k for k in plan.actors if self.owns_actor(k))
 
-        async def org() -> tuple[list[tuple[float, float, float]], tuple[float, float]] | None:
-            if not owner:
-                return None
-            return await self._time_stats(TIME_STATS, window_start), await self._summary(SUMMARY_STATS, now)
-
-        async def user(user_id: int) -> tuple[list[tuple[float, float, float]], tuple[float, float]]:
-            return (
-                await self._time_stats(USER_TIME_STATS, window_start, user_id=user_id),
-                await self._summary(USER_SUMMARY_STATS, now, user_id=user_id),
-            )
-
-        async def actor(key: ActorKey) -> tuple[list[tuple[float, float, float]], tuple[float, float], list[RouteRow]]:
-            return (
-                await self._time_stats(
-                    ACTOR_TIME_STATS, window_start, actor_type=key.actor_type, actor_id=key.actor_id
-                ),
-                await self._summary(ACTOR_SUMMARY_STATS, now, actor_type=key.actor_type, actor_id=key.actor_id),
-                await self._routes(key, lo, now),
-            )
+        async def org() -> list[tuple[float, float, float]] | None:
+            return await self._time_stats(TIME_STATS, window_start) if owner else None
 
         # Everything is fetched before any counter moves, so a failed run leaves no trace in the state.
         # One task per kind of result keeps each result's own type; concurrently() awaits them together.
         org_task = asyncio.ensure_future(org())
-        users_task = asyncio.ensure_future(concurrently(user(u) for u in users))
-        actors_task = asyncio.ensure_future(concurrently(actor(k) for k in actors))
+        users_task = asyncio.ensure_future(
+            concurrently(self._time_stats(USER_TIME_STATS, window_start, user_id=u) for u in users)
+        )
+        actors_task = asyncio.ensure_future(
+            concurrently(
+                self._time_stats(ACTOR_TIME_STATS, window_start, actor_type=k.actor_type, actor_id=k.actor_id)
+                for k in actors
+            )
+        )
         await concurrently([org_task, users_task, actors_task])
         org_data, user_data, actor_data = org_task.result(), users_task.result(), actors_task.result()
+        self._ranking = ranking
 
         families: list[Metric | None] = []
         if org_data is not None:
-            families += self._org_families(org_data[0], org_data[1], window_start, plan.subjects)
+            families += self._org_families(org_data, window_start, now, plan.subjects)
         families += self._user_families(plan, users, user_data, window_start, now)
-        families += self._actor_families(plan, actors, actor_data, window_start, now)
+        routes = [ranking.routes.get(k, []) for k in actors]
+        families += self._actor_families(plan, actors, list(zip(actor_data, routes, strict=True)), window_start, now)
         self._forget(now)
         log.debug(
             "API Insights run",
@@ -772,11 +818,12 @@ class ApiInsightsCollector(Collector):
     def _org_families(
         self,
         buckets: list[tuple[float, float, float]],
-        summary: tuple[float, float],
         window_start: float,
+        now: float,
         subjects: list[SubjectRow],
     ) -> list[Metric | None]:
         self._org_counters.observe(buckets, window_start)
+        summary = self._window_totals(buckets, now)
         with_data = [start for start, total, _ in buckets if total > 0]
         if with_data:
             self._latest_data = max(with_data + ([self._latest_data] if self._latest_data else []))
@@ -799,12 +846,12 @@ class ApiInsightsCollector(Collector):
         self,
         plan: FollowPlan,
         users: list[int],
-        data: list[tuple[list[tuple[float, float, float]], tuple[float, float]]],
+        data: list[list[tuple[float, float, float]]],
         window_start: float,
         now: float,
     ) -> list[Metric | None]:
         counters, summaries, info = [], [], []
-        for user_id, (buckets, summary) in zip(users, data, strict=False):
+        for user_id, buckets in zip(users, data, strict=False):
             state = self._users.get(user_id)
             if state is None:
                 state = self._users[user_id] = Followed(RequestCounters(), now)
@@ -813,7 +860,7 @@ class ApiInsightsCollector(Collector):
             state.counters.observe(buckets, window_start)
             labels = (self.target, str(user_id))
             counters.append((labels, state.counters))
-            summaries.append((labels, summary))
+            summaries.append((labels, self._window_totals(buckets, now)))
             if state.login:
                 info.append(((*labels, state.login), 1.0))
         return [
@@ -828,12 +875,12 @@ class ApiInsightsCollector(Collector):
         self,
         plan: FollowPlan,
         actors: list[ActorKey],
-        data: list[tuple[list[tuple[float, float, float]], tuple[float, float], list[RouteRow]]],
+        data: list[tuple[list[tuple[float, float, float]], list[RouteRow]]],
         window_start: float,
         now: float,
     ) -> list[Metric | None]:
         counters, summaries, times, info, routes = [], [], [], [], []
-        for key, (buckets, summary, route_rows) in zip(actors, data, strict=False):
+        for key, (buckets, route_rows) in zip(actors, data, strict=False):
             state = self._actors.get(key)
             if state is None:
                 state = self._actors[key] = Followed(RequestCounters(), now)
@@ -844,7 +891,7 @@ class ApiInsightsCollector(Collector):
             state.counters.observe(buckets, window_start)
             labels = (self.target, key.actor_type, str(key.actor_id))
             counters.append((labels, state.counters))
-            summaries.append((labels, summary))
+            summaries.append((labels, self._window_totals(buckets, now)))
             if meta.stats is not None:
                 times.append((labels, meta.stats))
             m = state.meta

@@ -71,6 +71,14 @@ class Collector(ABC):
     async def collect(self) -> list[Metric]:
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
 
+    @classmethod
+    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
+        """Requests per hour one target costs at the configured intervals, for the rate-limit budget's plan.
+
+        At least one per run; collectors that know better (API Insights) say more.
+        """
+        return 3600.0 / cls.options_of(settings).interval
+
     def initial(self) -> list[Metric]:
         """Families served from start-up until the first run publishes, e.g. counters at 0.
 

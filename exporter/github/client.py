@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -35,6 +34,7 @@ from exporter.github.errors import (
     TransportError,
 )
 from exporter.github.ratelimit import Budget, RateLimitTracker
+from exporter.github.validators import ValidatorCache
 from exporter.settings import GitHubSettings
 from exporter.telemetry import ExporterMetrics
 
@@ -64,13 +64,6 @@ class Response:
     data: Any
     headers: httpx.Headers
     not_modified: bool = False
-
-
-@dataclass
-class _CacheEntry:
-    etag: str | None
-    last_modified: str | None
-    data: Any
 
 
 def build_auth(settings: GitHubSettings) -> httpx.Auth | None:
@@ -121,8 +114,10 @@ class GitHubClient:
         self._sleep = sleep
         self._base = settings.api_url.rstrip("/")
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
-        self.rate_limits = RateLimitTracker(clock, self._export_budget)
+        self.validators = ValidatorCache(settings.validator_cache_bytes)
+        self.rate_limits = RateLimitTracker(
+            clock, self._export_budget, share=settings.rate_limit_budget, margin=settings.max_concurrency
+        )
         timeout = httpx.Timeout(settings.timeout)
         headers = {"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT}
         self._http = httpx.AsyncClient(
@@ -231,12 +226,9 @@ class GitHubClient:
         while True:
             await self._respect_hold_off(route)
             headers = {"X-GitHub-Api-Version": self._api_version(family)}
-            cached = self._cache.get(cache_key) if cache_key else None
+            cached = self.validators.get(cache_key) if cache_key else None
             if cached is not None:
-                if cached.etag:
-                    headers["If-None-Match"] = cached.etag
-                if cached.last_modified:
-                    headers["If-Modified-Since"] = cached.last_modified
+                headers.update(cached.conditional_headers())
             # A POST creates something (a billing export): retrying one that may have
             # reached GitHub could create it twice, so only idempotent GETs are retried.
             retries_left = attempts < self._settings.max_retries and method == "GET"
@@ -253,7 +245,7 @@ class GitHubClient:
             status = response.status_code
             if status == 304 and cached is not None:
                 self._metrics.api_not_modified.labels(route).inc()
-                return Response(status, cached.data, response.headers, not_modified=True)
+                return Response(status, cached.data(), response.headers, not_modified=True)
             if 200 <= status < 300:
                 return self._success(response, route, cache_key)
 
@@ -285,6 +277,7 @@ class GitHubClient:
         self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any
     ) -> httpx.Response:
         async with self._semaphore:
+            await self._respect_hold_off(route)  # again: a limit or the budget may have been reached while queued
             _count_request(route, self._metrics)
             start = time.perf_counter()
             try:
@@ -305,17 +298,8 @@ class GitHubClient:
         except ValueError:
             self._metrics.api_failures.labels(route).inc()
             raise MalformedResponseError(f"{route}: response is not JSON", endpoint=route, status=status) from None
-        if (
-            cache_key
-            and self._settings.etag_cache_entries
-            and (response.headers.get("etag") or response.headers.get("last-modified"))
-        ):
-            self._cache[cache_key] = _CacheEntry(
-                response.headers.get("etag"), response.headers.get("last-modified"), data
-            )
-            self._cache.move_to_end(cache_key)
-            while len(self._cache) > self._settings.etag_cache_entries:
-                self._cache.popitem(last=False)
+        if cache_key:
+            self.validators.remember(cache_key, response.headers, response.content)
         return Response(status, data, response.headers)
 
     async def _respect_hold_off(self, route: str) -> None:

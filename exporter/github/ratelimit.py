@@ -21,13 +21,24 @@ class Budget:
 
 
 class RateLimitTracker:
-    """Remembers each resource's budget and when requests may go out again."""
+    """Remembers each resource's budget and when requests may go out again.
+
+    `share` is the part of each hourly limit this exporter may spend (github.rate_limit_budget): once
+    x-ratelimit-remaining, less the `margin` requests that may still be in flight, falls below the rest,
+    (1 - share) * limit, requests wait for the reset, whoever else spends the token.
+    """
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, on_update: Callable[[str, Budget], None] | None = None
+        self,
+        clock: Callable[[], float] = time.time,
+        on_update: Callable[[str, Budget], None] | None = None,
+        share: float = 1.0,
+        margin: int = 0,
     ) -> None:
         self._clock = clock
         self._on_update = on_update
+        self._reserve = 1.0 - share
+        self._margin = margin
         self.budgets: dict[str, Budget] = {}
         self._resource_of_endpoint: dict[str, str] = {}
         self._blocked_until: dict[str, float] = {}  # resource, or "*" for a secondary limit
@@ -45,7 +56,7 @@ class RateLimitTracker:
         self._resource_of_endpoint[endpoint] = resource
         budget = Budget(limit, remaining, reset_at)
         self.budgets[resource] = budget
-        if remaining <= 0:
+        if remaining <= 0 or (self._reserve and remaining - self._margin <= self._reserve * limit):
             self._blocked_until[resource] = max(self._blocked_until.get(resource, 0.0), reset_at)
         if self._on_update:
             self._on_update(resource, budget)

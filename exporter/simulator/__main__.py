@@ -20,9 +20,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="accepted token (repeatable); none given accepts any token")
     parser.add_argument("--app-id", type=int, default=None, help="the GitHub App id JWTs must name")
     parser.add_argument("--demo", action="store_true", help="compressed time: insights data fills within minutes")
+    parser.add_argument("--users", type=int, default=None, help="users per organisation")
+    parser.add_argument("--actors", type=int, default=None, help="API Insights actors per organisation")
+    parser.add_argument("--repos", type=int, default=None, help="repositories per organisation")
+    parser.add_argument("--heavy-tailed", action="store_true", help="most people's tokens idle for hours")
     args = parser.parse_args(argv)
 
-    options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id}
+    options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id,
+               "heavy_tailed": args.heavy_tailed}
+    options.update({k: v for k in ("users", "actors", "repos") if (v := getattr(args, k)) is not None})
     if args.orgs:
         options["orgs"] = tuple(args.orgs)
     config = SimulatorConfig.demo(**options) if args.demo else SimulatorConfig(**options)

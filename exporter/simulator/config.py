@@ -27,6 +27,9 @@ class SimulatorConfig:
     # Share of a noisy actor's requests that are rate limited, drawn per actor
     # from [lo, hi); quiet actors get 0.2-1%.
     noisy_rate_limited_share: tuple[float, float] = (0.05, 0.12)
+    # Heavy-tailed activity: a few people's tokens busy every hour, most idle for hours (bots stay on).
+    # Off by default, which keeps every actor active in every bucket as the tests' figures assume.
+    heavy_tailed: bool = False
 
     # Authentication. Empty `tokens` accepts any non-empty token.
     tokens: tuple[str, ...] = ()

@@ -143,9 +143,12 @@ class OrgTraffic:
         stamp = start.to_bytes(8, "big", signed=True)
         totals, limited = array("i"), array("i")
         offsets, limited_offsets = array("H"), array("H")
+        hour = (start // 3600).to_bytes(8, "big", signed=True)
         for actor, key in zip(self.actors, self._keys, strict=False):
             d = hashlib.blake2b(key + stamp, digest_size=64).digest()
             level = actor.base_rate * (bot if actor.type == "installation" else human) * (0.7 + d[0] / 427)
+            if actor.activity < 1.0 and hashlib.blake2b(key + hour, digest_size=2).digest()[0] >= 256 * actor.activity:
+                level = 0.0  # an idle hour
             burst = d[1] < 3  # about one bucket in 85: a short burst of rate limiting
             share2 = actor.rate_limited_share / 128
             for j, (_, weight) in enumerate(actor.routes):

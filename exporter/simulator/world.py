@@ -129,6 +129,8 @@ class Actor:
     rate_limited_share: float
     noisy: bool
     routes: tuple[tuple[int, float], ...]
+    # Share of hours in which the actor makes any request at all (see World's `heavy_tailed`).
+    activity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,10 @@ class World:
         routes: int = 20,
         noisy_actors: int = 2,
         noisy_rate_limited_share: tuple[float, float] = (0.05, 0.12),
+        heavy_tailed: bool = False,
     ) -> None:
         self.seed = seed
+        self.heavy_tailed = heavy_tailed
         self.noisy_rate_limited_share = noisy_rate_limited_share
         self.enterprise = enterprise
         self.enterprise_id = 1 + stable_hash(seed, "enterprise", enterprise) % 99_999
@@ -214,7 +218,7 @@ class World:
     def from_config(cls, c: SimulatorConfig) -> World:
         return cls(c.seed, c.orgs, enterprise=c.enterprise, teams=c.teams, repos=c.repos, users=c.users,
                    apps=c.apps, actors=c.actors, routes=c.routes, noisy_actors=c.noisy_actors,
-                   noisy_rate_limited_share=c.noisy_rate_limited_share)
+                   noisy_rate_limited_share=c.noisy_rate_limited_share, heavy_tailed=c.heavy_tailed)
 
     def org(self, login: str) -> Org | None:
         """Organisation names are not case sensitive on GitHub."""
@@ -325,4 +329,16 @@ class World:
         raw = [1.0 / (rank + 1) for rank in range(k)]
         weights = tuple((r, w / sum(raw)) for r, w in zip(picked, raw, strict=False))
         return Actor(actor_type, actor_id, name, subject_type, subject_id, subject_name,
-                     integration_id, oauth_id, base, share, noisy, weights)
+                     integration_id, oauth_id, base, share, noisy, weights,
+                     self._activity(login, actor_type, actor_id, noisy))
+
+    def _activity(self, login: str, actor_type: str, actor_id: int, noisy: bool) -> float:
+        """Share of hours an actor is active: 1 in a steady world; heavy-tailed otherwise.
+
+        Installations and noisy actors are bots and always on. People's tokens follow a Pareto-like
+        tail: about one in seven is busy every hour, most are idle for hours between bursts.
+        """
+        if not self.heavy_tailed or noisy or actor_type == "installation":
+            return 1.0
+        u = max(unit(self.seed, "activity", login, actor_id), 1e-3)
+        return min(1.0, 0.05 / (u * math.sqrt(u)))  # 0.05 * u ** -1.5

@@ -194,24 +194,64 @@ async def test_one_run_with_defaults_on_the_demo_world(harness: Harness) -> None
     # 10 top subjects: 3 installations and 7 users, whose top 3 actors are 13 actors: 16 actors.
     assert counts == {
         f"{INSIGHTS}/time-stats": 1,
-        f"{INSIGHTS}/summary-stats": 1,
         f"{INSIGHTS}/subject-stats": 1,
         f"{INSIGHTS}/user-stats/{{user_id}}": 7,
         f"{INSIGHTS}/time-stats/users/{{user_id}}": 7,
-        f"{INSIGHTS}/summary-stats/users/{{user_id}}": 7,
         f"{INSIGHTS}/time-stats/{{actor_type}}/{{actor_id}}": 16,
-        f"{INSIGHTS}/summary-stats/{{actor_type}}/{{actor_id}}": 16,
         f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}": 16,
     }
-    assert sum(counts.values()) == 72
+    assert sum(counts.values()) == 48
     assert len(samples(families)) == 485
 
 
+RANKINGS = (
+    f"{INSIGHTS}/subject-stats",
+    f"{INSIGHTS}/user-stats/{{user_id}}",
+    f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}",
+)
+
+
+async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(harness: Harness) -> None:
+    """GitHub's data stands still (the simulator's clock) while the exporter runs every 5 minutes for an hour.
+
+    Every run asks the URLs of the run before, so each unchanged time-stats answer is a 304; the rankings are
+    asked once per ranking_interval, again at the next hour and not before.
+    """
+    exporter_clock = ManualClock(NOW + 60)
+    settings = Settings(
+        github={"api_url": harness.running.url, "token": TOKEN, "max_retries": 0}, targets={"orgs": [ORG]}
+    )
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    harness.clients.append(client)
+    collector = ApiInsightsCollector(client, settings, ORG, clock=exporter_clock)
+    first = samples(await collector.collect())
+    once = harness.requests()
+    for _ in range(11):
+        exporter_clock.advance(300)
+        found = samples(await collector.collect())
+    counts = harness.sim.request_counts()
+    for route in RANKINGS:
+        assert counts["routes"][route] == once[route], f"{route} is asked once within the ranking interval"
+    time_routes = [r for r in once if r not in RANKINGS]
+    for route in time_routes:
+        assert counts["routes"][route] == 12 * once[route]
+        assert counts["route_statuses"][route].get("304", 0) == 11 * once[route], route
+    counters = {k: v for k, v in first.items() if k[0].endswith("_total")}
+    assert counters and {k: found[k] for k in counters} == counters, "unchanged answers move no counter"
+    window = ("github_api_insights_window_requests", (("org", ORG),))
+    assert 0 < found[window] < first[window], "the trailing window slid past an hour of old buckets"
+    exporter_clock.advance(300)  # 17:01: a new ranking interval
+    await collector.collect()
+    after = harness.requests()
+    for route in RANKINGS:
+        assert after[route] == 2 * once[route], f"{route} is asked again in the next interval"
+
+
 def bound(top_subjects: int, top_actors: int, users: int = 0, actors: int = 0) -> int:
-    """The module docstring's worst case: 3 + 3 per followed user + 3 per followed actor."""
+    """The module docstring's worst case for a run that refreshes the rankings: 2 + 2 per followed user and actor."""
     followed_users = top_subjects + users
     followed_actors = followed_users * max(top_actors, 1) + actors
-    return 3 + 3 * followed_users + 3 * followed_actors
+    return 2 + 2 * followed_users + 2 * followed_actors
 
 
 async def test_requests_grow_with_top_n_not_with_the_org() -> None:
@@ -401,7 +441,9 @@ async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harne
 async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     """Its series go at the next run; its state stays for forget_after, then goes; a newcomer starts at a baseline."""
     org = world_org(harness.running)
-    collector = harness.collector(top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m")
+    collector = harness.collector(
+        top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m", ranking_interval="5m"
+    )
     first = samples(await collector.collect())
     top = {dict(lbl)["subject_name"] for (n, lbl) in first if n == "github_api_insights_subject_window_requests"}
     assert len(top) == 5
@@ -486,7 +528,7 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Ha
 async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: Harness) -> None:
     org = world_org(harness.running)
     noisy = next(a for a in org.actors if a.noisy and a.type == "installation")
-    collector = harness.collector()
+    collector = harness.collector(ranking_interval="5m")  # the routes below come from a ranking refreshed at +5m
     await collector.collect()
     harness.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
     harness.at(300)
@@ -537,7 +579,7 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harn
     harness.at(0)
     await reference.collect()
     harness.at(3600)
-    harness.sim.fail_next(1, status=403, route=ai.ACTOR_SUMMARY_STATS)
+    harness.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
     with pytest.raises(ForbiddenError):
         await collector.collect()
     assert samples(await collector.collect()) == samples(await reference.collect())
