@@ -146,6 +146,10 @@ class GitHubClient:
         await self._http.aclose()
         await self._downloads.aclose()
 
+    def count_parse_error(self, collector: str, endpoint: str) -> None:
+        """A row of an answer that a collector skipped because it could not be read."""
+        self._metrics.parse_errors.labels(collector, endpoint).inc()
+
     def _export_budget(self, resource: str, budget: Budget) -> None:
         self._metrics.rate_limit_remaining.labels(resource).set(budget.remaining)
         self._metrics.rate_limit_limit.labels(resource).set(budget.limit)

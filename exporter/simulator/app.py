@@ -604,6 +604,8 @@ class Simulator:
         if reply.status == 204:  # "A header with no content": no body, no ETag
             self._record_status(template, 204)
             return Response(status_code=204, headers={**self._consume(window, route, headers), **reply_headers})
+        if self.take_fault("bad_row", template) is not None:
+            content = _spoil_first_row(content)
         raw = json.dumps(content, separators=(",", ":")).encode()
         # Faults come before the ETag check: a revalidating client must meet them too.
         malformed = self.take_fault("malformed", template) is not None
@@ -673,11 +675,24 @@ class Simulator:
             raise GitHubError(400, "Problems parsing JSON") from None
 
 
-FAULT_KINDS = ("status", "delay", "malformed", "drop", "html", "oversized", "loop", "foreign_link")
+FAULT_KINDS = ("status", "delay", "malformed", "drop", "html", "oversized", "loop", "foreign_link", "bad_row")
 _HTML_ERROR_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Unicorn! &middot; GitHub</title></head>"
     b"<body><h1>This page is taking too long to load.</h1><p>Sorry about that.</p></body></html>\n"
 )
+
+
+def _spoil_first_row(content: Any) -> Any:
+    """The answer with its first row's timestamps replaced by text that is no ISO 8601 time (a bad_row fault).
+
+    The description types those fields as plain strings, so a GitHub bug could send this and still match it.
+    """
+    rows = content if isinstance(content, list) else next(
+        (v for v in content.values() if isinstance(v, list)), None) if isinstance(content, dict) else None
+    if not rows or not isinstance(rows[0], dict):
+        return content
+    rows[0] = {k: ("last tuesday" if k.endswith(("timestamp", "_date")) else v) for k, v in rows[0].items()}
+    return content
 
 
 def _phrase(status: int) -> str:
@@ -740,7 +755,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
     POST /_sim/reset-counters   {}
     POST /_sim/reset            {}  (every switch, budget, spike, token and counter)
     POST /_sim/faults           {"kind": "status"|"delay"|"malformed"|"drop"|"html"|"oversized"|"loop"|
-                                 "foreign_link", "count": 1|null, "status": 502, "seconds": 0.5,
+                                 "foreign_link"|"bad_row", "count": 1|null, "status": 502, "seconds": 0.5,
                                  "size": bytes, "url": "https://elsewhere/", "route": "/orgs/{org}/insights/api/*"}
                                 or {"faults": [...]}, or {"clear": true} (with "faults" to replace)
     POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
