@@ -17,6 +17,7 @@ from typing import Any
 from exporter import __version__, logs
 from exporter.assembly import check_runnable
 from exporter.collectors import COLLECTORS
+from exporter.httpguard import DEFAULT_MAX_REQUESTS
 from exporter.settings import ConfigError, Settings, load_settings
 
 PROG = "github-insights-exporter"
@@ -51,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="/metrics",
         metavar="PATH",
         help="Path under which to expose metrics (default /metrics).",
+    )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        type=int,
+        default=DEFAULT_MAX_REQUESTS,
+        metavar="N",
+        help=f"Concurrent HTTP connections served; more get 503 (0: no limit; default {DEFAULT_MAX_REQUESTS}).",
     )
     parser.add_argument(
         "--web.config.file",
@@ -195,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backfill_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.max_requests < 0:
+        parser.error("--web.max-requests must be 0 (no limit) or more")
     logs.configure(args.log_level.replace("warn", "warning"), args.log_format)
     try:
         settings = load(args)
@@ -220,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo=args.demo,
         config_file=args.config_file,
         overrides=flag_overrides(args),
+        max_requests=args.max_requests,
     )
     daemon = Daemon(settings, options, web_config)
     try:

@@ -17,6 +17,7 @@ import structlog
 from exporter import __version__
 from exporter.assembly import build_collectors, demo_settings
 from exporter.github.client import GitHubClient
+from exporter.httpguard import DEFAULT_MAX_REQUESTS
 from exporter.scheduler import CollectorScheduler
 from exporter.settings import Settings
 from exporter.store import SnapshotStore
@@ -43,6 +44,7 @@ class DaemonOptions:
     demo: bool = False
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    max_requests: int = DEFAULT_MAX_REQUESTS
 
 
 class Daemon:
@@ -88,7 +90,7 @@ class Daemon:
             landing=LandingInfo(),
         )
         try:
-            server = await serve(app, self.options.listen_address, self.web_config)
+            server = await serve(app, self.options.listen_address, self.web_config, self.options.max_requests)
         except ServeError as exc:
             await client.aclose()
             if simulator is not None:
