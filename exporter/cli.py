@@ -219,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_config_error(exc, f"{PROG}: configuration error{where}")
     if settings.github.token:
         logs.register_secret(settings.github.token.get_secret_value())
+    if settings.github.app is not None and settings.github.app.private_key is not None:
+        for line in settings.github.app.private_key.get_secret_value().splitlines():  # any piece of the key
+            if "-----" not in line:
+                logs.register_secret(line.strip())
     if args.config_check:
         print(f"{PROG}: configuration OK")
         return 0

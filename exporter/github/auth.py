@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jwt
 
+from exporter import logs
 from exporter.github.errors import APIError, MalformedResponseError
 
 TOKEN_REFRESH_MARGIN = 300.0  # refresh an installation token five minutes before it expires
@@ -129,6 +130,7 @@ class AppAuth(httpx.Auth):
                     status=response.status_code,
                 )
             cached = _installation_token(response)
+            logs.register_secret(cached[0])  # scrubbed from any log line that might quote it
             self._tokens[installation_id] = cached
         request.headers["Authorization"] = f"Bearer {cached[0]}"
         yield request
