@@ -10,29 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exporter.simulator import RunningSimulator, SimulatorConfig
 from exporter.simulator import billing as sim_billing
 from exporter.simulator import copilot as sim_copilot
+from tests.github import test_auth
 from tests.hostile import Daemon, daemon_config, faults
 
 TOKEN = "ghp_SECRETSENTINEL0123456789abcdefSECRET"
 APP_ID = 777
+app_key = test_auth.key_pair  # an RSA key pair: the App's private key and the public key the simulator checks
 FAULT_SECONDS = 0.4
-
-
-@pytest.fixture(scope="module")
-def app_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
 
 
 @pytest.fixture(scope="module")
