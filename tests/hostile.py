@@ -30,24 +30,31 @@ def _secondary(sim: Simulator, status: int) -> None:
     sim.set_secondary_limit(status=status, retry_after=30)
 
 
-def faults(elsewhere_url: str) -> dict[str, Callable[[Simulator], Any]]:
-    """Fault name -> what switches it on (until `sim.reset()`); every route unless the fault is route-specific."""
+def faults(
+    elsewhere_url: str, route: str | None = None, token: str | None = None
+) -> dict[str, Callable[[Simulator], Any]]:
+    """Fault name -> what switches it on (until `sim.reset()`), on `route` (a glob; None: every route).
+
+    Rate limits are per token (`token`'s window, or every window), so those apply whatever `route` says.
+    """
     return {
-        "5xx burst": lambda sim: sim.fail_next(count=None, status=502),
-        "timeout": lambda sim: sim.set_delay(3.0),
-        "connection reset": lambda sim: sim.add_fault("drop", count=None),
+        "5xx burst": lambda sim: sim.fail_next(count=None, status=502, route=route),
+        "timeout": lambda sim: sim.set_delay(3.0, route=route),
+        "connection reset": lambda sim: sim.add_fault("drop", count=None, route=route),
         "403 secondary limit": lambda sim: _secondary(sim, 403),
         "429": lambda sim: _secondary(sim, 429),
-        "primary limit at zero": lambda sim: sim.set_rate_limit(remaining=0, reset_in=3600),
-        "401": lambda sim: sim.fail_next(count=None, status=401),
-        "404": lambda sim: sim.fail_next(count=None, status=404),
-        "410": lambda sim: sim.fail_next(count=None, status=410),
-        "malformed JSON": lambda sim: sim.add_fault("malformed", count=None),
-        "HTML error page": lambda sim: sim.add_fault("html", count=None, status=502),
-        "oversized body": lambda sim: sim.add_fault("oversized", count=None, size=OVERSIZED),
-        "pagination loop": lambda sim: sim.add_fault("loop", count=None),
-        "next link to another host": lambda sim: sim.add_fault("foreign_link", count=None, url=elsewhere_url),
-        "bad rows": lambda sim: sim.add_fault("bad_row", count=None),
+        "primary limit at zero": lambda sim: sim.set_rate_limit(remaining=0, reset_in=3600, token=token),
+        "401": lambda sim: sim.fail_next(count=None, status=401, route=route),
+        "404": lambda sim: sim.fail_next(count=None, status=404, route=route),
+        "410": lambda sim: sim.fail_next(count=None, status=410, route=route),
+        "malformed JSON": lambda sim: sim.add_fault("malformed", count=None, route=route),
+        "HTML error page": lambda sim: sim.add_fault("html", count=None, status=502, route=route),
+        "oversized body": lambda sim: sim.add_fault("oversized", count=None, size=OVERSIZED, route=route),
+        "pagination loop": lambda sim: sim.add_fault("loop", count=None, route=route),
+        "next link to another host": lambda sim: sim.add_fault(
+            "foreign_link", count=None, url=elsewhere_url, route=route
+        ),
+        "bad rows": lambda sim: sim.add_fault("bad_row", count=None, route=route),
         "export failed": lambda sim: sim.billing.fail_next_exports(100),
         "export stuck": lambda sim: sim.billing.set_delay(10**6),
         "download fails": lambda sim: (
@@ -55,6 +62,9 @@ def faults(elsewhere_url: str) -> dict[str, Callable[[Simulator], Any]]:
             sim.fail_next(count=None, status=500, route=sim_copilot.DOWNLOAD_TEMPLATE),
         ),
     }
+
+
+GLOBAL_FAULTS = ("403 secondary limit", "429", "primary limit at zero")
 
 
 def free_port() -> int:

@@ -600,6 +600,7 @@ class Simulator:
                 return self._error(template, exc, route, self._consume(window, route, headers))
             if link:
                 reply_headers["link"] = link
+        if reply.status == 200:
             reply_headers.update(self._hostile_link(request, template))
         if reply.status == 204:  # "A header with no content": no body, no ETag
             self._record_status(template, 204)
