@@ -32,6 +32,7 @@ def demo_settings(
         overrides["targets"] = world_targets
         overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
         overrides["collectors"]["api_insights"]["ranking_interval"] = DEMO_RANKING_INTERVAL
+        overrides["collectors"]["copilot_usage"]["enabled"] = True  # off by default; the simulator still answers it
     for name, value in flags.get("collectors", {}).items():
         overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
     if "sharding" in flags:

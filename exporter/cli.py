@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
+from exporter.httpguard import DEFAULT_MAX_REQUESTS
 from exporter.settings import CollectorsSettings, ConfigError, Settings, load_settings
 
 # One flag pair per `collectors.NAME` section; read from the settings model so that parsing flags does not
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="/metrics",
         metavar="PATH",
         help="Path under which to expose metrics (default /metrics).",
+    )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        type=int,
+        default=DEFAULT_MAX_REQUESTS,
+        metavar="N",
+        help=f"Concurrent HTTP connections served; more get 503 (0: no limit; default {DEFAULT_MAX_REQUESTS}).",
     )
     parser.add_argument(
         "--web.config.file",
@@ -246,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backfill_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.max_requests < 0:
+        parser.error("--web.max-requests must be 0 (no limit) or more")
     logs.configure(args.log_level.replace("warn", "warning"), args.log_format)
     try:
         settings = load(args)
@@ -259,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_config_error(exc, f"{PROG}: configuration error{where}")
     if settings.github.token:
         logs.register_secret(settings.github.token.get_secret_value())
+    if settings.github.app is not None and settings.github.app.private_key is not None:
+        for line in settings.github.app.private_key.get_secret_value().splitlines():  # any piece of the key
+            if "-----" not in line:
+                logs.register_secret(line.strip())
     if args.config_check:
         print(f"{PROG}: configuration OK")
         return 0
@@ -275,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         web_config_file=args.web_config_file,
         disable_exporter_metrics=args.disable_exporter_metrics,
         demo_series=args.demo_series,
+        max_requests=args.max_requests,
     )
     daemon = Daemon(settings, options, web_config)
     try:

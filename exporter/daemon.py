@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from exporter import __version__, logs
+from exporter.httpguard import DEFAULT_MAX_REQUESTS
 from exporter.settings import ConfigError, Settings
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics, register_runtime_metrics
@@ -50,6 +51,7 @@ class DaemonOptions:
     web_config_file: str | None = None  # re-read when it changes
     disable_exporter_metrics: bool = False  # no process_* / python_* metrics
     demo_series: int | None = None  # --demo.series: the simulated world's size in exporter series
+    max_requests: int = DEFAULT_MAX_REQUESTS
 
 
 class Daemon:
@@ -126,7 +128,7 @@ class Daemon:
         servers: list[RunningServer] = []
         try:
             for address in self.options.listen_addresses:
-                servers.append(await serve(app, address, self.web_config))
+                servers.append(await serve(app, address, self.web_config, self.options.max_requests))
         except ServeError as exc:
             for running in servers:
                 await running.stop()

@@ -42,6 +42,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exporter import __version__
+from exporter.httpguard import (
+    DEFAULT_MAX_REQUESTS,
+    HEADER_READ_TIMEOUT,
+    TLS_HANDSHAKE_TIMEOUT,
+    guarded_protocol,
+    tls_handshake_timeout,
+)
 from exporter.store import SnapshotStore
 from exporter.webconfig import WebConfig
 
@@ -506,16 +513,18 @@ def _bind(address: str) -> socket.socket:
 class _Server(uvicorn.Server):
     """uvicorn without its signal handlers (the daemon owns SIGINT/SIGTERM), reporting start-up."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT) -> None:
         super().__init__(config)
         self.started_event = asyncio.Event()
+        self.handshake_timeout = handshake_timeout
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
+        with tls_handshake_timeout(self.handshake_timeout):
+            await super().startup(sockets=sockets)
         self.started_event.set()
 
 
@@ -573,8 +582,19 @@ class RunningServer:
             self._sock.close()
 
 
-async def serve(app: ASGIApp, listen_address: str, web_config: WebConfig | None = None) -> RunningServer:
+async def serve(
+    app: ASGIApp,
+    listen_address: str,
+    web_config: WebConfig | None = None,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    *,
+    header_timeout: float = HEADER_READ_TIMEOUT,
+    handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
+) -> RunningServer:
     """Start serving `app` on `listen_address` as a task in the running loop.
+
+    Past `max_requests` concurrent connections requests are answered 503 (0: no limit), past twice that
+    connections are closed; request headers must arrive within 10 s and a TLS handshake end within 10 s.
 
     Accepts `:9101`, `0.0.0.0:9101`, `127.0.0.1:0`, `[::1]:0` and host names.
     Raises ServeError (message names the address) if it cannot listen.
@@ -590,9 +610,11 @@ async def serve(app: ASGIApp, listen_address: str, web_config: WebConfig | None 
         proxy_headers=False,
         timeout_graceful_shutdown=1,
         backlog=_BACKLOG,
+        http=guarded_protocol(max_requests, header_timeout),
+        limit_concurrency=max_requests or None,
         ssl_context_factory=(lambda _config, _default: ssl_context) if ssl_context is not None else None,
     )
-    server = _Server(config)
+    server = _Server(config, handshake_timeout)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http server {listen_address}")
     started = asyncio.create_task(server.started_event.wait())
     try:

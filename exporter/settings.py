@@ -7,14 +7,20 @@ the offending field, the form users see from `--config.check`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ByteSize,
@@ -29,10 +35,13 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 ENV_PREFIX = "GITHUB_EXPORTER_"
 
+MAX_DURATION = 3660 * 86400.0  # ten years: longer waits overflow the scheduler's clock arithmetic
+MIN_INTERVAL = 1.0  # below a second the scheduler only logs missed runs
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -64,12 +73,24 @@ def parse_duration(value: Any) -> float:
                 ) from None
     else:
         raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {value!r} is not a number of seconds")
     if seconds <= 0:
         raise ValueError(f"duration {value!r} must be greater than zero")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is longer than ten years (3660d)")
+    return seconds
+
+
+def _at_least_a_second(seconds: float) -> float:
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"{seconds:g}s is too short: use at least 1s")
     return seconds
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
+# Intervals and timeouts: a millisecond would flood the scheduler's log with missed runs or time out every request.
+Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_at_least_a_second)]
 
 
 class StrictModel(BaseModel):
@@ -116,7 +137,18 @@ class AppAuthSettings(StrictModel):
             raise ValueError("a GitHub App needs private_key or private_key_file")
         if "PRIVATE KEY" not in self.private_key.get_secret_value():
             raise ValueError("private key is not a PEM private key")
+        _check_private_key(self.private_key.get_secret_value())
         return self
+
+
+def _check_private_key(pem: str) -> None:
+    """Load the key once at start: a key GitHub cannot verify would otherwise fail every run."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("private key is a PEM block but not a readable, unencrypted private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("private key must be an RSA key, the kind GitHub issues for Apps (RS256)")
 
 
 class GitHubSettings(StrictModel):
@@ -130,11 +162,18 @@ class GitHubSettings(StrictModel):
     api_versions: dict[str, str] = Field(
         default_factory=dict, description="Per collector override of X-GitHub-Api-Version."
     )
-    timeout: Seconds = 15.0
+    timeout: Interval = 15.0
     max_concurrency: int = Field(default=4, ge=1, le=32)
     max_retries: int = Field(default=3, ge=0, le=10)
     max_pages: int = Field(default=50, ge=1, le=1000)
     max_rate_limit_wait: Seconds = 300.0
+    max_response_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest response body read from GitHub (bytes); a larger one fails the request.",
+    )
+
     validator_cache_bytes: ByteSize = Field(
         default=ByteSize(64 * 2**20),
         ge=0,
@@ -172,6 +211,7 @@ class GitHubSettings(StrictModel):
         scheme, host = match.group(1), match.group(2).split(":")[0]
         if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
             raise ValueError("plain http is only allowed for a loopback address; use https")
+        _check_url_parts(value)
         return value
 
     @model_validator(mode="after")
@@ -189,6 +229,23 @@ class GitHubSettings(StrictModel):
     @property
     def has_credentials(self) -> bool:
         return self.token is not None or self.app is not None
+
+
+def _check_url_parts(value: str) -> None:
+    """What a base URL must not carry: credentials, a query, a fragment, whitespace, an impossible port."""
+    if any(character.isspace() for character in value):
+        raise ValueError("must not contain spaces")
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError("must not carry a user or password; set github.token or github.app instead")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("must not have a query string or fragment")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (port is not None and not 0 < port < 65536) or not parts.hostname:
+        raise ValueError("must have a host name and, if any, a port between 1 and 65535")
 
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -220,19 +277,19 @@ class TargetSettings(StrictModel):
 
 
 def _unique(values: list[str]) -> list[str]:
-    seen: dict[str, None] = {}
+    seen: set[str] = set()
     for value in values:
-        if value.lower() in (v.lower() for v in seen):
+        if value.lower() in seen:
             raise ValueError(f"{value!r} is listed twice")
-        seen[value] = None
-    return list(seen)
+        seen.add(value.lower())
+    return values
 
 
 class CollectorSettings(StrictModel):
     """What every collector has: a switch and how often it runs."""
 
     enabled: bool = True
-    interval: Seconds = 300.0
+    interval: Interval = 300.0
 
 
 class ApiInsightsActor(StrictModel):
@@ -281,17 +338,19 @@ class ApiInsightsSettings(CollectorSettings):
     @field_validator("actors")
     @classmethod
     def _unique_actors(cls, values: list[ApiInsightsActor]) -> list[ApiInsightsActor]:
-        keys = [(a.actor_type, a.actor_id) for a in values]
-        for key in keys:
-            if keys.count(key) > 1:
+        seen: set[tuple[str, int]] = set()
+        for actor in values:
+            key = (actor.actor_type, actor.actor_id)
+            if key in seen:
                 raise ValueError(f"actor {key[0]}/{key[1]} is listed twice")
+            seen.add(key)
         return values
 
 
 class ServerStatisticsSettings(CollectorSettings):
     """GitHub Enterprise Server statistics (GitHub Connect) for each of targets.enterprises and `orgs`."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = 3600.0
     lookback: Seconds = Field(default=7 * 86400.0,
                               description="How far back each run asks for collections (date_start); at most 365 days.")
     orgs: list[str] = Field(default_factory=list,
@@ -314,7 +373,7 @@ class ServerStatisticsSettings(CollectorSettings):
 class RepoTrafficSettings(CollectorSettings):
     """Repository traffic for targets.repositories and for the repositories discovered under `discover`."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = 3600.0
     discover: list[str] = Field(default_factory=list, description="Orgs or users whose repositories are discovered.")
     include: list[str] = Field(default_factory=list, description="Globs on owner/name; empty means every repository.")
     exclude: list[str] = Field(default_factory=list, description="Globs on owner/name, applied after include.")
@@ -340,7 +399,7 @@ class RepoTrafficSettings(CollectorSettings):
 class BillingSettings(CollectorSettings):
     """Usage report exports for each enterprise in targets.enterprises (month-to-date, USD)."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = 3600.0
     report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
         default_factory=lambda: ["detailed"],  # type: ignore[arg-type]  # a list of literals; pydantic infers list[str]
         min_length=1,
@@ -349,7 +408,7 @@ class BillingSettings(CollectorSettings):
     max_export_age: Seconds = Field(
         default=6 * 3600.0, description="Reuse a completed export of the same type and period while younger than this."
     )
-    poll_timeout: Seconds = Field(
+    poll_timeout: Interval = Field(
         default=120.0, description="How long one run polls a processing export; then it is polled again next run."
     )
     export_timeout: Seconds = Field(
@@ -370,7 +429,7 @@ class BillingSettings(CollectorSettings):
 class CopilotSettings(CollectorSettings):
     """Copilot usage-metrics reports (NDJSON) for each org in targets.orgs and enterprise in targets.enterprises."""
 
-    interval: Seconds = 3600.0  # a report day is fetched once; later runs only ask whether the next day is ready
+    interval: Interval = 3600.0  # a report day is fetched once; later runs only ask whether the next day is ready
     teams: Literal["targets", "all", "none"] = Field(
         default="targets",
         description="Team figures: teams listed in targets.teams as owner/slug, every team in the report, or none.",
@@ -401,8 +460,11 @@ class CopilotSettings(CollectorSettings):
 class CopilotUsageSettings(CollectorSettings):
     """The retired Copilot usage summaries for each org in targets.orgs and team in targets.teams."""
 
-    interval: Seconds = 3600.0
-    retired_retry: Seconds = Field(default=86400.0, description="How often to ask again after a 404 or 410.")
+    interval: Interval = 3600.0
+    enabled: bool = Field(
+        default=False, description="Off by default: GitHub retired these endpoints (see the README)."
+    )
+    retired_retry: Seconds = Field(default=86400.0, description="How often to ask again after GitHub refuses.")
     max_label_values: int = Field(default=20, ge=1, description="Editors and languages kept; the rest sum into other.")
 
 
@@ -514,6 +576,23 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
 
+# Pydantic's words for a wrong type, said the way a config file's author thinks of it.
+_TYPE_MESSAGES = {
+    "model_type": "must be a mapping of keys to values (indented key: value lines)",
+    "model_attributes_type": "must be a mapping of keys to values (indented key: value lines)",
+    "dict_type": "must be a mapping of keys to values (indented key: value lines)",
+    "list_type": "must be a list (- item lines, or [a, b])",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+}
+
+
 def format_validation_error(error: ValidationError) -> str:
     """One line per problem, each starting with the dotted path of the field."""
     lines = []
@@ -523,10 +602,45 @@ def format_validation_error(error: ValidationError) -> str:
             message = "unknown key"
         elif item["type"] == "missing":
             message = "required key is missing"
+        elif item["type"] in _TYPE_MESSAGES:
+            message = _TYPE_MESSAGES[item["type"]]
         else:
-            message = item["msg"].removeprefix("Value error, ")
+            message = item["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
         lines.append(f"{path}: {message}")
     return "\n".join(lines)
+
+
+def _environment_error(error: SettingsError) -> str:
+    """pydantic-settings names the field it could not decode from the environment; say which variable that is."""
+    match = re.search(r'field "([^"]+)"', str(error))
+    field = match.group(1) if match else "?"
+    variables = sorted(name for name in os.environ if name.upper().startswith(f"{ENV_PREFIX}{field.upper()}"))
+    named = ", ".join(variables) or f"{ENV_PREFIX}{field.upper()}..."
+    return (
+        f"{field}: the environment override {named} cannot be read; a section or list given whole "
+        "must be JSON (e.g. '[\"octo-demo\"]'), or set one key with SECTION__KEY=value"
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error instead of last-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _UniqueKeyLoader.construct_mapping,
+)
 
 
 def read_yaml_mapping(path: str | Path, kind: str, expected: str) -> dict[str, Any]:
@@ -535,8 +649,10 @@ def read_yaml_mapping(path: str | Path, kind: str, expected: str) -> dict[str, A
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {kind} {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{kind} {str(path)!r} is not UTF-8 text (byte {exc.start} cannot be read)") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -558,6 +674,8 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any] | None = No
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(_environment_error(exc)) from None
     finally:
         _yaml_data.reset(token)
         _config_dir.reset(dir_token)

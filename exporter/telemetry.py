@@ -94,6 +94,21 @@ class ExporterMetrics:
             registry=registry,
         )
 
+        self.api_truncated_listings = Counter(
+            "github_exporter_api_truncated_listings",
+            "Paginated listings that stopped at github.max_pages with more pages left (Link rel=\"next\"): "
+            "the data from them is incomplete.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.parse_errors = Counter(
+            "github_exporter_parse_errors",
+            "Rows of a GitHub answer that could not be read (e.g. a timestamp that is not ISO 8601) and were "
+            "skipped; the rest of the run was kept.",
+            ["collector", "endpoint"],
+            registry=registry,
+        )
+
         # Collector runs.
         self.collector_success = Gauge(
             "github_exporter_collector_success",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from tests.deploy.test_dashboards import (
     query_variables,
     targets,
 )
+from tests.hostile import interrupt
 from tests.prometheus_harness import Prometheus, require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,13 +146,7 @@ class Demo:
         return response.json()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        interrupt(self.proc)
         self.proc.stdout.close()
         self._log.close()
 

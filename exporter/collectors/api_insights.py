@@ -421,17 +421,21 @@ def objects(data: Any, endpoint: str) -> list[dict[str, Any]]:
 
 def time_buckets(data: Any, endpoint: str) -> list[tuple[float, float, float]]:
     """(bucket start, total, rate limited) from a time-stats answer."""
+    return [time_bucket(item, endpoint) for item in bucket_list(data, endpoint)]
+
+
+def bucket_list(data: Any, endpoint: str) -> list[Any]:
     if not isinstance(data, list):
         raise MalformedResponseError(f"{endpoint}: expected a list of buckets", endpoint=endpoint)
-    buckets = []
-    for item in data:
-        if not isinstance(item, dict):
-            raise MalformedResponseError(f"{endpoint}: bucket is not an object", endpoint=endpoint)
-        start = parse_time(item.get("timestamp"), "timestamp", endpoint)
-        buckets.append(
-            (start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint))
-        )
-    return buckets
+    return data
+
+
+def time_bucket(item: Any, endpoint: str) -> tuple[float, float, float]:
+    """(bucket start, total, rate limited) from one time-stats bucket."""
+    if not isinstance(item, dict):
+        raise MalformedResponseError(f"{endpoint}: bucket is not an object", endpoint=endpoint)
+    start = parse_time(item.get("timestamp"), "timestamp", endpoint)
+    return start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint)
 
 
 @dataclass(frozen=True)
@@ -656,7 +660,8 @@ class ApiInsightsCollector(Collector):
         if window_end is not None:
             params["max_timestamp"] = iso(window_end)
         response = await self.client.get(route, family=FAMILY, params=params, org=self.target, **path)
-        return time_buckets(response.data if response.data is not None else [], route)
+        data = bucket_list(response.data if response.data is not None else [], route)
+        return self.readable_rows(data, lambda item: time_bucket(item, route), route)
 
     async def _top(
         self, route: str, limit: int, lo: float, hi: float | None, **path: Any
@@ -681,15 +686,16 @@ class ApiInsightsCollector(Collector):
 
     async def _subjects(self, lo: float, hi: float | None) -> list[SubjectRow]:
         rows = await self._top(SUBJECT_STATS, self.options.top_subjects, lo, hi)
-        return [
-            SubjectRow(
+        return self.readable_rows(
+            rows,
+            lambda r: SubjectRow(
                 text(r, "subject_type", SUBJECT_STATS),
                 text(r, "subject_name", SUBJECT_STATS),
                 identifier(r, "subject_id", SUBJECT_STATS),
                 Stats.of(r, SUBJECT_STATS),
-            )
-            for r in rows
-        ]
+            ),
+            SUBJECT_STATS,
+        )
 
     async def _user_actors(self, user_id: int, lo: float, hi: float | None) -> list[tuple[ActorKey, str, Stats]]:
         rows = await self._top(USER_STATS, self.options.top_actors, lo, hi, user_id=user_id)
@@ -707,10 +713,13 @@ class ApiInsightsCollector(Collector):
         rows = await self._top(
             ROUTE_STATS, self.options.top_routes, lo, hi, actor_type=key.actor_type, actor_id=key.actor_id
         )
-        return [
-            RouteRow(text(r, "http_method", ROUTE_STATS), text(r, "api_route", ROUTE_STATS), Stats.of(r, ROUTE_STATS))
-            for r in rows
-        ]
+        return self.readable_rows(
+            rows,
+            lambda r: RouteRow(
+                text(r, "http_method", ROUTE_STATS), text(r, "api_route", ROUTE_STATS), Stats.of(r, ROUTE_STATS)
+            ),
+            ROUTE_STATS,
+        )
 
     async def _user_id(self, user: int | str) -> int | None:
         """A configured user's id: numbers are ids; a login is looked up once (a 404 is remembered too)."""

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
+import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter.github.client import GitHubClient
+from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec
 from exporter.settings import CollectorSettings, Settings
 from exporter.sharding import Sharder
+
+log = structlog.get_logger(__name__)
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,22 @@ class Collector(ABC):
         if not isinstance(options, CollectorSettings):
             raise TypeError(f"collectors.{cls.name} is not a collector's settings section")
         return options
+
+    def readable_rows(self, items: Iterable[Any], read: Callable[[Any], Row], endpoint: str) -> list[Row]:
+        """Each row read on its own: one GitHub cannot be read is skipped and counted, the rest of the run kept.
+
+        Counted in github_exporter_parse_errors_total{collector,endpoint}; a wrong shape of the whole
+        answer (not a list) still fails the run.
+        """
+        kept: list[Row] = []
+        for item in items:
+            try:
+                kept.append(read(item))
+            except MalformedResponseError as exc:
+                self.client.count_parse_error(self.name, endpoint)
+                log.warning("row skipped: it cannot be read", collector=self.name, target=self.target,
+                            endpoint=endpoint, problem=str(exc))
+        return kept
 
     @property
     def sharder(self) -> Sharder:

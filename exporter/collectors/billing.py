@@ -282,6 +282,7 @@ class TypeState:
     """Everything a report type keeps between runs, in memory only."""
 
     pending: Export | None = None
+    undownloaded: Export | None = None  # completed, but its download failed: downloaded again, not recreated
     served: Export | None = None
     report: Report | None = None
     state: str | None = None
@@ -292,6 +293,16 @@ class TypeState:
     reuses: int = 0
     failures: int = 0
     timeouts: int = 0
+
+
+def check_answer(export: Export, report_type: str, period: tuple[str, str], endpoint: str) -> None:
+    """GitHub's answer must be the export asked for: another type or period would be served under the wrong labels."""
+    if export.report_type != report_type or export.period != period:
+        raise MalformedResponseError(
+            f"{endpoint}: asked for a {report_type} export of {period[0]}..{period[1]}, GitHub answered "
+            f"export {export.id}, a {export.report_type} export of {export.start_date}..{export.end_date}",
+            endpoint=endpoint,
+        )
 
 
 def month_to_date(now: float) -> tuple[str, str]:
@@ -429,6 +440,9 @@ class BillingCollector(Collector):
             if done is not None:
                 await self._finish(report_type, done)
             return
+        if state.undownloaded is not None and state.undownloaded.period == period:
+            await self._download_again(report_type, state.undownloaded)
+            return
         now = self._clock()
         same = [e for e in listed if e.report_type == report_type and e.period == period]
         fresh = [
@@ -503,6 +517,7 @@ class BillingCollector(Collector):
         body = {"report_type": report_type, "start_date": period[0], "end_date": period[1]}
         response = await self.client.post(REPORTS, json=body, family=FAMILY, enterprise=self.target)
         export = Export.parse(response.data, REPORTS)
+        check_answer(export, report_type, period, REPORTS)
         state.created += 1
         state.state = export.status if export.status in STATES else "processing"
         log.info(
@@ -525,6 +540,7 @@ class BillingCollector(Collector):
         """
         state = self.states[report_type]
         state.pending = export
+        asked = export
         deadline = self._clock() + (self.options.poll_timeout if timeout is None else timeout)
         delay = POLL_FIRST
         if first_wait:
@@ -547,6 +563,7 @@ class BillingCollector(Collector):
                 return None
             state.polls += 1
             export = Export.parse(response.data, REPORT)
+            check_answer(export, asked.report_type, asked.period, REPORT)
             if export.finished:
                 state.pending = None
                 self._finished_ids.add(export.id)
@@ -596,9 +613,28 @@ class BillingCollector(Collector):
         if load and export.start_date == month_to_date(self._clock())[0]:
             await self._load(report_type, export)  # (one finished after the month turned is not month-to-date)
 
-    async def _load(self, report_type: str, export: Export) -> None:
-        report = await read_report(self.client, export, self.labels)
+    async def _download_again(self, report_type: str, export: Export) -> None:
+        """Read a completed export whose download failed, asking for it afresh (signed links expire)."""
         state = self.states[report_type]
+        state.undownloaded = None
+        try:
+            response = await self.client.get(REPORT, family=FAMILY, enterprise=self.target, report_id=export.id)
+        except NotFoundError:
+            log.warning("billing export vanished before it was downloaded", enterprise=self.target,
+                        report_type=report_type, id=export.id)
+            return
+        again = Export.parse(response.data, REPORT)
+        check_answer(again, report_type, export.period, REPORT)
+        log.info("billing export downloaded again", enterprise=self.target, report_type=report_type, id=export.id)
+        await self._finish(report_type, again)
+
+    async def _load(self, report_type: str, export: Export) -> None:
+        state = self.states[report_type]
+        try:
+            report = await read_report(self.client, export, self.labels)
+        except Exception:
+            state.undownloaded = export
+            raise
         state.served, state.report = export, report
         state.last_completed = export.created_at if export.created_at is not None else self._clock()
         log.info(

@@ -82,6 +82,7 @@ from exporter import logs
 from exporter.collectors.base import Collector, HistoricalSample
 from exporter.github.client import DOWNLOAD_ENDPOINT, GitHubClient
 from exporter.github.errors import MalformedResponseError
+from exporter.github.streams import capped_lines
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotSettings, Settings
 
@@ -730,7 +731,7 @@ class CopilotCollector(Collector):
         """Every JSON object in the report files, streamed line by line (a file may also hold a JSON array)."""
         for link in links:
             async with self.client.download(link) as response:
-                async for line in response.aiter_lines():
+                async for line in capped_lines(response, DOWNLOAD_ENDPOINT):  # one record per line, bounded
                     line = line.strip()
                     if not line:
                         continue

@@ -3,7 +3,8 @@
 Source: GET /orgs/{org}/copilot/usage and GET /orgs/{org}/team/{team_slug}/copilot/usage (v18.2.0
 description; manage_billing:copilot, read:org or read:enterprise). GitHub has closed these down on
 github.com in favour of the usage-metrics reports (the `copilot` collector); they may still answer on
-other installations. A 404 or 410 is logged once per target and reported by
+other installations (the collector is off by default). Any refusal (a 4xx other than 401 and rate
+limits: 404, 410, 405...) is logged once per target and reported by
 `github_copilot_usage_endpoint_retired` (or `github_copilot_team_usage_endpoint_retired`) = 1;
 the endpoint is then asked again only every `retired_retry` (24 h), and the run counts as a success.
 
@@ -35,7 +36,7 @@ from exporter.collectors.api_insights import iso
 from exporter.collectors.base import Collector, HistoricalSample
 from exporter.collectors.copilot import DAY, Tally, day_start, number
 from exporter.github.client import GitHubClient
-from exporter.github.errors import MalformedResponseError, NotFoundError
+from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotUsageSettings, Settings
 
@@ -97,7 +98,8 @@ class _Specs:
             FAMILY,
             f"{prefix}usage_endpoint_retired",
             "gauge",
-            "1 while the Copilot usage summary endpoint answers 404 or 410 (GitHub has retired it; "
+            "1 while the Copilot usage summary endpoint refuses with a 4xx such as 404, 410 or 405 "
+            "(GitHub has retired it; "
             "asked again every collectors.copilot_usage.retired_retry), else 0.",
             labels,
             f"GET {route}: HTTP status",
@@ -161,7 +163,7 @@ class CopilotUsageCollector(Collector):
             days.append(item)
         return days
 
-    def _retired(self, now: float, error: NotFoundError) -> list[Metric]:
+    def _retired(self, now: float, error: APIError) -> list[Metric]:
         self._retry_at = now + self.options.retired_retry
         fields = {
             "target": self.target,
@@ -187,7 +189,9 @@ class CopilotUsageCollector(Collector):
             return [self.specs.retired.one(self.labels, 1)]
         try:
             days = await self._days({})
-        except NotFoundError as exc:
+        except APIError as exc:
+            if not is_refusal(exc):
+                raise
             return self._retired(now, exc)
         if self._retry_at is not None:
             log.info("Copilot usage summary answers again", target=self.target, endpoint=self.route)
@@ -235,3 +239,8 @@ class CopilotUsageCollector(Collector):
                     HistoricalSample(spec, tuple(x.labels[k] for k in spec.labels), x.value, at) for x in family.samples
                 ]
         return samples
+
+
+def is_refusal(error: APIError) -> bool:
+    """A 4xx that says the endpoint will not answer here: not bad credentials, a permission to grant or a rate limit."""
+    return 400 <= error.status < 500 and error.status not in (401, 403, 429) and not isinstance(error, RateLimitedError)

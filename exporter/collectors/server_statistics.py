@@ -400,16 +400,27 @@ class Collection:
     data: dict[str, Any]
 
 
+def collection(item: Any) -> Collection | None:
+    """One collection; None for an item without a server or date (ignored), an error for one that is unreadable."""
+    if not isinstance(item, dict):
+        raise MalformedResponseError(f"{ROUTE}: a collection is not an object", endpoint=ROUTE)
+    server_id, date = item.get("server_id"), item.get("collection_date")
+    if not server_id or date is None:
+        return None
+    return Collection(str(server_id), parse_date(date), item)
+
+
 def newest_per_server(items: Iterable[Any]) -> list[Collection]:
     """The newest collection of each server, in server_id order; items without a server or date are ignored."""
+    return newest_of(collection(item) for item in items)
+
+
+def newest_of(collections: Iterable[Collection | None]) -> list[Collection]:
+    """The newest of each server's collections, in server_id order."""
     newest: dict[str, Collection] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            raise MalformedResponseError(f"{ROUTE}: a collection is not an object", endpoint=ROUTE)
-        server_id, date = item.get("server_id"), item.get("collection_date")
-        if not server_id or date is None:
+    for found in collections:
+        if found is None:
             continue
-        found = Collection(str(server_id), parse_date(date), item)
         if found.server_id not in newest or found.collected_at >= newest[found.server_id].collected_at:
             newest[found.server_id] = found
     return [newest[key] for key in sorted(newest)]
@@ -511,7 +522,7 @@ class ServerStatisticsCollector(Collector):
 
     async def collect(self) -> list[Metric]:
         items = await self._collections(self._clock() - self.options.lookback)
-        return families_for(self.target, newest_per_server(items))
+        return families_for(self.target, newest_of(self.readable_rows(items, collection, ROUTE)))
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
         """Every collection taken between start and end, each at its collection_date."""
@@ -520,15 +531,13 @@ class ServerStatisticsCollector(Collector):
         chunk_start = start
         while chunk_start <= end:
             chunk_end = min(end, chunk_start + (MAX_RANGE_DAYS - 1) * DAY)
-            for item in await self._collections(chunk_start, chunk_end):
-                for collection in newest_per_server([item]):
-                    if not start <= collection.collected_at <= end:
-                        continue
-                    for family in families_for(self.target, [collection]):
+            for found in self.readable_rows(await self._collections(chunk_start, chunk_end), collection, ROUTE):
+                if found is not None and start <= found.collected_at <= end:
+                    for family in families_for(self.target, [found]):
                         for s in family.samples:
                             labels = tuple(s.labels[name] for name in specs[family.name].labels)
                             samples.append(
-                                HistoricalSample(specs[family.name], labels, s.value, collection.collected_at)
+                                HistoricalSample(specs[family.name], labels, s.value, found.collected_at)
                             )
             chunk_start = chunk_end + DAY
         return samples

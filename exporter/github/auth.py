@@ -12,11 +12,13 @@ import re
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from datetime import datetime
+from typing import Any
 
 import httpx
 import jwt
 
-from exporter.github.errors import APIError
+from exporter import logs
+from exporter.github.errors import APIError, MalformedResponseError
 
 TOKEN_REFRESH_MARGIN = 300.0  # refresh an installation token five minutes before it expires
 JWT_LIFETIME = 540  # GitHub allows at most ten minutes
@@ -30,15 +32,21 @@ _OWNER_IN_PATH = re.compile(
 class TokenAuth(httpx.Auth):
     """A personal access token (classic or fine-grained), sent as a Bearer token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, api_url: str | None = None) -> None:
         self._header = f"Bearer {token}"
+        self._api = httpx.URL(api_url.rstrip("/") + "/") if api_url else None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
+        if self._api is None or _same_origin(request.url, self._api):
+            request.headers["Authorization"] = self._header  # never to another host, whatever sent us there
         yield request
 
     def __repr__(self) -> str:
         return "TokenAuth(<redacted>)"
+
+
+def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
 
 
 def owner_of(path: str) -> str | None:
@@ -93,11 +101,7 @@ class AppAuth(httpx.Auth):
         return f"orgs/{owner}/installation"
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if (request.url.scheme, request.url.host, request.url.port) != (
-            self._api.scheme,
-            self._api.host,
-            self._api.port,
-        ):
+        if not _same_origin(request.url, self._api):
             yield request  # credentials go to the API host only, never to signed download URLs
             return
         owner = owner_of(request.url.path)
@@ -113,7 +117,7 @@ class AppAuth(httpx.Auth):
                     endpoint="/{owner}/installation",
                     status=response.status_code,
                 )
-            installation_id = int(response.json()["id"])
+            installation_id = _installation_id(response)
             self._installation_ids[owner] = installation_id
         cached = self._tokens.get(installation_id)
         if cached is None or cached[1] - TOKEN_REFRESH_MARGIN <= self._clock():
@@ -125,9 +129,46 @@ class AppAuth(httpx.Auth):
                     endpoint="/app/installations/{installation_id}/access_tokens",
                     status=response.status_code,
                 )
-            body = response.json()
-            expires_at = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
-            cached = (body["token"], expires_at)
+            cached = _installation_token(response)
+            logs.register_secret(cached[0])  # scrubbed from any log line that might quote it
             self._tokens[installation_id] = cached
         request.headers["Authorization"] = f"Bearer {cached[0]}"
         yield request
+
+
+def _auth_answer(response: httpx.Response, endpoint: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise MalformedResponseError(f"GitHub App auth: {endpoint} did not answer a JSON object", endpoint=endpoint,
+                                     status=response.status_code)
+    return body
+
+
+def _installation_id(response: httpx.Response) -> int:
+    """The id from GET /{owner}/installation; anything else is a typed error, never a KeyError."""
+    endpoint = "/{owner}/installation"
+    value = _auth_answer(response, endpoint).get("id")
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise MalformedResponseError(f"GitHub App auth: {endpoint} answered no installation id", endpoint=endpoint,
+                                     status=response.status_code)
+    return value
+
+
+def _installation_token(response: httpx.Response) -> tuple[str, float]:
+    """The token and when it expires, from POST .../access_tokens."""
+    endpoint = "/app/installations/{installation_id}/access_tokens"
+    body = _auth_answer(response, endpoint)
+    token, expires = body.get("token"), body.get("expires_at")
+    try:
+        if not isinstance(token, str) or not token or not isinstance(expires, str):
+            raise ValueError
+        expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise MalformedResponseError(
+            f"GitHub App auth: {endpoint} answered no token or no ISO 8601 expires_at", endpoint=endpoint,
+            status=response.status_code,
+        ) from None
+    return token, expires_at

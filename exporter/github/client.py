@@ -34,6 +34,7 @@ from exporter.github.errors import (
     TransportError,
 )
 from exporter.github.ratelimit import Budget, RateLimitTracker
+from exporter.github.streams import parse_json, read_capped
 from exporter.github.validators import ValidatorCache
 from exporter.settings import GitHubSettings
 from exporter.telemetry import ExporterMetrics
@@ -76,7 +77,7 @@ def build_auth(settings: GitHubSettings) -> httpx.Auth | None:
             settings.app.installation_ids,
         )
     if settings.token is not None:
-        return TokenAuth(settings.token.get_secret_value())
+        return TokenAuth(settings.token.get_secret_value(), settings.api_url)
     return None
 
 
@@ -86,6 +87,11 @@ def expand(route: str, path_params: dict[str, Any]) -> str:
         return route.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
     except KeyError as exc:
         raise ValueError(f"route {route} needs path parameter {exc}") from None
+
+
+def same_origin(url: httpx.URL, base: httpx.URL) -> bool:
+    """Whether `url` is on the API host (scheme, host and port), the only place credentials may go."""
+    return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
 
 
 def _github_message(response: httpx.Response) -> str:
@@ -135,6 +141,10 @@ class GitHubClient:
         await self._http.aclose()
         await self._downloads.aclose()
 
+    def count_parse_error(self, collector: str, endpoint: str) -> None:
+        """A row of an answer that a collector skipped because it could not be read."""
+        self._metrics.parse_errors.labels(collector, endpoint).inc()
+
     def _export_budget(self, resource: str, budget: Budget) -> None:
         self._metrics.rate_limit_remaining.labels(resource).set(budget.remaining)
         self._metrics.rate_limit_limit.labels(resource).set(budget.limit)
@@ -174,9 +184,11 @@ class GitHubClient:
         pages = 0
         while url is not None:
             if str(url) in seen:
-                log.warning("pagination loop detected; stopping", endpoint=route)
-                return
+                self._metrics.api_failures.labels(route).inc()
+                raise MalformedResponseError(f"{route}: the next page link points back at a page already read",
+                                             endpoint=route)
             if pages >= self._settings.max_pages:
+                self._metrics.api_truncated_listings.labels(route).inc()
                 log.warning(
                     "page cap reached; later pages not read", endpoint=route, max_pages=self._settings.max_pages
                 )
@@ -194,8 +206,21 @@ class GitHubClient:
                 yielded += 1
                 if limit is not None and yielded >= limit:
                     return
-            next_link = _next_link(response.headers)
-            url = httpx.URL(next_link) if next_link else None
+            url = self._next_page(response.headers, route)
+
+    def _next_page(self, headers: httpx.Headers, route: str) -> httpx.URL | None:
+        """The next page's URL; a link to another host is refused, since the request would carry the token."""
+        next_link = _next_link(headers)
+        if not next_link:
+            return None
+        base = httpx.URL(self._base + "/")
+        url = base.join(next_link)
+        if not same_origin(url, base):
+            self._metrics.api_failures.labels(route).inc()
+            raise MalformedResponseError(
+                f"{route}: the next page link points at another host ({url.host}); not followed", endpoint=route
+            )
+        return url
 
     @asynccontextmanager
     async def download(self, url: str) -> AsyncIterator[httpx.Response]:
@@ -247,7 +272,7 @@ class GitHubClient:
                 self._metrics.api_not_modified.labels(route).inc()
                 return Response(status, cached.data(), response.headers, not_modified=True)
             if 200 <= status < 300:
-                return self._success(response, route, cache_key)
+                return await self._success(response, route, cache_key)
 
             self._metrics.api_failures.labels(route).inc()
             message = _github_message(response)
@@ -281,20 +306,37 @@ class GitHubClient:
             _count_request(route, self._metrics)
             start = time.perf_counter()
             try:
-                response = await self._http.request(method, url, headers=headers, json=json)
+                response = await self._read_capped(method, url, route, headers, json)
             except httpx.HTTPError as exc:
                 self._metrics.api_failures.labels(route).inc()
                 raise TransportError(f"{route}: {type(exc).__name__}", endpoint=route) from None
+            except GitHubError:  # too large a body, or a GitHub App token the auth flow could not get
+                self._metrics.api_failures.labels(route).inc()
+                raise
             finally:
                 self._metrics.api_duration.labels(route).observe(time.perf_counter() - start)
         return response
 
-    def _success(self, response: httpx.Response, route: str, cache_key: str | None) -> Response:
+    async def _read_capped(
+        self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any
+    ) -> httpx.Response:
+        """Send, then read the body streamed and capped at github.max_response_bytes."""
+        request = self._http.build_request(method, url, headers=headers, json=json)
+        response = await self._http.send(request, stream=True)
+        try:
+            body = await read_capped(response, self._settings.max_response_bytes, route)
+        finally:
+            await response.aclose()
+        # The body is already decoded: drop the headers that would make httpx decode or measure it again.
+        kept = [(k, v) for k, v in response.headers.multi_items() if k not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=kept, content=body, request=response.request)
+
+    async def _success(self, response: httpx.Response, route: str, cache_key: str | None) -> Response:
         status = response.status_code
         if status == 204 or not response.content:
             return Response(status, None, response.headers)
         try:
-            data = response.json()
+            data = await parse_json(response.content)
         except ValueError:
             self._metrics.api_failures.labels(route).inc()
             raise MalformedResponseError(f"{route}: response is not JSON", endpoint=route, status=status) from None

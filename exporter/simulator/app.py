@@ -253,14 +253,16 @@ class Simulator:
             self.reset_counters()
 
     def add_fault(self, kind: str, *, count: int | None = 1, status: int = 502, seconds: float = 0.0,
-                  route: str | None = None) -> Fault:
-        if kind not in ("status", "delay", "malformed", "drop"):
-            raise ValueError(f"unknown fault kind {kind!r}; use status, delay, malformed or drop")
-        if kind == "status" and not 400 <= status <= 599:
+                  route: str | None = None, size: int = 0, url: str = "") -> Fault:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use {', '.join(FAULT_KINDS)}")
+        if kind in ("status", "html") and not 400 <= status <= 599:
             raise ValueError("a status fault needs an error status (4xx or 5xx)")
         if count is not None and count < 1:
             raise ValueError("count must be at least 1 (or None for until cleared)")
-        fault = Fault(kind, count, int(status), float(seconds), route)
+        if kind == "foreign_link" and not url.startswith(("http://", "https://")):
+            raise ValueError("a foreign_link fault needs an absolute url")
+        fault = Fault(kind, count, int(status), float(seconds), route, max(0, int(size)), url)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -512,6 +514,8 @@ class Simulator:
                 "x-github-api-version": h.get("x-github-api-version"),
                 "accept": h.get("accept"),
                 "user-agent": h.get("user-agent"),
+                "if-none-match": h.get("if-none-match"),
+                "authorization": "present" if h.get("authorization") else None,  # never the credential itself
             }
 
     def _record_status(self, template: str, status: int | str) -> None:
@@ -573,6 +577,10 @@ class Simulator:
         failure = self.take_fault("status", template)
         if failure is not None:
             return self._error(template, GitHubError(failure.status, _phrase(failure.status)), route, headers)
+        html = self.take_fault("html", template)
+        if html is not None:
+            self._record_status(template, html.status)
+            return Response(_HTML_ERROR_PAGE, status_code=html.status, headers=headers, media_type="text/html")
         if self.take_fault("drop", template) is not None:
             self._record_status(template, "dropped")
             return _DroppingResponse()
@@ -600,12 +608,19 @@ class Simulator:
             content = {**content, key: page} if key and isinstance(content, dict) else page
             if link:
                 reply_headers["link"] = link
+        if reply.status == 200:
+            reply_headers.update(self._hostile_link(request, template))
         if reply.status == 204:  # "A header with no content": no body, no ETag
             self._record_status(template, 204)
             return Response(status_code=204, headers={**self._consume(window, route, headers), **reply_headers})
+        if self.take_fault("bad_row", template) is not None:
+            content = _spoil_first_row(content)
         raw = json.dumps(content, separators=(",", ":")).encode()
+        # Faults come before the ETag check: a revalidating client must meet them too.
+        malformed = self.take_fault("malformed", template) is not None
+        oversized = self.take_fault("oversized", template)
 
-        if request.method == "GET" and reply.status == 200:
+        if request.method == "GET" and reply.status == 200 and not malformed and oversized is None:
             etag = '"' + hashlib.sha256(raw).hexdigest()[:40] + '"'
             reply_headers["etag"] = etag
             reply_headers["last-modified"] = self._last_modified_for(str(request.url), etag, now)
@@ -617,12 +632,23 @@ class Simulator:
                 return Response(status_code=304, headers={**headers, **reply_headers})
 
         headers = {**self._consume(window, route, headers), **reply_headers}
-        if self.take_fault("malformed", template) is not None:
+        if malformed:
             raw = raw[: max(1, len(raw) // 2)]
-            headers.pop("etag", None)
+        if oversized is not None:
+            raw += b" " * oversized.size
         self._record_status(template, reply.status)
         return Response(raw, status_code=reply.status, headers=headers,
                         media_type="application/json; charset=utf-8")
+
+    def _hostile_link(self, request: Request, template: str) -> dict[str, str]:
+        """A next-page link from a loop or foreign_link fault, replacing the honest one."""
+        loop = self.take_fault("loop", template)
+        if loop is not None:
+            return {"link": f'<{request.url}>; rel="next"'}
+        foreign = self.take_fault("foreign_link", template)
+        if foreign is not None:
+            return {"link": f'<{foreign.url}>; rel="next"'}
+        return {}
 
     def _consume(self, window: _Window, route: SimRoute, headers: dict[str, str]) -> dict[str, str]:
         with self._lock:
@@ -656,6 +682,26 @@ class Simulator:
             return json.loads(raw)
         except ValueError:
             raise GitHubError(400, "Problems parsing JSON") from None
+
+
+FAULT_KINDS = ("status", "delay", "malformed", "drop", "html", "oversized", "loop", "foreign_link", "bad_row")
+_HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Unicorn! &middot; GitHub</title></head>"
+    b"<body><h1>This page is taking too long to load.</h1><p>Sorry about that.</p></body></html>\n"
+)
+
+
+def _spoil_first_row(content: Any) -> Any:
+    """The answer with its first row's timestamps replaced by text that is no ISO 8601 time (a bad_row fault).
+
+    The description types those fields as plain strings, so a GitHub bug could send this and still match it.
+    """
+    rows = content if isinstance(content, list) else next(
+        (v for v in content.values() if isinstance(v, list)), None) if isinstance(content, dict) else None
+    if not rows or not isinstance(rows[0], dict):
+        return content
+    rows[0] = {k: ("last tuesday" if k.endswith(("timestamp", "_date")) else v) for k, v in rows[0].items()}
+    return content
 
 
 def _phrase(status: int) -> str:
@@ -717,8 +763,9 @@ def _control_routes(sim: Simulator) -> list[Route]:
     GET  /_sim/state            clock, switches, budgets, spikes
     POST /_sim/reset-counters   {}
     POST /_sim/reset            {}  (every switch, budget, spike, token and counter)
-    POST /_sim/faults           {"kind": "status"|"delay"|"malformed"|"drop", "count": 1|null,
-                                 "status": 502, "seconds": 0.5, "route": "/orgs/{org}/insights/api/*"}
+    POST /_sim/faults           {"kind": "status"|"delay"|"malformed"|"drop"|"html"|"oversized"|"loop"|
+                                 "foreign_link"|"bad_row", "count": 1|null, "status": 502, "seconds": 0.5,
+                                 "size": bytes, "url": "https://elsewhere/", "route": "/orgs/{org}/insights/api/*"}
                                 or {"faults": [...]}, or {"clear": true} (with "faults" to replace)
     POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
                                 (neither requests nor duration: until cleared) or {"enabled": false}

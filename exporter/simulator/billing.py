@@ -290,6 +290,7 @@ class Billing:
         with self._lock:
             self._exports.clear()
             self._fail_next = 0
+            self._misanswer: dict[str, str] = {}
             self.delay = self.config.billing_export_delay
             self._downloads: Counter[str] = Counter()
             self._download_headers: list[dict[str, str]] = []
@@ -301,6 +302,17 @@ class Billing:
         with self._lock:
             self._fail_next = count
             return count
+
+    def misanswer_next_post(self, **fields: str) -> dict[str, str]:
+        """The next POST is answered with these fields (report_type, start_date, end_date) changed: a buggy answer."""
+        with self._lock:
+            self._misanswer = dict(fields)
+            return self._misanswer
+
+    def take_misanswer(self) -> dict[str, str]:
+        with self._lock:
+            fields, self._misanswer = self._misanswer, {}
+            return fields
 
     def set_delay(self, seconds: float) -> float:
         """How long new and existing exports stay `processing` after creation (simulator seconds)."""
@@ -529,6 +541,9 @@ class Billing:
         return PlainTextResponse(message, status_code=status)
 
 
+DOWNLOAD_TEMPLATE = "/enterprises/{enterprise}/metered_exports/{report_id}/{part}.csv"
+
+
 def downloads_port(sim: SimulatorHost) -> int | None:
     url = sim.downloads_url
     return urlsplit(url).port if url else None
@@ -550,7 +565,9 @@ class DownloadsOrigin:
         port = downloads_port(self.sim) if scope["type"] == "http" else None
         server = scope.get("server") or (None, None)
         if port is not None and server[1] == port:
-            response = self.sim.family_state(Billing).serve(Request(scope, receive), self.sim.now())
+            failure = self.sim.take_fault("status", DOWNLOAD_TEMPLATE)  # a fault on the blob store's side
+            response = (PlainTextResponse("Server Error", status_code=failure.status) if failure is not None
+                        else self.sim.family_state(Billing).serve(Request(scope, receive), self.sim.now()))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -608,7 +625,7 @@ def create_export(call: Call) -> Reply:
         raise GitHubError(400, "A usage report export is already in progress for this account; wait for it to "
                           "finish.", documentation_url=call.route.docs)
     export = billing.create(enterprise, report_type, start, end, call.now, _actor(call))
-    return Reply(billing.as_json(export, call.now), status=202)
+    return Reply({**billing.as_json(export, call.now), **billing.take_misanswer()}, status=202)
 
 
 def get_export(call: Call) -> dict[str, Any]:

@@ -102,6 +102,11 @@ class Fault:
     kind: "status" (respond `status`), "delay" (wait `seconds` first),
     "malformed" (a 200 whose JSON is cut short) or "drop" (close the
     connection mid-response). `route` is a template or a glob over templates.
+    Hostile answers: "html" (an HTML error page with `status`), "oversized" (a 200
+    whose JSON is followed by `size` bytes of padding), "loop" (a next-page link
+    back to the same page), "foreign_link" (a next-page link to `url` on another host),
+    "bad_row" (the first row's timestamps are not ISO 8601).
+    Every kind applies whatever the request sends (If-None-Match included).
     """
 
     kind: str
@@ -109,6 +114,8 @@ class Fault:
     status: int = 502
     seconds: float = 0.0
     route: str | None = None
+    size: int = 0
+    url: str = ""
 
     def matches(self, template: str) -> bool:
         return self.route is None or self.route == template or fnmatch.fnmatchcase(template, self.route)

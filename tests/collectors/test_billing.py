@@ -29,6 +29,7 @@ from exporter.collectors.billing import (
 )
 from exporter.collectors.billing_csv import ReportFormatError
 from exporter.github.client import GitHubClient
+from exporter.github.errors import MalformedResponseError
 from exporter.settings import ConfigError, load_settings
 from exporter.simulator import ManualClock, RunningSimulator, Simulator, SimulatorConfig
 from exporter.simulator import billing as sim_billing
@@ -502,3 +503,34 @@ async def test_ai_credit_cost_is_kept_on_rows_without_quantity(running: RunningS
     assert premium and all(v > 0 for v in premium.values())
     assert not [s for f in families for s in f.samples
                 if s.name == "github_billing_usage_ai_credits" and s.labels["report_type"] == "detailed"]
+
+
+async def test_a_failed_download_of_a_completed_export_is_retried_not_recreated(running: RunningSimulator) -> None:
+    sim = running.sim
+    sim.fail_next(status=503, route=sim_billing.DOWNLOAD_TEMPLATE)
+    async with collector(running, max_export_age="1h") as c:  # stale by the next run: the listing alone would not do
+        with pytest.raises(Exception, match="download failed"):
+            await c.collect()
+        assert posts(sim) == 1
+        sim.advance_clock(HOUR)
+        retried = await c.collect()
+    assert posts(sim) == 1, "a new export was created instead of downloading the completed one again"
+    assert usage(retried)["github_billing_usage_net_amount_usd"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"report_type": "summarized"}, {"start_date": "2024-08-01"}, {"end_date": "2024-09-30"}],
+)
+async def test_a_post_answer_for_another_export_fails_the_run_saying_why(
+    running: RunningSimulator, answer: dict[str, str]
+) -> None:
+    """GitHub's (or a proxy's) answer to the POST must be the export asked for."""
+    running.sim.billing.misanswer_next_post(**answer)
+    async with collector(running) as c:
+        asked = c.states["detailed"]
+        with pytest.raises(MalformedResponseError, match="asked for a detailed export of 2024-09-01..2024-09-18"):
+            await c.collect()
+        families = c.families()
+    assert asked.served is None and not usage(families)["github_billing_usage_net_amount_usd"]
+    assert all(value(families, "github_billing_export_state", state=s) == 0 for s in ("completed", "processing"))

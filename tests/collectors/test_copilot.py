@@ -14,6 +14,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.collectors.copilot import CopilotCollector, Tally
 from exporter.github.client import Response
 from exporter.github.errors import MalformedResponseError
+from exporter.github.streams import MAX_LINE_BYTES, BodyTooLargeError
 from exporter.settings import ConfigError
 from exporter.simulator import RunningSimulator
 from exporter.simulator import copilot as model
@@ -288,9 +289,9 @@ class _Lines:
     def __init__(self, lines: list[str]) -> None:
         self._lines = lines
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
         for line in self._lines:
-            yield line
+            yield (line + "\n").encode()
 
 
 class FakeGitHub:
@@ -532,3 +533,9 @@ async def test_demo_exposes_every_copilot_and_seat_family(running: RunningSimula
         if s.family in ("copilot", "copilot_seats") and "_user_" not in s.name and "_enterprise_team_" not in s.name
     }
     assert not expected - names, f"not in the demo: {sorted(expected - names)}"
+
+
+async def test_a_line_over_the_cap_fails_the_run_without_being_kept() -> None:
+    huge = '{"day": "2024-09-17", "padding": "' + "x" * (MAX_LINE_BYTES + 1) + '"}'
+    with pytest.raises(BodyTooLargeError, match="line is longer"):
+        await collect_fake({"organization-1-day": [huge]})

@@ -13,7 +13,9 @@ from structlog.testing import capture_logs
 
 from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.github.client import Response
+from exporter.github.errors import APIError
 from exporter.scheduler import CollectorScheduler
+from exporter.settings import Settings
 from exporter.simulator import RunningSimulator
 from exporter.simulator import copilot as model
 from exporter.simulator.routing import parse_iso
@@ -160,7 +162,7 @@ async def test_missing_totals_are_not_exported_as_zero() -> None:
     assert "github_copilot_code_acceptances" not in names
 
 
-@pytest.mark.parametrize("status", [404, 410])
+@pytest.mark.parametrize("status", [404, 410, 405, 400, 422])
 async def test_retired_endpoint_logs_once_and_retries_slowly(running: RunningSimulator, status: int) -> None:
     settings = settings_for(running.url)
     clock = Clock()
@@ -233,3 +235,16 @@ async def test_history_returns_every_listed_day(running: RunningSimulator) -> No
     async with github(settings) as client:
         recent = await CopilotUsageCollector(client, settings, ORG, clock=Clock()).history(NOW - 2 * DAY, NOW)
     assert sorted({s.timestamp for s in recent}) == [YESTERDAY, YESTERDAY + DAY]
+
+
+async def test_bad_credentials_are_a_failure_not_retirement(running: RunningSimulator) -> None:
+    settings = settings_for(running.url)
+    running.sim.fail_next(count=None, status=401, route=ORG_USAGE)
+    async with github(settings) as client:
+        with pytest.raises(APIError) as caught:
+            await CopilotUsageCollector(client, settings, ORG, clock=Clock()).collect()
+    assert caught.value.status == 401
+
+
+def test_copilot_usage_is_off_by_default() -> None:
+    assert Settings().collectors.copilot_usage.enabled is False

@@ -95,3 +95,21 @@ def test_reprs_hide_secrets(key_pair) -> None:
 )
 def test_owner_of(path: str, owner: str | None) -> None:
     assert owner_of(path) == owner
+
+
+@pytest.mark.parametrize("fault", ["malformed", "html"])
+async def test_malformed_installation_token_answer_is_a_typed_counted_error(
+    app_sim: RunningSimulator, key_pair, fault: str
+) -> None:
+    app_sim.sim.add_fault(fault, route=TOKENS, status=502)
+    registry = CollectorRegistry()
+    settings = GitHubSettings(api_url=app_sim.url, max_retries=0)
+    auth = AppAuth(APP_ID, key_pair[0], app_sim.url, clock=app_sim.sim.now)
+    client = GitHubClient(settings, ExporterMetrics(registry), auth=auth, clock=app_sim.sim.now)
+    try:
+        with pytest.raises(Exception) as caught:
+            await client.get(SUMMARY, params=WINDOW, org="octo-demo")
+    finally:
+        await client.aclose()
+    assert type(caught.value).__module__ == "exporter.github.errors", repr(caught.value)
+    assert registry.get_sample_value("github_exporter_api_request_failures_total", {"endpoint": SUMMARY}) == 1

@@ -206,7 +206,9 @@ def test_requests_are_counted_per_template_with_their_headers(running: RunningSi
     assert counts["total"] == 3
     assert counts["headers"][TIME_STATS] == {"x-github-api-version": "2022-11-28",
                                              "accept": AUTH["Accept"],
-                                             "user-agent": "github-insights-exporter/0.1"}
+                                             "user-agent": "github-insights-exporter/0.1",
+                                             "if-none-match": None,
+                                             "authorization": "present"}
     assert running.sim.last_headers(TIME_STATS)["user-agent"] == "github-insights-exporter/0.1"
     assert running.sim.count(TIME_STATS) == 2
     http.post("/_sim/reset-counters")
