@@ -127,13 +127,16 @@ def every_collector_settings() -> Settings:
 
 
 SETTINGS = every_collector_settings()
+# ghes_stats runs only against a GHES instance (an api_url ending in /api/v3).
+GHES_SETTINGS = load_settings(None, {"github": {"api_url": "http://127.0.0.1:1/api/v3", "token": "ghp_property"}})
 
 
 async def run_collector(name: str, data: Any, body: bytes) -> list[Metric]:
     cls = COLLECTORS[name]
     github, clock = AnyAnswerGitHub(data, body), Clock()
     extra = {"sleep": clock.sleep} if name == "billing" else {}
-    collector = cls(github, SETTINGS, cls.targets(SETTINGS)[0], clock=clock, **extra)  # type: ignore[arg-type, call-arg]
+    settings = GHES_SETTINGS if name == "ghes_stats" else SETTINGS
+    collector = cls(github, settings, cls.targets(settings)[0], clock=clock, **extra)  # type: ignore[arg-type, call-arg]
     families: list[Metric] = []
     for _ in range(2):  # a second run meets the state the first one left
         try:
