@@ -1002,6 +1002,10 @@ def copilot(c: Config) -> dashboard.Dashboard:
     def team(metric: str) -> str:
         return usage(metric, "org, team", "team", TEAM)
 
+    def cli(metric: str) -> str:
+        """A Copilot CLI figure per org; GitHub omits them on days without CLI use, which this shows as 0."""
+        return f"{usage(metric, 'org')}\nor\n{usage('daily_active_users', 'org')} * 0"
+
     variables = [
         label_variable("org", "Organization", c.series("github_copilot_daily_active_users"),
                        description="Organizations with Copilot usage-metrics reports."),
@@ -1013,6 +1017,9 @@ def copilot(c: Config) -> dashboard.Dashboard:
         "older); the value changes once a day"
     )
     report = "From the usage-metrics reports (organization-1-day)"
+    seats = "From the Copilot seat listings (GET /orgs/{org}/copilot/billing/seats)"
+    no_cli = "GitHub omits the CLI figures of a day without CLI use, shown as 0"
+    busiest = usage("repository_pull_requests_merged", "org, repository", "repository")
     legacy = (
         "From the usage summary (GET /orgs/{org}/copilot/usage, which GitHub is retiring: "
         "github_copilot_usage_endpoint_retired says when it is gone)"
@@ -1127,6 +1134,92 @@ def copilot(c: Config) -> dashboard.Dashboard:
                    "{{team}}")],
             "percentunit", maximum=1, h=9,
         ),
+        timeseries(
+            "Team members by surface",
+            f"Team members active on each Copilot surface (IDE, github.com, CLI, ...), {day}. {report}.",
+            [query(usage("team_surface_active_users", "org, team, surface", "team, surface", TEAM),
+                   "{{team}} {{surface}}")],
+            "short", w=24,
+        ),
+        row("Copilot CLI"),
+        timeseries(
+            "CLI sessions and requests",
+            f"Copilot CLI sessions and requests per organization, {day}. {report}; {no_cli}.",
+            [query(cli("cli_sessions"), "{{org}} sessions"), query(cli("cli_requests"), "{{org}} requests")],
+            "short", w=8,
+        ),
+        timeseries(
+            "CLI tokens", f"Prompt and output tokens of Copilot CLI per organization, {day}. {report}; {no_cli}.",
+            [query(cli("cli_prompt_tokens"), "{{org}} prompt"), query(cli("cli_output_tokens"), "{{org}} output")],
+            "short", w=8,
+        ),
+        timeseries(
+            "CLI users", f"Users who used Copilot CLI on the reported day, per organization. {report}; {no_cli}.",
+            [query(cli("daily_active_cli_users"), "{{org}}")], "short", w=8,
+        ),
+        row("Pull requests and code review"),
+        timeseries(
+            "Pull requests created and merged",
+            f"Pull requests created and merged, all and those Copilot created, over the selected organizations, "
+            f"{day}. {report}.",
+            [query(usage(f"pull_requests_{metric}"), label) for metric, label in (
+                ("created", "created"), ("created_by_copilot", "created by Copilot"), ("merged", "merged"),
+                ("merged_created_by_copilot", "merged, created by Copilot"))],
+            "short",
+        ),
+        timeseries(
+            "Code review users",
+            f"Users who used Copilot code review actively (requested or applied a review) and passively (received "
+            f"one), in the 1, 7 and 28 days ending on the reported day, over the selected organizations. {report}.",
+            [query(usage(f"{period}_{kind}_copilot_code_review_users"), f"{period} {kind}")
+             for kind in ("active", "passive") for period in ("daily", "weekly", "monthly")],
+            "short",
+        ),
+        timeseries(
+            "Cloud agent users",
+            f"Users of the Copilot cloud agent in the 1, 7 and 28 days ending on the reported day, over the "
+            f"selected organizations. {report}.",
+            [query(usage(f"{period}_active_copilot_cloud_agent_users"), period)
+             for period in ("daily", "weekly", "monthly")],
+            "short",
+        ),
+        timeseries(
+            "Adoption phases", f"Engaged users in each Copilot adoption phase, {day}. {report}.",
+            [query(usage("adoption_phase_engaged_users", "phase", "phase"), "{{phase}}")], "short",
+        ),
+        grid(
+            "Busiest repositories",
+            f"The ten repositories with the most merged pull requests, and how many of those Copilot created, "
+            f"{day}. {report}.",
+            [query(f"topk(10, {busiest})"),
+             query(f"{usage('repository_pull_requests_merged_created_by_copilot', 'org, repository', 'repository')}"
+                   f"\nand on (org, repository)\ntopk(10, {busiest})")],
+            [("Value #A", "Merged", "short"), ("Value #B", "Merged, created by Copilot", "short")],
+            keep=["org", "repository"], sort_by="Merged",
+        ),
+        row("Seats"),
+        stat_panel(
+            "Seat utilisation",
+            "Share of assigned Copilot seats with activity within collectors.copilot_seats.inactive_days "
+            f"(recording rule org:github_copilot_seats_utilisation:ratio). {seats}.",
+            [query(f"org:github_copilot_seats_utilisation:ratio{{{ORG}}}", "{{org}}")], "percentunit", w=4, h=8,
+            thresholds=((RED, None), (ORANGE, 0.5), (GREEN, 0.8)), decimals=1,
+        ),
+        timeseries(
+            "Seats by state", f"Copilot seats per organization by state (assigned, pending ...). {seats}.",
+            [query(usage("seats", "org, state", "state"), "{{org}} {{state}}")], "short", w=10,
+        ),
+        timeseries(
+            "Inactive seats",
+            f"Assigned seats without activity within collectors.copilot_seats.inactive_days, per organization. "
+            f"{seats}.",
+            [query(usage("seats_inactive", "org"), "{{org}}")], "short", w=10,
+        ),
+        bars("Seats by last-activity editor", f"Seats by the editor of their last Copilot activity. {seats}.",
+             [query(f"sort_desc({usage('seats_last_activity_editor', 'editor', 'editor')})", "{{editor}}")],
+             "short"),
+        bars("Seats by plan", f"Copilot seats by plan type (business, enterprise). {seats}.",
+             [query(f"sort_desc({usage('seats_plan', 'plan_type', 'plan_type')})", "{{plan_type}}")], "short"),
     ]
     return build(
         c, "github-copilot", "GitHub Copilot adoption",
