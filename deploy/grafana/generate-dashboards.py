@@ -756,6 +756,9 @@ BILLING = (
 EXPORT = 'enterprise=~"$enterprise", report_type="$report_type"'
 # Every label of a usage gauge, the opt-in extra labels included: deduplicates HA replicas only.
 USAGE_LABELS = "enterprise, report_type, product, sku, unit_type, organization, cost_center, repository, username"
+# Every label of the JSON billing endpoints' gauges (usage summary, premium requests, AI credits; budgets).
+METERED_LABELS = "account_type, account, product, sku, unit_type"
+BUDGET_LABELS = "account_type, account, budget_id, budget_scope, budget_entity, budget_sku"
 
 
 def billing(c: Config) -> dashboard.Dashboard:
@@ -782,6 +785,19 @@ def billing(c: Config) -> dashboard.Dashboard:
                        description="Products (actions, copilot, packages, ...)."),
     ]
     mtd = "this UTC month to date, from the newest completed usage report export"
+    current = "From the JSON billing usage endpoints (GET .../settings/billing/usage/summary and its siblings)"
+    budgets = "From GET .../settings/billing/budgets"
+
+    def budget(metric: str) -> str:
+        return f"max by ({BUDGET_LABELS}) ({c.series(metric)})"
+
+    def metered(metric: str, by: str) -> str:
+        return f"sum by ({by}) (max by ({METERED_LABELS}) ({c.series(metric)}))"
+
+    def pool(credits: str) -> str:
+        metric = f"github_billing_cost_center_ai_credit_pool_{credits}_credits"
+        return f"max by (account_type, account, cost_center) ({c.series(metric)})"
+
     items: list[Item] = [
         row("Month to date"),
         stat_panel("Net amount", f"Billable amount in US dollars (gross minus discount) {mtd}.",
@@ -848,6 +864,49 @@ def billing(c: Config) -> dashboard.Dashboard:
                                     ("timeouts", "timed out"), ("failures", "failed"))
             ],
             "short", w=8,
+        ),
+        row("Budgets and current-month usage (billing API)"),
+        stat_panel(
+            "Budget spent share",
+            f"Spent / budgeted amount of each budget this month. GitHubBudgetSpent fires at 1. {budgets}.",
+            [query(f"sort_desc({budget('github_billing_budget_spent_ratio')})",
+                   "{{account}} {{budget_scope}} {{budget_entity}} {{budget_sku}}")],
+            "percentunit", w=8, h=8, thresholds=((GREEN, None), (ORANGE, 0.8), (RED, 1)), decimals=1,
+        ),
+        grid(
+            "Budgets",
+            f"Each budget this month: amount spent, budgeted amount and the spent share. {budgets}.",
+            [query(budget("github_billing_budget_spent_usd")), query(budget("github_billing_budget_amount_usd")),
+             query(budget("github_billing_budget_spent_ratio"))],
+            [("Value #A", "Spent", "currencyUSD"), ("Value #B", "Budget", "currencyUSD"),
+             ("Value #C", "Spent share", "percentunit")],
+            keep=["account", "budget_scope", "budget_entity", "budget_sku"], sort_by="Spent share", w=16,
+            thresholds={"Value #C": ((GREEN, None), (ORANGE, 0.8), (RED, 1))},
+        ),
+        timeseries(
+            "AI credits by SKU", f"AI credits used this month by SKU. {current}.",
+            [query(metered("github_billing_ai_credits_quantity", "sku"), "{{sku}}")], "short", w=8,
+        ),
+        timeseries(
+            "AI credit cost", f"Net amount in US dollars of the AI credits used this month, per account. {current}.",
+            [query(metered("github_billing_ai_credits_net_amount_usd", "account"), "{{account}}")],
+            "currencyUSD", w=8,
+        ),
+        timeseries(
+            "Premium requests", f"Copilot premium requests this month by SKU (model). {current}.",
+            [query(metered("github_billing_premium_requests_quantity", "sku"), "{{sku}}")], "short", w=8,
+        ),
+        timeseries(
+            "Metered net amount by product",
+            f"Billable amount in US dollars this month by product, from the usage summary. {current}.",
+            [query(metered("github_billing_metered_net_amount_usd", "product"), "{{product}}")], "currencyUSD",
+            stack=True, w=8,
+        ),
+        timeseries(
+            "Cost center AI credit pool used share",
+            f"AI credits applied / the pool's target credits of each cost center this month. {current}.",
+            [query(f"{pool('applied')}\n/\n({pool('target')} > 0)", "{{account}} {{cost_center}}")],
+            "percentunit", w=16, thresholds=((GREEN, None), (ORANGE, 0.8), (RED, 1)), threshold_line=True,
         ),
     ]
     return build(
