@@ -922,6 +922,8 @@ def billing(c: Config) -> dashboard.Dashboard:
 GHES = 'enterprise_or_org=~"$enterprise_or_org"'
 HOST = f'{GHES}, host_name=~"$host_name"'
 ON_SERVER = "* on (enterprise_or_org, server_id) group_left (host_name)\n"
+# Descriptions of the panels that only a GHES instance feeds start with it (tests/test_prometheus_e2e.py reads it).
+GHES_ONLY = "GHES only:"
 
 
 def enterprise_server(c: Config) -> dashboard.Dashboard:
@@ -944,6 +946,18 @@ def enterprise_server(c: Config) -> dashboard.Dashboard:
                        description="GitHub Enterprise Server instances, by host name."),
     ]
     daily = "from the server's newest Server Statistics collection (uploaded daily)"
+
+    def ghes(metric: str, label: str = "") -> str:
+        return f"max by ({', '.join(filter(None, ('host', label)))}) ({c.series(metric)})"
+
+    def on_box(title: str, what: str, targets: Sequence[prometheus.Dataquery]) -> ts.Panel:
+        return timeseries(
+            f"GHES {title[0].lower()}{title[1:]}",
+            f"{GHES_ONLY} {what} on each instance, by host, from its own GET /enterprise/stats/all "
+            "(ghes_stats collector, which runs only when github.api_url is a GHES instance).",
+            targets, "short", w=8,
+        )
+
     collection_age = f"time() - ({server('github_enterprise_server_collection_timestamp_seconds')})"
     days = ((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))
     items: list[Item] = [
@@ -1031,6 +1045,20 @@ def enterprise_server(c: Config) -> dashboard.Dashboard:
             [query(f"({server('github_enterprise_server_packages_ecosystem_state', ('ecosystem', 'state'))}) == 1")],
             [], keep=["host_name", "ecosystem", "state"], hide=["Value"], w=8, h=8,
         ),
+        row("GHES instance (on-box statistics)"),
+        on_box("Repositories, users and organizations", "Repositories, user accounts and organizations",
+               [query(ghes(f"github_ghes_{what}"), f"{{{{host}}}} {what}")
+                for what in ("repositories", "users", "organizations")]),
+        on_box("Pull requests", "All, merged, mergeable and unmergeable pull requests",
+               [query(ghes(f"github_ghes_{what}pull_requests"), f"{{{{host}}}} {label}")
+                for what, label in (("", "all"), ("merged_", "merged"), ("mergeable_", "mergeable"),
+                                    ("unmergeable_", "unmergeable"))]),
+        on_box("Issues by state", "Open and closed issues",
+               [query(ghes("github_ghes_issues_by_state", "state"), "{{host}} {{state}}")]),
+        on_box("Comments by type", "Comments on commits, gists, issues and pull requests",
+               [query(ghes("github_ghes_comments", "type"), "{{host}} {{type}}")]),
+        on_box("Hooks by state", "Active and inactive webhooks",
+               [query(ghes("github_ghes_hooks_by_state", "state"), "{{host}} {{state}}")]),
     ]
     return build(
         c, "github-enterprise-server", "GitHub Enterprise Server statistics",
