@@ -756,6 +756,9 @@ BILLING = (
 EXPORT = 'enterprise=~"$enterprise", report_type="$report_type"'
 # Every label of a usage gauge, the opt-in extra labels included: deduplicates HA replicas only.
 USAGE_LABELS = "enterprise, report_type, product, sku, unit_type, organization, cost_center, repository, username"
+# Every label of the JSON billing endpoints' gauges (usage summary, premium requests, AI credits; budgets).
+METERED_LABELS = "account_type, account, product, sku, unit_type"
+BUDGET_LABELS = "account_type, account, budget_id, budget_scope, budget_entity, budget_sku"
 
 
 def billing(c: Config) -> dashboard.Dashboard:
@@ -782,6 +785,19 @@ def billing(c: Config) -> dashboard.Dashboard:
                        description="Products (actions, copilot, packages, ...)."),
     ]
     mtd = "this UTC month to date, from the newest completed usage report export"
+    current = "From the JSON billing usage endpoints (GET .../settings/billing/usage/summary and its siblings)"
+    budgets = "From GET .../settings/billing/budgets"
+
+    def budget(metric: str) -> str:
+        return f"max by ({BUDGET_LABELS}) ({c.series(metric)})"
+
+    def metered(metric: str, by: str) -> str:
+        return f"sum by ({by}) (max by ({METERED_LABELS}) ({c.series(metric)}))"
+
+    def pool(credits: str) -> str:
+        metric = f"github_billing_cost_center_ai_credit_pool_{credits}_credits"
+        return f"max by (account_type, account, cost_center) ({c.series(metric)})"
+
     items: list[Item] = [
         row("Month to date"),
         stat_panel("Net amount", f"Billable amount in US dollars (gross minus discount) {mtd}.",
@@ -849,6 +865,49 @@ def billing(c: Config) -> dashboard.Dashboard:
             ],
             "short", w=8,
         ),
+        row("Budgets and current-month usage (billing API)"),
+        stat_panel(
+            "Budget spent share",
+            f"Spent / budgeted amount of each budget this month. GitHubBudgetSpent fires at 1. {budgets}.",
+            [query(f"sort_desc({budget('github_billing_budget_spent_ratio')})",
+                   "{{account}} {{budget_scope}} {{budget_entity}} {{budget_sku}}")],
+            "percentunit", w=8, h=8, thresholds=((GREEN, None), (ORANGE, 0.8), (RED, 1)), decimals=1,
+        ),
+        grid(
+            "Budgets",
+            f"Each budget this month: amount spent, budgeted amount and the spent share. {budgets}.",
+            [query(budget("github_billing_budget_spent_usd")), query(budget("github_billing_budget_amount_usd")),
+             query(budget("github_billing_budget_spent_ratio"))],
+            [("Value #A", "Spent", "currencyUSD"), ("Value #B", "Budget", "currencyUSD"),
+             ("Value #C", "Spent share", "percentunit")],
+            keep=["account", "budget_scope", "budget_entity", "budget_sku"], sort_by="Spent share", w=16,
+            thresholds={"Value #C": ((GREEN, None), (ORANGE, 0.8), (RED, 1))},
+        ),
+        timeseries(
+            "AI credits by SKU", f"AI credits used this month by SKU. {current}.",
+            [query(metered("github_billing_ai_credits_quantity", "sku"), "{{sku}}")], "short", w=8,
+        ),
+        timeseries(
+            "AI credit cost", f"Net amount in US dollars of the AI credits used this month, per account. {current}.",
+            [query(metered("github_billing_ai_credits_net_amount_usd", "account"), "{{account}}")],
+            "currencyUSD", w=8,
+        ),
+        timeseries(
+            "Premium requests", f"Copilot premium requests this month by SKU (model). {current}.",
+            [query(metered("github_billing_premium_requests_quantity", "sku"), "{{sku}}")], "short", w=8,
+        ),
+        timeseries(
+            "Metered net amount by product",
+            f"Billable amount in US dollars this month by product, from the usage summary. {current}.",
+            [query(metered("github_billing_metered_net_amount_usd", "product"), "{{product}}")], "currencyUSD",
+            stack=True, w=8,
+        ),
+        timeseries(
+            "Cost center AI credit pool used share",
+            f"AI credits applied / the pool's target credits of each cost center this month. {current}.",
+            [query(f"{pool('applied')}\n/\n({pool('target')} > 0)", "{{account}} {{cost_center}}")],
+            "percentunit", w=16, thresholds=((GREEN, None), (ORANGE, 0.8), (RED, 1)), threshold_line=True,
+        ),
     ]
     return build(
         c, "github-billing", "GitHub billing usage",
@@ -863,6 +922,8 @@ def billing(c: Config) -> dashboard.Dashboard:
 GHES = 'enterprise_or_org=~"$enterprise_or_org"'
 HOST = f'{GHES}, host_name=~"$host_name"'
 ON_SERVER = "* on (enterprise_or_org, server_id) group_left (host_name)\n"
+# Descriptions of the panels that only a GHES instance feeds start with it (tests/test_prometheus_e2e.py reads it).
+GHES_ONLY = "GHES only:"
 
 
 def enterprise_server(c: Config) -> dashboard.Dashboard:
@@ -885,6 +946,18 @@ def enterprise_server(c: Config) -> dashboard.Dashboard:
                        description="GitHub Enterprise Server instances, by host name."),
     ]
     daily = "from the server's newest Server Statistics collection (uploaded daily)"
+
+    def ghes(metric: str, label: str = "") -> str:
+        return f"max by ({', '.join(filter(None, ('host', label)))}) ({c.series(metric)})"
+
+    def on_box(title: str, what: str, targets: Sequence[prometheus.Dataquery]) -> ts.Panel:
+        return timeseries(
+            f"GHES {title[0].lower()}{title[1:]}",
+            f"{GHES_ONLY} {what} on each instance, by host, from its own GET /enterprise/stats/all "
+            "(ghes_stats collector, which runs only when github.api_url is a GHES instance).",
+            targets, "short", w=8,
+        )
+
     collection_age = f"time() - ({server('github_enterprise_server_collection_timestamp_seconds')})"
     days = ((GREEN, None), (YELLOW, 2 * 86400), (RED, 3 * 86400))
     items: list[Item] = [
@@ -972,6 +1045,20 @@ def enterprise_server(c: Config) -> dashboard.Dashboard:
             [query(f"({server('github_enterprise_server_packages_ecosystem_state', ('ecosystem', 'state'))}) == 1")],
             [], keep=["host_name", "ecosystem", "state"], hide=["Value"], w=8, h=8,
         ),
+        row("GHES instance (on-box statistics)"),
+        on_box("Repositories, users and organizations", "Repositories, user accounts and organizations",
+               [query(ghes(f"github_ghes_{what}"), f"{{{{host}}}} {what}")
+                for what in ("repositories", "users", "organizations")]),
+        on_box("Pull requests", "All, merged, mergeable and unmergeable pull requests",
+               [query(ghes(f"github_ghes_{what}pull_requests"), f"{{{{host}}}} {label}")
+                for what, label in (("", "all"), ("merged_", "merged"), ("mergeable_", "mergeable"),
+                                    ("unmergeable_", "unmergeable"))]),
+        on_box("Issues by state", "Open and closed issues",
+               [query(ghes("github_ghes_issues_by_state", "state"), "{{host}} {{state}}")]),
+        on_box("Comments by type", "Comments on commits, gists, issues and pull requests",
+               [query(ghes("github_ghes_comments", "type"), "{{host}} {{type}}")]),
+        on_box("Hooks by state", "Active and inactive webhooks",
+               [query(ghes("github_ghes_hooks_by_state", "state"), "{{host}} {{state}}")]),
     ]
     return build(
         c, "github-enterprise-server", "GitHub Enterprise Server statistics",
@@ -1002,6 +1089,10 @@ def copilot(c: Config) -> dashboard.Dashboard:
     def team(metric: str) -> str:
         return usage(metric, "org, team", "team", TEAM)
 
+    def cli(metric: str) -> str:
+        """A Copilot CLI figure per org; GitHub omits them on days without CLI use, which this shows as 0."""
+        return f"{usage(metric, 'org')}\nor\n{usage('daily_active_users', 'org')} * 0"
+
     variables = [
         label_variable("org", "Organization", c.series("github_copilot_daily_active_users"),
                        description="Organizations with Copilot usage-metrics reports."),
@@ -1013,6 +1104,9 @@ def copilot(c: Config) -> dashboard.Dashboard:
         "older); the value changes once a day"
     )
     report = "From the usage-metrics reports (organization-1-day)"
+    seats = "From the Copilot seat listings (GET /orgs/{org}/copilot/billing/seats)"
+    no_cli = "GitHub omits the CLI figures of a day without CLI use, shown as 0"
+    busiest = usage("repository_pull_requests_merged", "org, repository", "repository")
     legacy = (
         "From the usage summary (GET /orgs/{org}/copilot/usage, which GitHub is retiring: "
         "github_copilot_usage_endpoint_retired says when it is gone)"
@@ -1127,6 +1221,92 @@ def copilot(c: Config) -> dashboard.Dashboard:
                    "{{team}}")],
             "percentunit", maximum=1, h=9,
         ),
+        timeseries(
+            "Team members by surface",
+            f"Team members active on each Copilot surface (IDE, github.com, CLI, ...), {day}. {report}.",
+            [query(usage("team_surface_active_users", "org, team, surface", "team, surface", TEAM),
+                   "{{team}} {{surface}}")],
+            "short", w=24,
+        ),
+        row("Copilot CLI"),
+        timeseries(
+            "CLI sessions and requests",
+            f"Copilot CLI sessions and requests per organization, {day}. {report}; {no_cli}.",
+            [query(cli("cli_sessions"), "{{org}} sessions"), query(cli("cli_requests"), "{{org}} requests")],
+            "short", w=8,
+        ),
+        timeseries(
+            "CLI tokens", f"Prompt and output tokens of Copilot CLI per organization, {day}. {report}; {no_cli}.",
+            [query(cli("cli_prompt_tokens"), "{{org}} prompt"), query(cli("cli_output_tokens"), "{{org}} output")],
+            "short", w=8,
+        ),
+        timeseries(
+            "CLI users", f"Users who used Copilot CLI on the reported day, per organization. {report}; {no_cli}.",
+            [query(cli("daily_active_cli_users"), "{{org}}")], "short", w=8,
+        ),
+        row("Pull requests and code review"),
+        timeseries(
+            "Pull requests created and merged",
+            f"Pull requests created and merged, all and those Copilot created, over the selected organizations, "
+            f"{day}. {report}.",
+            [query(usage(f"pull_requests_{metric}"), label) for metric, label in (
+                ("created", "created"), ("created_by_copilot", "created by Copilot"), ("merged", "merged"),
+                ("merged_created_by_copilot", "merged, created by Copilot"))],
+            "short",
+        ),
+        timeseries(
+            "Code review users",
+            f"Users who used Copilot code review actively (requested or applied a review) and passively (received "
+            f"one), in the 1, 7 and 28 days ending on the reported day, over the selected organizations. {report}.",
+            [query(usage(f"{period}_{kind}_copilot_code_review_users"), f"{period} {kind}")
+             for kind in ("active", "passive") for period in ("daily", "weekly", "monthly")],
+            "short",
+        ),
+        timeseries(
+            "Cloud agent users",
+            f"Users of the Copilot cloud agent in the 1, 7 and 28 days ending on the reported day, over the "
+            f"selected organizations. {report}.",
+            [query(usage(f"{period}_active_copilot_cloud_agent_users"), period)
+             for period in ("daily", "weekly", "monthly")],
+            "short",
+        ),
+        timeseries(
+            "Adoption phases", f"Engaged users in each Copilot adoption phase, {day}. {report}.",
+            [query(usage("adoption_phase_engaged_users", "phase", "phase"), "{{phase}}")], "short",
+        ),
+        grid(
+            "Busiest repositories",
+            f"The ten repositories with the most merged pull requests, and how many of those Copilot created, "
+            f"{day}. {report}.",
+            [query(f"topk(10, {busiest})"),
+             query(f"{usage('repository_pull_requests_merged_created_by_copilot', 'org, repository', 'repository')}"
+                   f"\nand on (org, repository)\ntopk(10, {busiest})")],
+            [("Value #A", "Merged", "short"), ("Value #B", "Merged, created by Copilot", "short")],
+            keep=["org", "repository"], sort_by="Merged",
+        ),
+        row("Seats"),
+        stat_panel(
+            "Seat utilisation",
+            "Share of assigned Copilot seats with activity within collectors.copilot_seats.inactive_days "
+            f"(recording rule org:github_copilot_seats_utilisation:ratio). {seats}.",
+            [query(f"org:github_copilot_seats_utilisation:ratio{{{ORG}}}", "{{org}}")], "percentunit", w=4, h=8,
+            thresholds=((RED, None), (ORANGE, 0.5), (GREEN, 0.8)), decimals=1,
+        ),
+        timeseries(
+            "Seats by state", f"Copilot seats per organization by state (assigned, pending ...). {seats}.",
+            [query(usage("seats", "org, state", "state"), "{{org}} {{state}}")], "short", w=10,
+        ),
+        timeseries(
+            "Inactive seats",
+            f"Assigned seats without activity within collectors.copilot_seats.inactive_days, per organization. "
+            f"{seats}.",
+            [query(usage("seats_inactive", "org"), "{{org}}")], "short", w=10,
+        ),
+        bars("Seats by last-activity editor", f"Seats by the editor of their last Copilot activity. {seats}.",
+             [query(f"sort_desc({usage('seats_last_activity_editor', 'editor', 'editor')})", "{{editor}}")],
+             "short"),
+        bars("Seats by plan", f"Copilot seats by plan type (business, enterprise). {seats}.",
+             [query(f"sort_desc({usage('seats_plan', 'plan_type', 'plan_type')})", "{{plan_type}}")], "short"),
     ]
     return build(
         c, "github-copilot", "GitHub Copilot adoption",

@@ -151,7 +151,11 @@ class CopilotUsageCollector(Collector):
 
     @classmethod
     def targets(cls, settings: Settings) -> list[str]:
-        return [*settings.targets.orgs, *settings.targets.teams]
+        # The retired summaries exist for organisation teams only: enterprise teams (owner/slug with an
+        # enterprise as owner) are the Copilot reports' business.
+        orgs = {org.lower() for org in settings.targets.orgs}
+        teams = [team for team in settings.targets.teams if team.split("/", 1)[0].lower() in orgs]
+        return [*settings.targets.orgs, *teams]
 
     async def _days(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         days = []

@@ -18,6 +18,7 @@ import uvicorn
 
 from exporter.simulator.app import Simulator, create_app
 from exporter.simulator.config import SimulatorConfig
+from exporter.simulator.copilot import ENTERPRISE_TEAMS
 
 
 class _GuestServer(uvicorn.Server):
@@ -165,7 +166,10 @@ class DemoSimulator:
         orgs = list(world.orgs.values())
         return {
             "orgs": [org.login for org in orgs],
-            "teams": [f"{org.login}/{team}" for org in orgs for team in org.teams],
+            "teams": [
+                *(f"{org.login}/{team}" for org in orgs for team in org.teams),
+                *(f"{world.enterprise}/{slug}" for slug, _ in ENTERPRISE_TEAMS),
+            ],
             "enterprises": [world.enterprise],
             "repositories": [f"{org.login}/{repo}" for org in orgs for repo in org.repos],
         }

@@ -525,12 +525,11 @@ async def test_demo_exposes_every_copilot_and_seat_family(running: RunningSimula
             if collector.name in ("copilot", "copilot_seats"):
                 collector._clock = Clock()
                 names |= {family.name for family in await collector.collect()}
-    # Per-user series are opt-in (user_label); enterprise teams need owner/slug targets the demo does not list
-    # (its targets.teams also feed copilot_usage, which knows organisation teams only). Both are in the goldens.
+    # Per-user series are opt-in (user_label); they are in the goldens.
     expected = {
         s.name
         for s in REGISTERED
-        if s.family in ("copilot", "copilot_seats") and "_user_" not in s.name and "_enterprise_team_" not in s.name
+        if s.family in ("copilot", "copilot_seats") and "_user_" not in s.name
     }
     assert not expected - names, f"not in the demo: {sorted(expected - names)}"
 
