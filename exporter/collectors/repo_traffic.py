@@ -332,6 +332,14 @@ def skip_reason(error: APIError) -> str:
     return "unavailable"
 
 
+def _named_repository(item: Any) -> tuple[str, dict[str, Any]]:
+    """(owner/name, the listing's item) of one listed repository."""
+    full_name = item.get("full_name") if isinstance(item, dict) else None
+    if not isinstance(full_name, str) or full_name.count("/") != 1 or "" in full_name.split("/"):
+        raise MalformedResponseError("a listed repository has no owner/name full_name")
+    return full_name, item
+
+
 def matches(patterns: list[str], full_name: str) -> bool:
     name = full_name.lower()
     return any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)
@@ -391,10 +399,10 @@ class RepoTrafficCollector(Collector):
         o = self.options
         kept: list[str] = []
         filtered = dict.fromkeys(FILTER_REASONS, 0)
-        for item in await self._list_owner():
-            full_name = item.get("full_name") if isinstance(item, dict) else None
-            if not isinstance(full_name, str) or "/" not in full_name:
-                raise MalformedResponseError(f"{ORG_REPOS}: a repository has no full_name", endpoint=ORG_REPOS)
+        items = await self._list_owner()
+        route = self._listing[0] if self._listing else ORG_REPOS
+        # A listed repository without an owner/name is skipped and counted; the rest are still collected.
+        for full_name, item in self.readable_rows(items, _named_repository, route):
             if full_name.lower() in listed or not sharder.owns(full_name):
                 continue
             permissions = item.get("permissions")

@@ -692,7 +692,7 @@ _HTML_ERROR_PAGE = (
 
 
 def _spoil_first_row(content: Any) -> Any:
-    """The answer with its first row's timestamps replaced by text that is no ISO 8601 time (a bad_row fault).
+    """The answer with its first row's timestamps not ISO 8601 and its full_name no owner/name (a bad_row fault).
 
     The description types those fields as plain strings, so a GitHub bug could send this and still match it.
     """
@@ -700,7 +700,8 @@ def _spoil_first_row(content: Any) -> Any:
         (v for v in content.values() if isinstance(v, list)), None) if isinstance(content, dict) else None
     if not rows or not isinstance(rows[0], dict):
         return content
-    rows[0] = {k: ("last tuesday" if k.endswith(("timestamp", "_date")) else v) for k, v in rows[0].items()}
+    rows[0] = {k: ("last tuesday" if k.endswith(("timestamp", "_date")) else "repository" if k == "full_name" else v)
+               for k, v in rows[0].items()}
     return content
 
 

@@ -105,7 +105,7 @@ class Fault:
     Hostile answers: "html" (an HTML error page with `status`), "oversized" (a 200
     whose JSON is followed by `size` bytes of padding), "loop" (a next-page link
     back to the same page), "foreign_link" (a next-page link to `url` on another host),
-    "bad_row" (the first row's timestamps are not ISO 8601).
+    "bad_row" (the first row's timestamps are not ISO 8601, its full_name no owner/name).
     Every kind applies whatever the request sends (If-None-Match included).
     """
 

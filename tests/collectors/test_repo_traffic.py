@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from exporter.assembly import build_collectors
 from exporter.collectors.repo_traffic import (
     LIST_TARGET,
+    ORG_REPOS,
     RepoTrafficCollector,
     daily,
     skip_reason,
@@ -125,6 +126,27 @@ async def test_discovery_skips_archived_forks_and_read_only(running: RunningSimu
     families = await collect_once(_settings(running, discover=[ORG], include_archived=True, include_forks=True),
                                   clock, "repo_traffic")
     assert {f"{ORG}/sdk-go", f"{ORG}/sdk-python"} <= _repos(families)
+
+
+async def test_a_listed_repository_without_owner_name_is_skipped_and_counted(
+    running: RunningSimulator, clock: ManualClock
+) -> None:
+    """One unreadable row of the listing (Prism's dynamic mode sends a full_name with no '/') spoils nothing else."""
+    settings = _settings(running, discover=[ORG])
+    clean = _repos(await collect_once(settings, clock, "repo_traffic"))
+    running.sim.add_fault("bad_row", route=ORG_REPOS)
+    registry = CollectorRegistry()
+    client = GitHubClient(settings.github, ExporterMetrics(registry), clock=clock)
+    try:
+        (collector,) = build_collectors(settings, client, clock=clock)
+        spoiled = _repos(await collector.collect())
+    finally:
+        await client.aclose()
+    assert spoiled and len(clean - spoiled) <= 1 and spoiled <= clean, (clean, spoiled)
+    counted = registry.get_sample_value(
+        "github_exporter_parse_errors_total", {"collector": "repo_traffic", "endpoint": ORG_REPOS}
+    )
+    assert counted == 1
 
 
 async def test_include_and_exclude_globs(running: RunningSimulator, clock: ManualClock) -> None:
