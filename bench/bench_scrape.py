@@ -198,7 +198,7 @@ def synthetic_snapshot(org: int, run: int) -> list:  # type: ignore[type-arg]
 
 def serve_synthetic(series: int, port: int) -> None:
     """The exporter's store, self-metrics and server, with synthetic collectors republishing one org per second."""
-    from exporter.server import create_app, serve
+    from exporter.server import ServingThread, create_app, serve
     from exporter.store import SnapshotStore
     from exporter.telemetry import ExporterMetrics
 
@@ -208,12 +208,14 @@ def serve_synthetic(series: int, port: int) -> None:
         orgs = max(1, series // SNAPSHOT_SERIES)
         for org in range(orgs):
             store.publish(("bench", f"octo-{org:04d}"), synthetic_snapshot(org, 0))
-        server = await serve(create_app(store, readiness=lambda: (True, "")), f"127.0.0.1:{port}")
-        for run in range(1, 1_000_000):  # a collector run every second, each org in turn
+        http = ServingThread()  # as the daemon serves: the collectors' loop is not the server's
+        server = await http.run(serve(create_app(store, readiness=lambda: (True, "")), f"127.0.0.1:{port}"))
+        for run in range(1, 1_000_000):  # a collector run every second, each org in turn, built on this loop
             await asyncio.sleep(1)
             org = run % orgs
             store.publish(("bench", f"octo-{org:04d}"), synthetic_snapshot(org, run))
-        await server.stop()
+        await http.run(server.stop())
+        http.close()
 
     asyncio.run(run())
 

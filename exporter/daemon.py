@@ -1,4 +1,4 @@
-"""Wires the parts together on one asyncio loop: client, collectors, scheduler, store, server.
+"""Wires the parts together: client, collectors and scheduler on the main loop, the server on a thread of its own.
 
 It serves HTTP first (so `/-/healthy` answers within a second of start-up) and
 only then imports and starts what collecting needs. In demo mode it starts the
@@ -25,7 +25,7 @@ from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 if TYPE_CHECKING:
     from exporter.github.client import GitHubClient
     from exporter.scheduler import CollectorScheduler
-    from exporter.server import RunningServer
+    from exporter.server import RunningServer, ServingThread
     from exporter.simulator.server import DemoSimulator
     from exporter.webconfig import WebConfig
 
@@ -55,7 +55,7 @@ class DaemonOptions:
 
 
 class Daemon:
-    """The long-running exporter: one asyncio loop, reloadable configuration (SIGHUP, POST /-/reload)."""
+    """The long-running exporter: collectors on the main loop, HTTP on its own; reloadable (SIGHUP, POST /-/reload)."""
 
     def __init__(self, settings: Settings, options: DaemonOptions, web_config: WebConfig | None = None) -> None:
         self.settings = settings
@@ -68,6 +68,7 @@ class Daemon:
         self._scheduler: CollectorScheduler | None = None
         self._store: SnapshotStore | None = None
         self._metrics: ExporterMetrics | None = None
+        self._http: ServingThread | None = None
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -102,9 +103,14 @@ class Daemon:
         return fitted
 
     async def run(self) -> int:
-        from exporter.server import LandingInfo, ServeError, create_app, serve
+        from exporter.server import LandingInfo, ServeError, ServingThread, create_app, run_in_loop, serve
 
         self._install_signal_handlers()
+        main_loop = asyncio.get_running_loop()
+
+        async def reload_from_http() -> str | None:  # the server's loop asks; the reload runs on the main loop
+            return await run_in_loop(main_loop, self.reload())
+
         options = self.options
         log.info("starting", version=__version__, listen_addresses=options.listen_addresses, demo=options.demo)
         # Serve first, so /-/healthy answers while the simulator, client and collectors start.
@@ -122,22 +128,21 @@ class Daemon:
             readiness=readiness,
             web_config=self.web_config,
             landing=LandingInfo(),
-            reload=self.reload if self.options.enable_lifecycle else None,
+            reload=reload_from_http if self.options.enable_lifecycle else None,
             web_config_file=self.options.web_config_file,
         )
+        # Scrapes are served on a thread and loop of their own (ServingThread says why).
+        http = self._http = ServingThread()
         servers: list[RunningServer] = []
         try:
             for address in self.options.listen_addresses:
-                servers.append(await serve(app, address, self.web_config, self.options.max_requests))
-        except ServeError as exc:
-            for running in servers:
-                await running.stop()
-            raise DaemonError(str(exc)) from None
-        try:
+                servers.append(await http.run(serve(app, address, self.web_config, self.options.max_requests)))
             await self._start_collecting(store, metrics)
+        except ServeError as exc:
+            await self._stop_serving(servers)
+            raise DaemonError(str(exc)) from None
         except BaseException:
-            for running in servers:
-                await running.stop()
+            await self._stop_serving(servers)
             raise
         assert self._scheduler is not None
         log.info(
@@ -243,10 +248,16 @@ class Daemon:
         self.settings = new
         return kept, len(wanted), stopped
 
+    async def _stop_serving(self, servers: list[RunningServer]) -> None:
+        if self._http is None:
+            return
+        await asyncio.gather(*(self._http.run(server.stop()) for server in servers))
+        self._http.close()
+
     async def _shutdown(self, servers: list[RunningServer]) -> None:
         assert self._scheduler is not None and self._client is not None
         await self._scheduler.shutdown(timeout=1.5)
-        await asyncio.gather(*(server.stop() for server in servers))
+        await self._stop_serving(servers)
         await self._client.aclose()
         if self._simulator is not None:
             await self._simulator.stop()

@@ -312,7 +312,10 @@ def _assemble(version: int, expires_at: float, encoded: list[_Encoded], live: li
 
 
 def _rendition(content_type: str, chunks: list[bytes], pieces: Mapping[int, gzip_pieces.Piece]) -> Rendition:
-    return Rendition(content_type, tuple(_joined(chunks)), tuple(gzip_pieces.join(_gzip_pieces(chunks, pieces))))
+    # The gzip body is joined once per rendition: it is small (a few % of the text), and one write per scrape
+    # costs the event loop far less than one per piece.
+    gzipped = b"".join(gzip_pieces.join(_gzip_pieces(chunks, pieces)))
+    return Rendition(content_type, tuple(_joined(chunks)), (gzipped,))
 
 
 def _runs(chunks: list[bytes], alone: Callable[[bytes], bool]) -> Iterator[tuple[bool, list[bytes]]]:

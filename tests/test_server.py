@@ -7,6 +7,7 @@ import gzip
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from exporter.server import (
     LandingInfo,
     RunningServer,
     ServeError,
+    ServingThread,
     accepts_gzip,
     create_app,
     parse_listen_address,
@@ -476,3 +478,32 @@ async def test_start_is_logged_without_secrets(pki: Pki) -> None:
         }
     ]
     assert PASSWORD_HASH not in repr(logs)
+
+
+async def test_the_serving_thread_answers_while_the_main_loop_is_busy() -> None:
+    """Collectors' CPU work on the main loop must not hold up a scrape (the daemon serves from ServingThread)."""
+    store = SnapshotStore(max_age=60)
+    family = GaugeMetricFamily("github_test_value", "A value.", labels=["org"])
+    family.add_metric(["octo"], 1.0)
+    store.publish(("test", "octo"), [family])
+    store.refresh()
+    http = ServingThread()
+    running = await http.run(serve(create_app(store, readiness=lambda: (True, "")), "127.0.0.1:0"))
+    bodies: list[bytes] = []
+    answered = threading.Event()
+
+    def scrape() -> None:
+        bodies.append(httpx.get(running.url + "/metrics", timeout=10).content)
+        answered.set()
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    try:
+        # Block the main loop, as a long conversion would: nothing scheduled on it runs until this returns.
+        served_meanwhile = answered.wait(10)
+    finally:
+        scraper.join(10)
+        await http.run(running.stop())
+        http.close()
+    assert served_meanwhile, "the scrape waited for the main loop"
+    assert b'github_test_value{org="octo"} 1.0' in bodies[0]
