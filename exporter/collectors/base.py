@@ -8,10 +8,12 @@ families for its target; the store swaps them in whole.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import structlog
@@ -25,6 +27,14 @@ from exporter.sharding import Sharder
 
 log = structlog.get_logger(__name__)
 Row = TypeVar("Row")
+# What a run saw that the next plan depends on (e.g. "repositories": 37), by name; empty before the first run.
+Observed = Mapping[str, float]
+NOTHING_OBSERVED: Observed = MappingProxyType({})
+
+
+def pages(items: float, per_page: int) -> float:
+    """Requests a paginated listing of `items` takes (one even when empty)."""
+    return max(1.0, math.ceil(items / per_page))
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Collector(ABC):
         self.settings = settings
         self.target = target
         self.options = self.options_of(settings)
+        self.observed: dict[str, float] = {}  # sizes the last run saw, for planned_requests_per_hour
 
     @classmethod
     def options_of(cls, settings: Settings) -> CollectorSettings:
@@ -93,12 +104,19 @@ class Collector(ABC):
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
+    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
         """Requests per hour one target costs at the configured intervals, for the rate-limit budget's plan.
 
-        At least one per run; collectors that know better (API Insights) say more.
+        `observed` holds the sizes the last run saw (pages, repositories, ...); before the first run each
+        collector assumes its documented defaults. One request per run unless a collector says more.
         """
         return 3600.0 / cls.options_of(settings).interval
+
+    @classmethod
+    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, float]:
+        """The plan of one target split by the account each request is about (a GitHub App installation each)."""
+        owner = target.rpartition(":")[2].split("/")[0].lower()  # enterprise:NAME, organization:NAME, org/team
+        return {owner: cls.planned_requests_per_hour(settings, target, observed)}
 
     def initial(self) -> list[Metric]:
         """Families served from start-up until the first run publishes, e.g. counters at 0.

@@ -66,7 +66,7 @@ from typing import Any, TypedDict
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import (
     APIError,
@@ -77,6 +77,7 @@ from exporter.github.errors import (
 )
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import RepoTrafficSettings, Settings
+from exporter.sharding import Sharder
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,9 @@ REFERRERS = "/repos/{owner}/{repo}/traffic/popular/referrers"
 ORG_REPOS = "/orgs/{org}/repos"
 USER_REPOS = "/users/{username}/repos"
 LIST_TARGET = "targets.repositories"
+# Before an owner's first listing, the plan assumes this many listed repositories, all collected.
+DEFAULT_DISCOVERED = 100
+LISTING_PAGE = 100  # per_page of the owner listing
 DAY = 86400
 SKIP_REASONS = ("forbidden", "not_found", "moved", "unavailable")
 FILTER_REASONS = ("excluded", "archived", "fork", "no_push_access")
@@ -362,6 +366,45 @@ class RepoTrafficCollector(Collector):
         owners = list(settings.collectors.repo_traffic.discover)
         return [*owners, LIST_TARGET] if settings.targets.repositories else owners
 
+    # -- the request plan ------------------------------------------------------------------------
+
+    @classmethod
+    def requests_per_repository(cls, settings: Settings) -> int:
+        """views and clones, plus popular paths and referrers unless their top-N is 0."""
+        o = settings.collectors.repo_traffic
+        return 2 + (o.top_paths > 0) + (o.top_referrers > 0)
+
+    @classmethod
+    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, float]:
+        """An owner's job is that owner's; the explicit list's is split by each repository's owner."""
+        if target != LIST_TARGET:
+            return super().owners(settings, target, observed)
+        runs = 3600.0 / settings.collectors.repo_traffic.interval
+        each = cls.requests_per_repository(settings) * runs
+        sharder = Sharder.from_settings(settings)
+        split: dict[str, float] = {}
+        for name in settings.targets.repositories:
+            if sharder.owns(name):
+                owner = name.split("/")[0].lower()
+                split[owner] = split.get(owner, 0.0) + each
+        return split
+
+    @classmethod
+    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+        """Per run: the listing's pages, the per-repository requests for each collected repository, one per skipped.
+
+        Sizes come from the last run; before it, an owner is assumed to list DEFAULT_DISCOVERED repositories
+        (this replica's share of them), all collected.
+        """
+        runs = 3600.0 / settings.collectors.repo_traffic.interval
+        if target == LIST_TARGET:
+            return sum(cls.owners(settings, target, observed).values())
+        share = Sharder.from_settings(settings).count
+        listed = observed.get("listed", DEFAULT_DISCOVERED)
+        collected = observed.get("collected", DEFAULT_DISCOVERED / share)
+        skipped = observed.get("skipped", 0.0)  # a refusal of views ends the repository's requests
+        return runs * (pages(listed, LISTING_PAGE) + collected * cls.requests_per_repository(settings) + skipped)
+
     # -- which repositories ---------------------------------------------------------------------
 
     async def _list_owner(self) -> list[Any]:
@@ -391,7 +434,9 @@ class RepoTrafficCollector(Collector):
         o = self.options
         kept: list[str] = []
         filtered = dict.fromkeys(FILTER_REASONS, 0)
-        for item in await self._list_owner():
+        listing = await self._list_owner()
+        self.observed["listed"] = len(listing)
+        for item in listing:
             full_name = item.get("full_name") if isinstance(item, dict) else None
             if not isinstance(full_name, str) or "/" not in full_name:
                 raise MalformedResponseError(f"{ORG_REPOS}: a repository has no full_name", endpoint=ORG_REPOS)
@@ -475,6 +520,8 @@ class RepoTrafficCollector(Collector):
         results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]
+        self.observed["skipped"] = sum(isinstance(r, str) for r in results.values())
+        self.observed["collected"] = len(results) - self.observed["skipped"]
 
         specs = (
             VIEWS_14D,
