@@ -98,11 +98,12 @@ class Daemon:
             if self._scheduler is not None else []
         limits = self._client.rate_limits.limits() if self._client is not None else None
         fitted, plan = fit_to_budget(settings, observed_sizes(collectors), limits)
-        busiest = max(plan.credentials.items(), key=lambda kv: kv[1].planned / kv[1].allowed, default=None)
+        busiest = max(plan.credentials.items(), key=lambda kv: kv[1].over, default=None)
         fields: dict[str, object] = dict(planned_per_hour=round(plan.planned), credentials=len(plan.credentials))
         if busiest is not None:
-            fields.update(busiest=busiest[0], busiest_planned_per_hour=round(busiest[1].planned),
-                          busiest_allowed_per_hour=round(busiest[1].allowed))
+            name, share = busiest
+            fields.update(busiest=name, busiest_planned_per_hour=round(share.planned),
+                          busiest_peak_per_hour=round(share.peak), busiest_allowed_per_hour=round(share.allowed))
         if plan.stretch > 1:
             log.warning(
                 "planned GitHub requests exceed github.rate_limit_budget: every interval stretched",

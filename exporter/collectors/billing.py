@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.billing_csv import (
     AIC_REPORT_TYPES,
     BASE_LABELS,
@@ -408,7 +408,7 @@ class BillingCollector(Collector):
         return list(settings.targets.enterprises)
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """One listing per run, and per report type one export (a POST and its polls) per reuse cycle.
 
         A completed export is reused while younger than max_export_age, so a new one is created every
@@ -418,7 +418,7 @@ class BillingCollector(Collector):
         o = settings.collectors.billing
         cycle = max(1, math.ceil(o.max_export_age / o.interval)) * o.interval
         polls = observed.get("polls_per_export", DEFAULT_POLLS_PER_EXPORT)
-        return 3600.0 / o.interval + len(o.report_types) * (1 + polls) * 3600.0 / cycle
+        return [Cadence(o.interval, 1.0), Cadence(cycle, len(o.report_types) * (1 + polls))]
 
     # -- one run ------------------------------------------------------------------------------
 

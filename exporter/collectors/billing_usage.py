@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, Observed
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -276,7 +276,7 @@ class BillingUsageCollector(Collector):
         ]
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: usage summary, premium requests, AI credits, the budget pages, an enterprise's cost centres,
         and one usage summary per distinct budget scope GitHub gives no consumed amount for.
 
@@ -284,7 +284,7 @@ class BillingUsageCollector(Collector):
         """
         per_run = 3 + observed.get("budget_pages", 1) + (target.startswith(ENTERPRISE + ":"))
         per_run += observed.get("budget_queries", 0)
-        return per_run * 3600.0 / settings.collectors.billing_usage.interval
+        return [Cadence(settings.collectors.billing_usage.interval, per_run)]
 
     async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
         template = route.format(base=self.base)

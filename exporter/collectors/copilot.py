@@ -79,7 +79,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter import logs
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.github.client import DOWNLOAD_ENDPOINT, GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import capped_lines
@@ -713,7 +713,7 @@ class CopilotCollector(Collector):
         return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """A day's reports once a day, and one 204 per run while the next day is not processed yet.
 
         A day costs the entity report, repos-1-day (unless max_repositories is 0), user-teams-1-day when
@@ -724,7 +724,7 @@ class CopilotCollector(Collector):
         teams = teams_of(settings, target.removeprefix(ENTERPRISE_PREFIX))
         per_day = 1 + (o.max_repositories > 0) + (teams != set()) + (teams != set() or o.user_label != "none")
         waits = observed.get("waits_per_day", math.ceil(DEFAULT_REPORT_LAG / o.interval))
-        return (per_day + waits) * 3600.0 / DAY
+        return [Cadence(DAY, per_day + waits)]  # the waits spread over hours: at most this in one window
 
     # -- what to fetch ---------------------------------------------------------------------------
 

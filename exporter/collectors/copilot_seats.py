@@ -41,7 +41,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, Observed, pages
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -197,11 +197,11 @@ class CopilotSeatsCollector(Collector):
         return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: the seat pages (100 a page; one before the first run), total_seats, an org's seat breakdown."""
         kind = ENTERPRISE if target.startswith(ENTERPRISE_PREFIX) else ORG
         per_run = pages(observed.get("seats", 0), SEATS_PAGE) + 1 + (kind.billing_route is not None)
-        return per_run * 3600.0 / settings.collectors.copilot_seats.interval
+        return [Cadence(settings.collectors.copilot_seats.interval, per_run)]
 
     async def collect(self) -> list[Metric]:
         route = self.kind.seats_route

@@ -33,7 +33,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.api_insights import iso
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed, pages
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.collectors.copilot import DAY, Tally, day_start, number
 from exporter.github.client import GitHubClient
 from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
@@ -158,12 +158,12 @@ class CopilotUsageCollector(Collector):
         return [*settings.targets.orgs, *teams]
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run the day pages (28 days a page: one); once GitHub refused, one request per retired_retry."""
         o = settings.collectors.copilot_usage
         if observed.get("retired"):
-            return 3600.0 / max(o.retired_retry, o.interval)
-        return pages(observed.get("days", MAX_DAYS), MAX_DAYS) * 3600.0 / o.interval
+            return [Cadence(max(o.retired_retry, o.interval), 1.0)]
+        return [Cadence(o.interval, pages(observed.get("days", MAX_DAYS), MAX_DAYS))]
 
     async def _days(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         days = []

@@ -66,7 +66,7 @@ from typing import Any, TypedDict
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed, pages
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import (
     APIError,
@@ -375,35 +375,36 @@ class RepoTrafficCollector(Collector):
         return 2 + (o.top_paths > 0) + (o.top_referrers > 0)
 
     @classmethod
-    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, float]:
+    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, list[Cadence]]:
         """An owner's job is that owner's; the explicit list's is split by each repository's owner."""
         if target != LIST_TARGET:
             return super().owners(settings, target, observed)
-        runs = 3600.0 / settings.collectors.repo_traffic.interval
-        each = cls.requests_per_repository(settings) * runs
+        each = cls.requests_per_repository(settings)
         sharder = Sharder.from_settings(settings)
         split: dict[str, float] = {}
         for name in settings.targets.repositories:
             if sharder.owns(name):
                 owner = name.split("/")[0].lower()
                 split[owner] = split.get(owner, 0.0) + each
-        return split
+        interval = settings.collectors.repo_traffic.interval
+        return {owner: [Cadence(interval, requests)] for owner, requests in split.items()}
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: the listing's pages, the per-repository requests for each collected repository, one per skipped.
 
         Sizes come from the last run; before it, an owner is assumed to list DEFAULT_DISCOVERED repositories
         (this replica's share of them), all collected.
         """
-        runs = 3600.0 / settings.collectors.repo_traffic.interval
+        interval = settings.collectors.repo_traffic.interval
         if target == LIST_TARGET:
-            return sum(cls.owners(settings, target, observed).values())
+            return [c for split in cls.owners(settings, target, observed).values() for c in split]
         share = Sharder.from_settings(settings).count
         listed = observed.get("listed", DEFAULT_DISCOVERED)
         collected = observed.get("collected", DEFAULT_DISCOVERED / share)
         skipped = observed.get("skipped", 0.0)  # a refusal of views ends the repository's requests
-        return runs * (pages(listed, LISTING_PAGE) + collected * cls.requests_per_repository(settings) + skipped)
+        return [Cadence(interval, pages(listed, LISTING_PAGE) + collected * cls.requests_per_repository(settings)
+                        + skipped)]
 
     # -- which repositories ---------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Collector, HistoricalSample, Observed, pages
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -515,10 +515,10 @@ class ServerStatisticsCollector(Collector):
         return [*settings.targets.enterprises, *extra]
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run the pages of collections over the lookback (GitHub's 30 a page; one before the first run)."""
         interval = settings.collectors.server_statistics.interval
-        return pages(observed.get("collections", 0), DEFAULT_PAGE) * 3600.0 / interval
+        return [Cadence(interval, pages(observed.get("collections", 0), DEFAULT_PAGE))]
 
     async def _collections(self, start: float, end: float | None = None) -> list[Any]:
         params = {"date_start": _day(start), "date_end": _day(end) if end is not None else None}
