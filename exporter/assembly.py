@@ -22,7 +22,7 @@ from exporter.sharding import Sharder
 # The smallest primary limit GitHub gives (a personal token or an installation); the start-up plan is sized
 # against it unless a credential was seen with more.
 HOURLY_LIMIT = 5000
-MAX_FIT_ROUNDS = 8
+MAX_FIT_ROUNDS = 40  # x1.5 each: far beyond any interval that could matter
 BISECTION_ROUNDS = 20  # the least fitting stretch to 1 part in a million of the first guess
 DEMO_INTERVAL = "15s"
 DEMO_RANKING_INTERVAL = "1m"  # API Insights rankings: compressed like the intervals, so the followed set moves
@@ -84,7 +84,7 @@ class Share:
     planned: float
     peak: float
     allowed: float
-    burst: float  # every cadence once, all at the same moment: the least any stretch can bring the peak down to
+    burst: float  # the least any stretch can bring the peak down to: every cadence once (aligned ones twice)
 
     @property
     def over(self) -> float:
@@ -164,7 +164,7 @@ def plan_for(
             sum(c.per_hour for c in cadences),
             sum(c.peak_per_hour for c in cadences),
             settings.github.rate_limit_budget * max(HOURLY_LIMIT, limits.get(credential, 0)),
-            sum(c.requests for c in cadences),
+            sum(c.requests * (1 + c.aligned) for c in cadences),
         )
         for credential, cadences in cadences_by_credential(settings, observed).items()
     }
@@ -195,7 +195,7 @@ def fit_to_budget(
         excess = over(fitting)
         if excess <= 1.0 + 1e-9:
             break
-        fitting, short = fitting * excess, fitting
+        fitting, short = fitting * max(excess, 1.5), fitting  # steps: a small excess may need a long way
     for _ in range(BISECTION_ROUNDS):
         middle = (short + fitting) / 2
         if over(middle) <= 1.0 + 1e-9:

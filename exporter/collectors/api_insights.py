@@ -618,7 +618,7 @@ class ApiInsightsCollector(Collector):
         o = settings.collectors.api_insights
         users = o.top_subjects + len(o.users)
         series = 1 + users + users * max(o.top_actors, 1) + len(o.actors)
-        return [Cadence(o.interval, series), Cadence(o.ranking_interval, series)]
+        return [Cadence(o.interval, series), Cadence(o.ranking_interval, series, aligned=True)]
 
     # -- ownership ---------------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ class Cadence:
 
     every: float
     requests: float
+    # On boundaries of `every` (e.g. API Insights' rankings), besides once at start-up: the start-up occurrence
+    # and the first boundary can fall in one window.
+    aligned: bool = False
 
     @property
     def per_hour(self) -> float:
@@ -47,8 +50,9 @@ class Cadence:
 
     @property
     def peak_per_hour(self) -> float:
-        """The most one hour-long rate-limit window can hold: one more occurrence than fit whole (jitter, phase)."""
-        return self.requests * (math.floor(HOUR / self.every) + 1)
+        """The most one hour-long rate-limit window can hold: one more occurrence than fit whole (jitter, phase),
+        and for an aligned cadence one more again (start-up)."""
+        return self.requests * (math.floor(HOUR / self.every) + 1 + self.aligned)
 
 
 def pages(items: float, per_page: int) -> float:
