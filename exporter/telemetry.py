@@ -136,10 +136,10 @@ class ExporterMetrics:
         )
         self.planned_requests = Gauge(
             "github_exporter_planned_requests_per_hour",
-            "GitHub requests per hour the collectors plan at their effective intervals, by credential (token, or "
-            "installation:OWNER); at most github.rate_limit_budget of each credential's hourly limit (5,000 unless "
-            "a larger one was seen): intervals are stretched at start-up to fit. Sizes known only at run time "
-            "(pages, repositories) follow the last run.",
+            "GitHub requests per hour the collectors plan on average at their effective intervals, by credential "
+            "(token, or installation:OWNER). Intervals are stretched at start-up until the busiest hour fits "
+            "github.rate_limit_budget of each credential's hourly limit (5,000 unless a larger one was seen). "
+            "Sizes known only at run time (pages, repositories) follow the last run.",
             ["credential"],
             registry=registry,
         )
