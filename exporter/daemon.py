@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,7 @@ class Daemon:
         self._store: SnapshotStore | None = None
         self._metrics: ExporterMetrics | None = None
         self._http: ServingThread | None = None
+        self._published_sizes: dict[tuple[str, str], Mapping[str, float]] | None = None  # the plan's last inputs
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -85,13 +87,24 @@ class Daemon:
             return demo_settings(self.options.config_file, sim.url, sim.targets(), self.options.overrides)
         return self._fit_to_budget(load_runnable_settings(self.options.config_file, self.options.overrides))
 
-    @staticmethod
-    def _fit_to_budget(settings: Settings) -> Settings:
-        """Stretch every interval when the plan exceeds github.rate_limit_budget (the demo's simulator has more)."""
-        from exporter.assembly import fit_to_budget
+    def _fit_to_budget(self, settings: Settings) -> Settings:
+        """Stretch every interval when a credential's plan exceeds github.rate_limit_budget of its limit.
 
-        fitted, plan = fit_to_budget(settings)
-        fields = dict(planned_per_hour=round(plan.planned), allowed_per_hour=round(plan.allowed))
+        At start-up the plan uses each collector's default sizes; a reload uses the sizes the last runs saw
+        and the limits GitHub reported. (The demo's simulator has more than enough and is not fitted.)
+        """
+        from exporter.assembly import fit_to_budget, observed_sizes
+
+        collectors = [c for key in self._scheduler.jobs if (c := self._scheduler.collector(key)) is not None] \
+            if self._scheduler is not None else []
+        limits = self._client.rate_limits.limits() if self._client is not None else None
+        fitted, plan = fit_to_budget(settings, observed_sizes(collectors), limits)
+        busiest = max(plan.credentials.items(), key=lambda kv: kv[1].over, default=None)
+        fields: dict[str, object] = dict(planned_per_hour=round(plan.planned), credentials=len(plan.credentials))
+        if busiest is not None:
+            name, share = busiest
+            fields.update(busiest=name, busiest_planned_per_hour=round(share.planned),
+                          busiest_peak_per_hour=round(share.peak), busiest_allowed_per_hour=round(share.allowed))
         if plan.stretch > 1:
             log.warning(
                 "planned GitHub requests exceed github.rate_limit_budget: every interval stretched",
@@ -101,6 +114,21 @@ class Daemon:
         else:
             log.info("planned GitHub requests", **fields)
         return fitted
+
+    def _publish_plan(self, force: bool = False) -> None:
+        """github_exporter_planned_requests_per_hour by credential, with the sizes the last runs saw."""
+        from exporter.assembly import observed_sizes, planned_by_credential
+
+        if self._metrics is None or self._scheduler is None:
+            return
+        collectors = [c for key in self._scheduler.jobs if (c := self._scheduler.collector(key)) is not None]
+        sizes = observed_sizes(collectors)
+        if sizes == self._published_sizes and not force:
+            return
+        self._published_sizes = sizes
+        self._metrics.planned_requests.clear()
+        for credential, planned in planned_by_credential(self.settings, sizes).items():
+            self._metrics.planned_requests.labels(credential).set(planned)
 
     async def run(self) -> int:
         from exporter.server import LandingInfo, ServeError, ServingThread, create_app, run_in_loop, serve
@@ -162,7 +190,7 @@ class Daemon:
 
     async def _start_collecting(self, store: SnapshotStore, metrics: ExporterMetrics) -> None:
         """The demo's simulator (if any), the GitHub client and the scheduler with every collector, started."""
-        from exporter.assembly import build_collectors, planned_requests_per_hour
+        from exporter.assembly import build_collectors
         from exporter.github.client import GitHubClient
         from exporter.scheduler import CollectorScheduler
 
@@ -182,13 +210,13 @@ class Daemon:
         else:
             settings = self.settings = self._fit_to_budget(settings)
 
-        metrics.planned_requests.set(planned_requests_per_hour(settings))
         client = self._client = GitHubClient(settings.github, metrics)
-        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter)
+        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter, after_run=self._publish_plan)
         for collector in build_collectors(settings, client):
             scheduler.add(collector, collector.options.interval)
-        scheduler.start()
         self._scheduler = scheduler
+        self._publish_plan()
+        scheduler.start()
 
     async def reload(self) -> str | None:
         """Re-read the configuration; None when applied, else why it was refused (the old one keeps running).
@@ -246,6 +274,7 @@ class Daemon:
         self._store.max_age = new.store.max_age
         scheduler.jitter = new.scheduler.jitter
         self.settings = new
+        self._publish_plan(force=True)
         return kept, len(wanted), stopped
 
     async def _stop_serving(self, servers: list[RunningServer]) -> None:

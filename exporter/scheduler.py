@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,8 +40,15 @@ class _Job:
 
 
 class CollectorScheduler:
-    def __init__(self, store: SnapshotStore, metrics: ExporterMetrics, jitter: float = 0.1) -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        metrics: ExporterMetrics,
+        jitter: float = 0.1,
+        after_run: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
+        self._after_run = after_run  # e.g. the daemon re-publishing the request plan with the sizes a run saw
         self._metrics = metrics
         self._jitter = jitter
         self._jobs: list[_Job] = []
@@ -159,6 +167,8 @@ class CollectorScheduler:
                     log.warning("collector run", error=error, **fields)
                 else:
                     log.info("collector run", **fields)
+                if self._after_run is not None:
+                    self._after_run()
         return outcome == "success"
 
     def _record(self, job: _Job, success: bool, duration: float) -> None:

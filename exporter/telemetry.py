@@ -75,22 +75,22 @@ class ExporterMetrics:
         )
         self.rate_limit_remaining = Gauge(
             "github_rate_limit_remaining",
-            "Requests left in the current rate-limit window for the exporter's credentials (x-ratelimit-remaining), "
-            "by x-ratelimit-resource.",
-            ["resource"],
+            "Requests left in the current rate-limit window (x-ratelimit-remaining), by credential (token, or "
+            "installation:OWNER for a GitHub App's installation on a configured owner) and x-ratelimit-resource.",
+            ["credential", "resource"],
             registry=registry,
         )
         self.rate_limit_limit = Gauge(
             "github_rate_limit_limit",
-            "Requests allowed per rate-limit window for the exporter's credentials (x-ratelimit-limit), "
-            "by x-ratelimit-resource.",
-            ["resource"],
+            "Requests allowed per rate-limit window (x-ratelimit-limit), by credential (token, or "
+            "installation:OWNER) and x-ratelimit-resource.",
+            ["credential", "resource"],
             registry=registry,
         )
         self.rate_limit_reset = Gauge(
             "github_rate_limit_reset_timestamp_seconds",
-            "When the current rate-limit window resets (x-ratelimit-reset), by x-ratelimit-resource.",
-            ["resource"],
+            "When the current rate-limit window resets (x-ratelimit-reset), by credential and x-ratelimit-resource.",
+            ["credential", "resource"],
             registry=registry,
         )
 
@@ -136,8 +136,11 @@ class ExporterMetrics:
         )
         self.planned_requests = Gauge(
             "github_exporter_planned_requests_per_hour",
-            "GitHub requests per hour the collectors plan at their effective intervals (at most "
-            "github.rate_limit_budget of a 5,000/h limit; intervals are stretched at start-up to fit).",
+            "GitHub requests per hour the collectors plan on average at their effective intervals, by credential "
+            "(token, or installation:OWNER). Intervals are stretched at start-up until the busiest hour fits "
+            "github.rate_limit_budget of each credential's hourly limit (5,000 unless a larger one was seen). "
+            "Sizes known only at run time (pages, repositories) follow the last run.",
+            ["credential"],
             registry=registry,
         )
         self.collector_runs = Counter(

@@ -120,7 +120,7 @@ def test_self_metrics_from_telemetry() -> None:
     metrics.api_requests.labels("/orgs/{org}/insights/api/routes").inc(3)
     metrics.api_duration.labels('/weird"endpoint\\').observe(0.3)
     metrics.api_duration.labels("/x").observe(100)
-    metrics.rate_limit_remaining.labels("core").set(math.nan)
+    metrics.rate_limit_remaining.labels("installation:octo", "core").set(math.nan)
     metrics.collector_success.labels("api_insights", "octo").set(1)
     families = list(registry.collect())
     assert_identical(families)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.assembly import HOURLY_LIMIT, fit_to_budget, planned_requests_per_hour
+from exporter.assembly import HOURLY_LIMIT, fit_to_budget, planned_requests_per_hour, stretch_intervals
 from exporter.collectors import COLLECTORS
 from exporter.settings import load_settings
 
@@ -25,11 +25,51 @@ def test_ten_orgs_stretch_every_interval_by_the_same_factor() -> None:
     settings = load_settings(None, {"targets": {"orgs": ORGS}, "github": {"rate_limit_budget": 0.5}})
     before = planned_requests_per_hour(settings)
     fitted, plan = fit_to_budget(settings)
-    assert before > 2500 and plan.stretch == pytest.approx(before / 2500)
-    assert plan.planned == pytest.approx(2500), "the stretched plan spends the budget, no more"
+    assert before > 2500 and plan.stretch > before / 2500
+    assert plan.peak <= 2500.01, "the busiest hour of the stretched plan spends the budget, no more"
+    assert plan.planned < plan.peak, "on average an hour spends less"
+    _, closer = fit_to_budget(stretch_intervals(settings, plan.stretch * 0.99))
+    assert closer.stretch > 1, "a shorter stretch would not fit: it is the least that does"
     for name in COLLECTORS:
         old, new = getattr(settings.collectors, name), getattr(fitted.collectors, name)
         assert new.interval == pytest.approx(old.interval * plan.stretch), name
     insights = fitted.collectors.api_insights
     assert insights.ranking_interval == pytest.approx(3600 * plan.stretch)
     assert settings.collectors.api_insights.interval == 300, "the configured settings are left as they were"
+
+
+@pytest.fixture(scope="module")
+def private_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def test_a_github_app_plans_each_installation_against_its_own_limit(private_key: str) -> None:
+    """Ten orgs need 2.2x one token's budget, but each org's installation has a limit of its own: no stretch."""
+    app = {"app_id": 1, "private_key": private_key}
+    targets = {"orgs": ORGS, "repositories": ["org-0/api", "org-0/web", "elsewhere/tool"]}
+    settings = load_settings(None, {"targets": targets, "github": {"app": app, "rate_limit_budget": 0.5}})
+    fitted, plan = fit_to_budget(settings)
+    assert fitted is settings and plan.stretch == 1.0
+    assert set(plan.credentials) == {*(f"installation:{org}" for org in ORGS), "installation:elsewhere"}
+    insights = COLLECTORS["api_insights"].planned_requests_per_hour(settings, "org-1")
+    assert insights < plan.credentials["installation:org-1"].planned < 2500
+    assert plan.credentials["installation:elsewhere"].planned == pytest.approx(4.0), "one repository's traffic"
+    assert plan.credentials["installation:org-0"].planned == pytest.approx(
+        plan.credentials["installation:org-1"].planned + 8.0), "org-0 also pays for its two listed repositories"
+    token = load_settings(None, {"targets": targets, "github": {"token": "ghp_x", "rate_limit_budget": 0.5}})
+    _, token_plan = fit_to_budget(token)
+    assert set(token_plan.credentials) == {"token"} and token_plan.stretch > 2
+    assert token_plan.credentials["token"].planned * token_plan.stretch == pytest.approx(plan.planned, rel=0.01)
+
+
+def test_a_larger_limit_seen_at_run_time_sizes_the_plan() -> None:
+    settings = load_settings(None, {"targets": {"orgs": ORGS}, "github": {"rate_limit_budget": 0.5}})
+    _, small = fit_to_budget(settings)
+    _, large = fit_to_budget(settings, limits={"token": 15_000})
+    assert small.stretch > 2 and large.stretch == 1.0
+    assert large.credentials["token"].allowed == 7500

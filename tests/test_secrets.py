@@ -14,12 +14,12 @@ import pytest
 from exporter.simulator import RunningSimulator, SimulatorConfig
 from exporter.simulator import billing as sim_billing
 from exporter.simulator import copilot as sim_copilot
-from tests.github import test_auth
+from tests.github import conftest as github_fixtures
 from tests.hostile import Daemon, daemon_config, faults
 
 TOKEN = "ghp_SECRETSENTINEL0123456789abcdefSECRET"
 APP_ID = 777
-app_key = test_auth.key_pair  # an RSA key pair: the App's private key and the public key the simulator checks
+app_key = github_fixtures.key_pair  # an RSA key pair: the App's private key and the public key the simulator checks
 FAULT_SECONDS = 0.4
 
 

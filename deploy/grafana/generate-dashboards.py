@@ -633,20 +633,22 @@ def exporter_health(c: Config) -> dashboard.Dashboard:
             "Rate limit left",
             "Share of each rate-limit resource left for the exporter's credentials. "
             "The dashed line is GitHubExporterTokenRateLimitLow's 10%.",
-            [query(left, "{{resource}} {{instance}}")],
+            [query(left, "{{credential}} {{resource}} {{instance}}")],
             "percentunit", maximum=1, thresholds=((RED, None), (GREEN, 0.1)), threshold_line=True, w=8,
         ),
         timeseries(
             "Requests left and limit",
             "x-ratelimit-remaining and x-ratelimit-limit of the exporter's "
-            "credentials by resource; every user of the same token or app installation shares them.",
-            [query(m("github_rate_limit_remaining"), "{{resource}} remaining"),
-             query(m("github_rate_limit_limit"), "{{resource}} limit")],
+            "credentials (the token, or each GitHub App installation) by resource; every user of the same token "
+            "or app installation shares them.",
+            [query(m("github_rate_limit_remaining"), "{{credential}} {{resource}} remaining"),
+             query(m("github_rate_limit_limit"), "{{credential}} {{resource}} limit")],
             "short", w=8,
         ),
         timeseries(
             "Time to reset", "Time until each rate-limit window resets (x-ratelimit-reset).",
-            [query(f"{m('github_rate_limit_reset_timestamp_seconds')} - time()", "{{resource}} {{instance}}")],
+            [query(f"{m('github_rate_limit_reset_timestamp_seconds')} - time()",
+                   "{{credential}} {{resource}} {{instance}}")],
             "s", w=8, calcs=("lastNotNull",),
         ),
     ]

@@ -89,7 +89,7 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.late_data import LateDataCounter
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError, NotFoundError
@@ -613,12 +613,12 @@ class ApiInsightsCollector(Collector):
         return list(settings.targets.orgs)
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """The worst case of the module docstring: every followed series asked each run and each ranking."""
         o = settings.collectors.api_insights
         users = o.top_subjects + len(o.users)
         series = 1 + users + users * max(o.top_actors, 1) + len(o.actors)
-        return series * 3600.0 / o.interval + series * 3600.0 / o.ranking_interval
+        return [Cadence(o.interval, series), Cadence(o.ranking_interval, series, aligned=True)]
 
     # -- ownership ---------------------------------------------------------------------------------
 

@@ -8,10 +8,12 @@ families for its target; the store swaps them in whole.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import structlog
@@ -25,6 +27,37 @@ from exporter.sharding import Sharder
 
 log = structlog.get_logger(__name__)
 Row = TypeVar("Row")
+HOUR = 3600.0  # GitHub's primary rate-limit window
+# What a run saw that the next plan depends on (e.g. "repositories": 37), by name; empty before the first run.
+Observed = Mapping[str, float]
+NOTHING_OBSERVED: Observed = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """`requests` asked once every `every` seconds: one part of a collector's request plan."""
+
+    every: float
+    requests: float
+    # On boundaries of `every` (e.g. API Insights' rankings), besides once at start-up: the start-up occurrence
+    # and the first boundary can fall in one window.
+    aligned: bool = False
+
+    @property
+    def per_hour(self) -> float:
+        """On average over an hour."""
+        return self.requests * HOUR / self.every
+
+    @property
+    def peak_per_hour(self) -> float:
+        """The most one hour-long rate-limit window can hold: one more occurrence than fit whole (jitter, phase),
+        and for an aligned cadence one more again (start-up)."""
+        return self.requests * (math.floor(HOUR / self.every) + 1 + self.aligned)
+
+
+def pages(items: float, per_page: int) -> float:
+    """Requests a paginated listing of `items` takes (one even when empty)."""
+    return max(1.0, math.ceil(items / per_page))
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,7 @@ class Collector(ABC):
         self.settings = settings
         self.target = target
         self.options = self.options_of(settings)
+        self.observed: dict[str, float] = {}  # sizes the last run saw, for planned_requests_per_hour
 
     @classmethod
     def options_of(cls, settings: Settings) -> CollectorSettings:
@@ -93,12 +127,24 @@ class Collector(ABC):
         """Fetch and convert; raise on failure so the last good snapshot is kept."""
 
     @classmethod
-    def planned_requests_per_hour(cls, settings: Settings, target: str) -> float:
-        """Requests per hour one target costs at the configured intervals, for the rate-limit budget's plan.
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """What one target asks at the configured intervals, for the rate-limit budget's plan.
 
-        At least one per run; collectors that know better (API Insights) say more.
+        `observed` holds the sizes the last run saw (pages, repositories, ...); before the first run each
+        collector assumes its documented defaults. One request per run unless a collector says more.
         """
-        return 3600.0 / cls.options_of(settings).interval
+        return [Cadence(cls.options_of(settings).interval, 1.0)]
+
+    @classmethod
+    def planned_requests_per_hour(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> float:
+        """Requests per hour on average: what a steady hour of this target's runs asks."""
+        return sum(c.per_hour for c in cls.cadences(settings, target, observed))
+
+    @classmethod
+    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, list[Cadence]]:
+        """The plan of one target split by the account each request is about (a GitHub App installation each)."""
+        owner = target.rpartition(":")[2].split("/")[0].lower()  # enterprise:NAME, organization:NAME, org/team
+        return {owner: cls.cadences(settings, target, observed)}
 
     def initial(self) -> list[Metric]:
         """Families served from start-up until the first run publishes, e.g. counters at 0.

@@ -42,6 +42,7 @@ type is a different view of the same bill: sum within one report_type, never acr
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.billing_csv import (
     AIC_REPORT_TYPES,
     BASE_LABELS,
@@ -73,6 +74,8 @@ REPORT = "/enterprises/{enterprise}/settings/billing/reports/{report_id}"
 STATES = ("processing", "completed", "failed")
 POLL_FIRST = 2.0
 POLL_CAP = 30.0
+# Before the first export finishes, the plan assumes this many polls per export (one taking about 90 s).
+DEFAULT_POLLS_PER_EXPORT = 6
 DAY = 86400
 
 _USAGE_LABELS = ("enterprise", "report_type", *BASE_LABELS)
@@ -404,6 +407,19 @@ class BillingCollector(Collector):
     def targets(cls, settings: Settings) -> list[str]:
         return list(settings.targets.enterprises)
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """One listing per run, and per report type one export (a POST and its polls) per reuse cycle.
+
+        A completed export is reused while younger than max_export_age, so a new one is created every
+        max_export_age rounded up to whole intervals (at least one interval). The download is not a REST
+        request (a signed link on another host) and costs no rate limit.
+        """
+        o = settings.collectors.billing
+        cycle = max(1, math.ceil(o.max_export_age / o.interval)) * o.interval
+        polls = observed.get("polls_per_export", DEFAULT_POLLS_PER_EXPORT)
+        return [Cadence(o.interval, 1.0), Cadence(cycle, len(o.report_types) * (1 + polls))]
+
     # -- one run ------------------------------------------------------------------------------
 
     async def collect(self) -> list[Metric]:
@@ -429,6 +445,9 @@ class BillingCollector(Collector):
                     report_type=report_type,
                     error=str(exc) or type(exc).__name__,
                 )
+        created = sum(state.created for state in self.states.values())
+        if created:
+            self.observed["polls_per_export"] = sum(state.polls for state in self.states.values()) / created
         if errors:
             raise errors[0]
         return self.families()

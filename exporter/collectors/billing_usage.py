@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -275,6 +275,17 @@ class BillingUsageCollector(Collector):
             f"{ORGANIZATION}:{name}" for name in orgs
         ]
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """Per run: usage summary, premium requests, AI credits, the budget pages, an enterprise's cost centres,
+        and one usage summary per distinct budget scope GitHub gives no consumed amount for.
+
+        Before the first run: one page of budgets and no such scope.
+        """
+        per_run = 3 + observed.get("budget_pages", 1) + (target.startswith(ENTERPRISE + ":"))
+        per_run += observed.get("budget_queries", 0)
+        return [Cadence(settings.collectors.billing_usage.interval, per_run)]
+
     async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
         template = route.format(base=self.base)
         response = await self.client.get(template, params=params, family=FAMILY, account=self.account)
@@ -312,6 +323,7 @@ class BillingUsageCollector(Collector):
             if not isinstance(items, list):
                 raise MalformedResponseError(f"{BUDGETS}: expected budgets", endpoint=BUDGETS)
             budgets += [parse_budget(item, BUDGETS) for item in items]
+            self.observed["budget_pages"] = page
             if not data.get("has_next_page"):
                 break
         return budgets[: self.options.max_budgets]
@@ -340,6 +352,7 @@ class BillingUsageCollector(Collector):
             spent.add_metric(labels, round(value, 6))
             if budget.amount > 0:
                 ratio.add_metric(labels, round(value / budget.amount, 6))
+        self.observed["budget_queries"] = len(asked)
         return [amount, spent, ratio, info, *pools]
 
     def _scope_filter(self, budget: Budget, centers: dict[str, str]) -> dict[str, str] | None:

@@ -79,7 +79,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter import logs
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.github.client import DOWNLOAD_ENDPOINT, GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import capped_lines
@@ -93,6 +93,8 @@ DAY = 86400
 OTHER = "other"  # label value for editors, languages, features and models beyond max_label_values
 UNKNOWN = "unknown"  # label value when a record does not name its editor, language, feature or model
 ENTERPRISE_PREFIX = "enterprise:"  # targets of enterprises; plain names are organisations
+# Before a day was seen arriving, the plan assumes GitHub processes a day this long after it ends (UTC).
+DEFAULT_REPORT_LAG = 6 * 3600.0
 
 COUNTERS: dict[str, tuple[str, str]] = {
     "user_initiated_interaction_count": (
@@ -675,6 +677,17 @@ def day_records(record: dict[str, Any]) -> list[dict[str, Any]]:
 # -- the collector ----------------------------------------------------------------------------------
 
 
+def teams_of(settings: Settings, owner: str) -> set[str] | None:
+    """Team slugs an owner's figures are exported for; None for every team in the report."""
+    mode = settings.collectors.copilot.teams
+    if mode == "all":
+        return None
+    if mode == "none":
+        return set()
+    prefix = owner.lower() + "/"
+    return {t.split("/", 1)[1] for t in settings.targets.teams if t.lower().startswith(prefix)}
+
+
 class CopilotCollector(Collector):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its newest report day."""
 
@@ -691,6 +704,7 @@ class CopilotCollector(Collector):
         self.specs = SPECS[self.kind.name]
         self._path = {"org" if self.kind is ORG else "enterprise": self.owner}
         self._current: tuple[float, list[Metric]] | None = None
+        self._waits = 0  # runs that asked for the newest day since the last day arrived
         if self.options.user_hash_key is not None:
             logs.register_secret(self.options.user_hash_key.get_secret_value())
 
@@ -698,16 +712,25 @@ class CopilotCollector(Collector):
     def targets(cls, settings: Settings) -> list[str]:
         return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """A day's reports once a day, and one 204 per run while the next day is not processed yet.
+
+        A day costs the entity report, repos-1-day (unless max_repositories is 0), user-teams-1-day when
+        teams are exported, and users-1-day when teams or users are. The runs that find the day not ready
+        are counted on the last day seen arriving; before that, DEFAULT_REPORT_LAG is assumed.
+        """
+        o = settings.collectors.copilot
+        teams = teams_of(settings, target.removeprefix(ENTERPRISE_PREFIX))
+        per_day = 1 + (o.max_repositories > 0) + (teams != set()) + (teams != set() or o.user_label != "none")
+        waits = observed.get("waits_per_day", math.ceil(DEFAULT_REPORT_LAG / o.interval))
+        return [Cadence(DAY, per_day + waits)]  # the waits spread over hours: at most this in one window
+
     # -- what to fetch ---------------------------------------------------------------------------
 
     def _teams(self) -> set[str] | None:
         """Team slugs to export; None for every team in the report."""
-        if self.options.teams == "all":
-            return None
-        if self.options.teams == "none":
-            return set()
-        prefix = self.owner.lower() + "/"
-        return {t.split("/", 1)[1] for t in self.settings.targets.teams if t.lower().startswith(prefix)}
+        return teams_of(self.settings, self.owner)
 
     @property
     def _wants_users(self) -> bool:
@@ -914,6 +937,9 @@ class CopilotCollector(Collector):
         while day >= oldest:
             data = await self._day(day)
             if data is not None:
+                if day == newest and self._current is not None:  # a day seen arriving: how long it kept us asking
+                    self.observed["waits_per_day"] = self._waits
+                self._waits = 0
                 self._current = (day, self._families(data))
                 if day < newest:
                     log.info(
@@ -923,6 +949,7 @@ class CopilotCollector(Collector):
                         waiting_for=day_text(newest),
                     )
                 return self._current[1]
+            self._waits += 1
             day -= DAY
         if self._current is None:
             log.info(

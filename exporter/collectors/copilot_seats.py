@@ -41,7 +41,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -52,6 +52,7 @@ DAY = 86400
 OTHER = "other"
 NONE = "none"  # editor of a seat that never had activity
 ENTERPRISE_PREFIX = "enterprise:"
+SEATS_PAGE = 100  # per_page of the seat listing, GitHub's largest
 BREAKDOWN_STATES = ("pending_invitation", "added_this_cycle", "active_this_cycle", "inactive_this_cycle")
 
 
@@ -195,12 +196,22 @@ class CopilotSeatsCollector(Collector):
     def targets(cls, settings: Settings) -> list[str]:
         return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """Per run: the seat pages (100 a page; one before the first run), total_seats, an org's seat breakdown."""
+        kind = ENTERPRISE if target.startswith(ENTERPRISE_PREFIX) else ORG
+        per_run = pages(observed.get("seats", 0), SEATS_PAGE) + 1 + (kind.billing_route is not None)
+        return [Cadence(settings.collectors.copilot_seats.interval, per_run)]
+
     async def collect(self) -> list[Metric]:
         route = self.kind.seats_route
         holders: dict[str, Holder] = {}
         unnamed = 0
-        pages = self.client.paginate(route, params={"per_page": 100}, family=FAMILY, items_key="seats", **self._path)
-        async for seat in pages:
+        listing = self.client.paginate(route, params={"per_page": SEATS_PAGE}, family=FAMILY, items_key="seats",
+                                       **self._path)
+        seen = 0
+        async for seat in listing:
+            seen += 1
             if not isinstance(seat, dict):
                 raise MalformedResponseError(f"{route}: a seat is not an object", endpoint=route)
             assignee = seat.get("assignee")
@@ -209,6 +220,7 @@ class CopilotSeatsCollector(Collector):
                 unnamed += 1
                 ident = f"unnamed-{unnamed}"
             holders.setdefault(str(ident), Holder()).add(seat)
+        self.observed["seats"] = seen
         total = await self._total_seats()
         owner, s = self.owner, self.specs
         cutoff = self._clock() - self.options.inactive_days * DAY

@@ -33,7 +33,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.api_insights import iso
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.collectors.copilot import DAY, Tally, day_start, number
 from exporter.github.client import GitHubClient
 from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
@@ -157,6 +157,14 @@ class CopilotUsageCollector(Collector):
         teams = [team for team in settings.targets.teams if team.split("/", 1)[0].lower() in orgs]
         return [*settings.targets.orgs, *teams]
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """Per run the day pages (28 days a page: one); once GitHub refused, one request per retired_retry."""
+        o = settings.collectors.copilot_usage
+        if observed.get("retired"):
+            return [Cadence(max(o.retired_retry, o.interval), 1.0)]
+        return [Cadence(o.interval, pages(observed.get("days", MAX_DAYS), MAX_DAYS))]
+
     async def _days(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         days = []
         async for item in self.client.paginate(
@@ -169,6 +177,7 @@ class CopilotUsageCollector(Collector):
 
     def _retired(self, now: float, error: APIError) -> list[Metric]:
         self._retry_at = now + self.options.retired_retry
+        self.observed["retired"] = 1
         fields = {
             "target": self.target,
             "endpoint": self.route,
@@ -200,6 +209,7 @@ class CopilotUsageCollector(Collector):
         if self._retry_at is not None:
             log.info("Copilot usage summary answers again", target=self.target, endpoint=self.route)
             self._retry_at = None
+        self.observed.update(retired=0, days=len(days))
         families: list[Metric] = [self.specs.retired.one(self.labels, 0)]
         if days:
             newest = max(days, key=lambda d: day_start(d.get("day"), self.route))

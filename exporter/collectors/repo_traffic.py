@@ -66,7 +66,7 @@ from typing import Any, TypedDict
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import (
     APIError,
@@ -77,6 +77,7 @@ from exporter.github.errors import (
 )
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import RepoTrafficSettings, Settings
+from exporter.sharding import Sharder
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,9 @@ REFERRERS = "/repos/{owner}/{repo}/traffic/popular/referrers"
 ORG_REPOS = "/orgs/{org}/repos"
 USER_REPOS = "/users/{username}/repos"
 LIST_TARGET = "targets.repositories"
+# Before an owner's first listing, the plan assumes this many listed repositories, all collected.
+DEFAULT_DISCOVERED = 100
+LISTING_PAGE = 100  # per_page of the owner listing
 DAY = 86400
 SKIP_REASONS = ("forbidden", "not_found", "moved", "unavailable")
 FILTER_REASONS = ("excluded", "archived", "fork", "no_push_access")
@@ -370,6 +374,46 @@ class RepoTrafficCollector(Collector):
         owners = list(settings.collectors.repo_traffic.discover)
         return [*owners, LIST_TARGET] if settings.targets.repositories else owners
 
+    # -- the request plan ------------------------------------------------------------------------
+
+    @classmethod
+    def requests_per_repository(cls, settings: Settings) -> int:
+        """views and clones, plus popular paths and referrers unless their top-N is 0."""
+        o = settings.collectors.repo_traffic
+        return 2 + (o.top_paths > 0) + (o.top_referrers > 0)
+
+    @classmethod
+    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, list[Cadence]]:
+        """An owner's job is that owner's; the explicit list's is split by each repository's owner."""
+        if target != LIST_TARGET:
+            return super().owners(settings, target, observed)
+        each = cls.requests_per_repository(settings)
+        sharder = Sharder.from_settings(settings)
+        split: dict[str, float] = {}
+        for name in settings.targets.repositories:
+            if sharder.owns(name):
+                owner = name.split("/")[0].lower()
+                split[owner] = split.get(owner, 0.0) + each
+        interval = settings.collectors.repo_traffic.interval
+        return {owner: [Cadence(interval, requests)] for owner, requests in split.items()}
+
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """Per run: the listing's pages, the per-repository requests for each collected repository, one per skipped.
+
+        Sizes come from the last run; before it, an owner is assumed to list DEFAULT_DISCOVERED repositories
+        (this replica's share of them), all collected.
+        """
+        interval = settings.collectors.repo_traffic.interval
+        if target == LIST_TARGET:
+            return [c for split in cls.owners(settings, target, observed).values() for c in split]
+        share = Sharder.from_settings(settings).count
+        listed = observed.get("listed", DEFAULT_DISCOVERED)
+        collected = observed.get("collected", DEFAULT_DISCOVERED / share)
+        skipped = observed.get("skipped", 0.0)  # a refusal of views ends the repository's requests
+        return [Cadence(interval, pages(listed, LISTING_PAGE) + collected * cls.requests_per_repository(settings)
+                        + skipped)]
+
     # -- which repositories ---------------------------------------------------------------------
 
     async def _list_owner(self) -> list[Any]:
@@ -400,6 +444,7 @@ class RepoTrafficCollector(Collector):
         kept: list[str] = []
         filtered = dict.fromkeys(FILTER_REASONS, 0)
         items = await self._list_owner()
+        self.observed["listed"] = len(items)
         route = self._listing[0] if self._listing else ORG_REPOS
         # A listed repository without an owner/name is skipped and counted; the rest are still collected.
         for full_name, item in self.readable_rows(items, _named_repository, route):
@@ -483,6 +528,8 @@ class RepoTrafficCollector(Collector):
         results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]
+        self.observed["skipped"] = sum(isinstance(r, str) for r in results.values())
+        self.observed["collected"] = len(results) - self.observed["skipped"]
 
         specs = (
             VIEWS_14D,

@@ -64,7 +64,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector, HistoricalSample
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -73,6 +73,7 @@ from exporter.settings import ServerStatisticsSettings, Settings
 log = structlog.get_logger(__name__)
 
 FAMILY = "server_statistics"
+DEFAULT_PAGE = 30  # GitHub's per_page when none is asked for
 ROUTE = "/enterprise-installation/{enterprise_or_org}/server-statistics"
 SRC = f"GET {ROUTE}"
 DAY = 86400
@@ -513,6 +514,12 @@ class ServerStatisticsCollector(Collector):
         extra = [org for org in settings.collectors.server_statistics.orgs if org.lower() not in seen]
         return [*settings.targets.enterprises, *extra]
 
+    @classmethod
+    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+        """Per run the pages of collections over the lookback (GitHub's 30 a page; one before the first run)."""
+        interval = settings.collectors.server_statistics.interval
+        return [Cadence(interval, pages(observed.get("collections", 0), DEFAULT_PAGE))]
+
     async def _collections(self, start: float, end: float | None = None) -> list[Any]:
         params = {"date_start": _day(start), "date_end": _day(end) if end is not None else None}
         return [
@@ -522,6 +529,7 @@ class ServerStatisticsCollector(Collector):
 
     async def collect(self) -> list[Metric]:
         items = await self._collections(self._clock() - self.options.lookback)
+        self.observed["collections"] = len(items)
         return families_for(self.target, newest_of(self.readable_rows(items, collection, ROUTE)))
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:

@@ -55,6 +55,20 @@ def owner_of(path: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+TOKEN_CREDENTIAL = "token"
+
+
+def installation_credential(owner: str) -> str:
+    """The name of the GitHub App installation on `owner` in budgets and labels (bounded by configured owners)."""
+    return f"installation:{owner.lower()}"
+
+
+def credential_of(auth: httpx.Auth | None, path: str) -> str:
+    """Whose rate limit a request to `path` spends: the token's, or the installation's of the path's owner."""
+    owner = owner_of(path) if isinstance(auth, AppAuth) else None
+    return installation_credential(owner) if owner else TOKEN_CREDENTIAL
+
+
 class AppAuth(httpx.Auth):
     """GitHub App: JWT → installation token per owner, refreshed before it expires."""
 

@@ -23,7 +23,7 @@ import httpx
 import structlog
 
 from exporter import __version__
-from exporter.github.auth import AppAuth, TokenAuth
+from exporter.github.auth import AppAuth, TokenAuth, credential_of
 from exporter.github.errors import (
     APIError,
     ForbiddenError,
@@ -126,8 +126,9 @@ class GitHubClient:
         )
         timeout = httpx.Timeout(settings.timeout)
         headers = {"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT}
+        self._auth = auth if auth is not None else build_auth(settings)
         self._http = httpx.AsyncClient(
-            auth=auth if auth is not None else build_auth(settings),
+            auth=self._auth,
             headers=headers,
             timeout=timeout,
             follow_redirects=False,
@@ -145,10 +146,14 @@ class GitHubClient:
         """A row of an answer that a collector skipped because it could not be read."""
         self._metrics.parse_errors.labels(collector, endpoint).inc()
 
-    def _export_budget(self, resource: str, budget: Budget) -> None:
-        self._metrics.rate_limit_remaining.labels(resource).set(budget.remaining)
-        self._metrics.rate_limit_limit.labels(resource).set(budget.limit)
-        self._metrics.rate_limit_reset.labels(resource).set(budget.reset_at)
+    def _export_budget(self, credential: str, resource: str, budget: Budget) -> None:
+        self._metrics.rate_limit_remaining.labels(credential, resource).set(budget.remaining)
+        self._metrics.rate_limit_limit.labels(credential, resource).set(budget.limit)
+        self._metrics.rate_limit_reset.labels(credential, resource).set(budget.reset_at)
+
+    def credential(self, path: str) -> str:
+        """Whose primary rate limit a request to this path spends (see auth.credential_of)."""
+        return credential_of(self._auth, path)
 
     def _api_version(self, family: str) -> str:
         return self._settings.api_versions.get(family, self._settings.api_version)
@@ -246,10 +251,11 @@ class GitHubClient:
 
     async def _request(self, method: str, url: httpx.URL, route: str, family: str, json: Any = None) -> Response:
         cache_key = str(url) if method == "GET" else None
+        credential = self.credential(url.path)
         attempts = 0
         rate_limit_waits = 0
         while True:
-            await self._respect_hold_off(route)
+            await self._respect_hold_off(route, credential)
             headers = {"X-GitHub-Api-Version": self._api_version(family)}
             cached = self.validators.get(cache_key) if cache_key else None
             if cached is not None:
@@ -258,7 +264,7 @@ class GitHubClient:
             # reached GitHub could create it twice, so only idempotent GETs are retried.
             retries_left = attempts < self._settings.max_retries and method == "GET"
             try:
-                response = await self._send(method, url, route, headers, json)
+                response = await self._send(method, url, route, headers, json, credential)
             except TransportError:
                 if not retries_left:
                     raise
@@ -266,7 +272,7 @@ class GitHubClient:
                 await self._sleep(self._backoff(attempts))
                 continue
 
-            self.rate_limits.observe(route, response.headers)
+            self.rate_limits.observe(route, response.headers, credential)
             status = response.status_code
             if status == 304 and cached is not None:
                 self._metrics.api_not_modified.labels(route).inc()
@@ -299,10 +305,11 @@ class GitHubClient:
             raise _error_for(status, route, message)
 
     async def _send(
-        self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any
+        self, method: str, url: httpx.URL, route: str, headers: dict[str, str], json: Any, credential: str
     ) -> httpx.Response:
         async with self._semaphore:
-            await self._respect_hold_off(route)  # again: a limit or the budget may have been reached while queued
+            # Again: a limit or the budget may have been reached while queued.
+            await self._respect_hold_off(route, credential)
             _count_request(route, self._metrics)
             start = time.perf_counter()
             try:
@@ -344,8 +351,8 @@ class GitHubClient:
             self.validators.remember(cache_key, response.headers, response.content)
         return Response(status, data, response.headers)
 
-    async def _respect_hold_off(self, route: str) -> None:
-        seconds = self.rate_limits.hold_off(route)
+    async def _respect_hold_off(self, route: str, credential: str) -> None:
+        seconds = self.rate_limits.hold_off(route, credential)
         if seconds <= 0:
             return
         if seconds > self._settings.max_rate_limit_wait:

@@ -23,11 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=None, help="users per organisation")
     parser.add_argument("--actors", type=int, default=None, help="API Insights actors per organisation")
     parser.add_argument("--repos", type=int, default=None, help="repositories per organisation")
-    parser.add_argument("--heavy-tailed", action="store_true", help="most people's tokens idle for hours")
+    parser.add_argument("--heavy-tailed", action=argparse.BooleanOptionalAction, default=None,
+                        help="most people's tokens idle for hours (default: on with --demo, off without)")
     args = parser.parse_args(argv)
 
-    options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id,
-               "heavy_tailed": args.heavy_tailed}
+    options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id}
+    if args.heavy_tailed is not None:
+        options["heavy_tailed"] = args.heavy_tailed
     options.update({k: v for k in ("users", "actors", "repos") if (v := getattr(args, k)) is not None})
     if args.orgs:
         options["orgs"] = tuple(args.orgs)

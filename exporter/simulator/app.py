@@ -299,18 +299,21 @@ class Simulator:
             self._secondary = None
 
     def set_rate_limit(self, *, limit: int | None = None, remaining: int | None = None,
-                       token: str | None = None, reset_in: float | None = None) -> None:
+                       token: str | None = None, reset_in: float | None = None,
+                       installation: int | None = None) -> None:
         """Change the primary budget.
 
-        With `token`, only that token's window changes. Without, `limit`
-        becomes every window's size and `remaining`/`reset_in` apply to every
-        current window and to the first window of tokens not seen yet.
+        With `token` (or `installation`: every token issued to that GitHub App
+        installation, which share one window as on GitHub), only that window
+        changes. Without, `limit` becomes every window's size and
+        `remaining`/`reset_in` apply to every current window and to the first
+        window of tokens not seen yet.
         """
         now = self.now()
         reset_at = now + reset_in if reset_in is not None else None
         with self._lock:
-            if token is not None:
-                window = self._window(self._token_key(token), now)
+            if token is not None or installation is not None:
+                window = self._window(self._credential_key(token, installation), now)
                 self._apply(window, limit, remaining, reset_at)
                 return
             if limit is not None:
@@ -329,10 +332,10 @@ class Simulator:
         if reset_at is not None:
             window.reset = reset_at
 
-    def rate_limit(self, token: str) -> dict[str, int]:
-        """The primary-limit figures a request with `token` would see now."""
+    def rate_limit(self, token: str | None = None, *, installation: int | None = None) -> dict[str, int]:
+        """The primary-limit figures a request with `token` (or a token of `installation`) would see now."""
         with self._lock:
-            w = self._window(self._token_key(token), self.now())
+            w = self._window(self._credential_key(token, installation), self.now())
             return {"limit": w.limit, "remaining": w.remaining, "used": w.used, "reset": math.ceil(w.reset)}
 
     # -- tokens ----------------------------------------------------------------------------
@@ -346,6 +349,13 @@ class Simulator:
             expires_at = self.now() + self.config.installation_token_lifetime
             self._issued[token] = _IssuedToken(installation_id, expires_at)
             return token, expires_at
+
+    def _credential_key(self, token: str | None, installation: int | None) -> str:
+        if installation is not None:
+            return f"installation:{installation}"
+        if token is None:
+            raise ValueError("a token or an installation is needed")
+        return self._token_key(token)
 
     def _token_key(self, token: str) -> str:
         issued = self._issued.get(token)
@@ -770,7 +780,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
                                 or {"faults": [...]}, or {"clear": true} (with "faults" to replace)
     POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
                                 (neither requests nor duration: until cleared) or {"enabled": false}
-    POST /_sim/rate-limit       {"limit": 5000, "remaining": 10, "reset_in": s, "token": "..."}
+    POST /_sim/rate-limit       {"limit": 5000, "remaining": 10, "reset_in": s, "token": "..." | "installation": id}
     POST /_sim/spike            {"org": "octo-demo", "start": ISO|epoch, "end": ISO|epoch, "factor": 10,
                                  "lag": 0, "actor_id": null} or {"clear": true}
     POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
@@ -822,7 +832,8 @@ def _control_routes(sim: Simulator) -> list[Route]:
 
     def rate_limit(data: dict[str, Any]) -> dict[str, Any]:
         sim.set_rate_limit(limit=data.get("limit", data.get("budget")), remaining=data.get("remaining"),
-                           token=data.get("token"), reset_in=data.get("reset_in"))
+                           token=data.get("token"), reset_in=data.get("reset_in"),
+                           installation=data.get("installation"))
         return {"rate_limit": sim.state()["rate_limit"]}
 
     def spike(data: dict[str, Any]) -> dict[str, Any]:

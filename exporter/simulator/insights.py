@@ -30,6 +30,7 @@ from exporter.simulator.world import ACTOR_TYPES, Org, World
 CellsOf = Callable[[Call, "OrgTraffic"], "range | None"]
 
 BUCKET_SECONDS = 300
+FILLING_CACHE = 512  # partly filled buckets kept per organisation (a late-data window holds 24 at a time)
 INCREMENTS = {"5m": 300, "10m": 600, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
 DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/orgs/api-insights"
 
@@ -106,6 +107,7 @@ class OrgTraffic:
         self._keys = [f"{seed}:{org.login.lower()}:{a.type}:{a.id}:".encode() for a in self.actors]
         self._cache: OrderedDict[int, _Bucket] = OrderedDict()
         self._cache_size = cache_buckets
+        self._filling: dict[tuple[int, float], _Bucket] = {}  # partly filled buckets, by (start, fill)
         self._lock = threading.Lock()
 
     # -- lookups ---------------------------------------------------------------------------
@@ -176,6 +178,18 @@ class OrgTraffic:
         full = self.full(start)
         if fill >= 1.0 and not spikes:
             return full
+        if not spikes:  # a filling bucket: every request of one run (one `now`) asks for the same one
+            with self._lock:
+                filling = self._filling.get((start, fill))
+            if filling is None:
+                filling = _Bucket(array("i", (int(t * fill) for t in full.totals)),
+                                  array("i", (int(r * fill) for r in full.limited)), full.offsets,
+                                  full.limited_offsets)
+                with self._lock:
+                    if len(self._filling) >= FILLING_CACHE:
+                        self._filling.clear()
+                    self._filling[(start, fill)] = filling
+            return filling
         totals = [int(t * fill) for t in full.totals] if fill > 0 else [0] * len(full.totals)
         limited = [int(r * fill) for r in full.limited] if fill > 0 else [0] * len(full.limited)
         for spike in spikes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import CollectorRegistry
 
 from exporter.github.client import GitHubClient
@@ -57,3 +59,18 @@ async def client(
     client = GitHubClient(settings, ExporterMetrics(registry), clock=sim.now, sleep=sleeps)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[str, str]:
+    """A GitHub App's RSA key: (private PEM for the exporter, public PEM for the simulator)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public

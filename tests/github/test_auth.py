@@ -23,20 +23,6 @@ WINDOW = {"min_timestamp": "2024-09-17T00:00:00Z", "max_timestamp": "2024-09-18T
 TOKENS = "/app/installations/{installation_id}/access_tokens"
 
 
-@pytest.fixture(scope="module")
-def key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 @pytest.fixture
 def app_sim(key_pair) -> Iterator[RunningSimulator]:
     config = SimulatorConfig(app_id=APP_ID, app_public_key_pem=key_pair[1], installation_token_lifetime=3600)

@@ -68,19 +68,19 @@ async def test_page_cap(running, sim, registry: CollectorRegistry) -> None:
 
 async def test_not_modified_reuses_the_body_and_costs_no_budget(client: GitHubClient, sim, registry) -> None:
     first = await client.get(SUMMARY, params=WINDOW, org=ORG)
-    remaining = value(registry, "github_rate_limit_remaining", resource="core")
+    remaining = value(registry, "github_rate_limit_remaining", credential="token", resource="core")
     second = await client.get(SUMMARY, params=WINDOW, org=ORG)
     assert second.not_modified and second.status == 304
     assert second.data == first.data
     assert value(registry, "github_exporter_api_not_modified_responses_total", endpoint=SUMMARY) == 1
-    assert value(registry, "github_rate_limit_remaining", resource="core") == remaining
+    assert value(registry, "github_rate_limit_remaining", credential="token", resource="core") == remaining
 
 
 async def test_rate_limit_gauges_follow_the_headers(client: GitHubClient, registry) -> None:
     await client.get(SUMMARY, params=WINDOW, org=ORG)
-    assert value(registry, "github_rate_limit_limit", resource="core") == 5000
-    assert value(registry, "github_rate_limit_remaining", resource="core") == 4999
-    assert value(registry, "github_rate_limit_reset_timestamp_seconds", resource="core") > 0
+    assert value(registry, "github_rate_limit_limit", credential="token", resource="core") == 5000
+    assert value(registry, "github_rate_limit_remaining", credential="token", resource="core") == 4999
+    assert value(registry, "github_rate_limit_reset_timestamp_seconds", credential="token", resource="core") > 0
     assert value(registry, "github_exporter_api_requests_total", endpoint=SUMMARY) == 1
 
 
