@@ -69,7 +69,7 @@ class RateLimitTracker:
             self._on_update(credential, resource, budget)
 
     def limits(self) -> dict[str, int]:
-        """The largest primary limit each credential reported (core resource), for the start-up plan."""
+        """The primary limit each credential last reported (core resource), for the start-up plan."""
         return {credential: b.limit for (credential, resource), b in self.budgets.items() if resource == "core"}
 
     def wait_after(self, status: int, headers: Mapping[str, str], body_message: str) -> tuple[str, float] | None:
