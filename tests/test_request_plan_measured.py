@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.assembly import observed_sizes
+from exporter.budget import observed_sizes
 from exporter.collectors import COLLECTORS, Collector
 from exporter.collectors.billing import BillingCollector
 from exporter.github.client import GitHubClient
