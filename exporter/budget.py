@@ -229,14 +229,18 @@ class BudgetPlanner:
             log.info("planned GitHub requests", **_plan_fields(plan))
         return self.settings
 
-    def refit(self, observed: ObservedSizes, limits: Mapping[str, int]) -> Settings | None:
+    def refit(self, observed: ObservedSizes, limits: Mapping[str, int], settled: bool = True) -> Settings | None:
         """New settings when the sizes runs saw or the limits GitHub reported move the plan across the budget.
 
         None when the stretch in force stays (the usual answer: the inputs did not change, or the plan still
         fits and no clearly shorter stretch would); otherwise one log line and the refitted settings.
+        Until every job has run once (`settled` False) only a newly reported limit refits: sizes wait until
+        all are known, so the first runs, which end one by one, make one refit rather than one each.
         """
         inputs = (dict(observed), dict(limits))
         if not self._fitted or inputs == self._inputs:
+            return None
+        if not settled and self._inputs is not None and inputs[1] == self._inputs[1]:
             return None
         self._inputs = inputs
         configured, before = self.configured, self.stretch

@@ -103,7 +103,8 @@ class Daemon:
             return
         if self._reload_lock.locked():  # a reload fits afresh when it is done
             return
-        fitted = self._planner.refit(observed_sizes(self._scheduler.collectors), self._client.rate_limits.limits())
+        fitted = self._planner.refit(observed_sizes(self._scheduler.collectors), self._client.rate_limits.limits(),
+                                     settled=self._scheduler.readiness()[0])
         if fitted is None:
             return
         self.settings = fitted

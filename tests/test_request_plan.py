@@ -104,3 +104,24 @@ def test_the_demo_planner_never_stretches() -> None:
     settings = load_settings(None, {"targets": {"orgs": ORGS}, "github": {"rate_limit_budget": 0.5}})
     planner = BudgetPlanner(settings, fitted=False)
     assert planner.fit(settings) is settings and planner.refit({}, {"token": 100}) is None and planner.stretch == 1
+
+
+def test_before_every_job_has_run_only_a_new_limit_refits() -> None:
+    """The first runs end one by one: sizes wait for the last of them, a reported limit does not."""
+    repositories = [f"org-{i % 10}/repo-{i}" for i in range(1000)]
+    settings = load_settings(None, {"targets": {"repositories": repositories}, "github": {"rate_limit_budget": 0.5},
+                                    "collectors": {"repo_traffic": {"discover": ["grows"]}}})
+    planner = BudgetPlanner(settings)
+    planner.fit(settings)
+    start = planner.stretch
+    assert start > 1.5
+    key = ("repo_traffic", "grows")
+    few = {key: {"listed": 100.0, "collected": 100.0, "skipped": 0.0}}  # what the plan assumed
+    assert planner.refit(few, {}, settled=False) is None and planner.stretch == start
+    assert planner.refit(few, {"token": 15_000}, settled=False) is not None, "a reported limit refits at once"
+    larger_limit = planner.stretch
+    assert larger_limit < start / UNSTRETCH_BAND
+    many = {key: {"listed": 3000.0, "collected": 3000.0, "skipped": 0.0}}  # 12,030 requests a run more
+    assert planner.refit(many, {"token": 15_000}, settled=False) is None, "sizes wait for every first run"
+    assert planner.stretch == larger_limit
+    assert planner.refit(many, {"token": 15_000}) is not None and planner.stretch > 2 * larger_limit
