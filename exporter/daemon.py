@@ -125,6 +125,8 @@ class Daemon:
         self._metrics.planned_requests.clear()
         for credential, planned in planned_by_credential(self.settings, sizes).items():
             self._metrics.planned_requests.labels(credential).set(planned)
+        if self._store is not None:
+            self._store.touch()  # the run's own touch came before this: /metrics would serve the old plan
 
     async def run(self) -> int:
         from exporter.server import LandingInfo, ServeError, ServingThread, create_app, run_in_loop, serve
@@ -216,7 +218,7 @@ class Daemon:
         from exporter.github.client import GitHubClient
         from exporter.scheduler import CollectorScheduler
 
-        self._metrics = metrics
+        self._store, self._metrics = store, metrics
         # The demo's simulator has more than enough; a real run fits the plan now and after every run.
         planner = self._planner = BudgetPlanner(self.settings, fitted=not self.options.demo)
         settings = self.settings = planner.fit(self.settings)

@@ -155,6 +155,8 @@ async def test_a_discovered_org_that_grows_stretches_without_a_reload() -> None:
         per_run = math.ceil(seen["listed"] / 100) + 4 * seen["collected"] + seen["skipped"]  # listing, 4 a repository
         assert registry.get_sample_value("github_exporter_planned_requests_per_hour", {"credential": "token"}) \
             == pytest.approx(per_run * 3600 / (900 * grown))
+        served = running.store.render(None).body.decode().splitlines()
+        assert f"github_exporter_interval_stretch {grown!r}" in served, "what /metrics serves"
         [line] = refits(logs)
         assert line["stretch_before"] == 1.0 and line["stretch"] == round(grown, 2)
         assert line["log_level"] == "warning"
