@@ -90,6 +90,9 @@ def _at_least_a_second(seconds: float) -> float:
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 # Intervals and timeouts: a millisecond would flood the scheduler's log with missed runs or time out every request.
+# Every collector's interval has this one floor: GitHub's own cadences (daily GHES uploads, hourly billing) are
+# advice in the descriptions, not limits, because the demo and the simulator tests compress a day into seconds
+# and github.rate_limit_budget already stretches intervals that would spend too much.
 Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_at_least_a_second)]
 
 
@@ -313,9 +316,8 @@ class ApiInsightsSettings(CollectorSettings):
     top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
     top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
     forget_after: Seconds = 3600.0
-    ranking_interval: Seconds = Field(
+    ranking_interval: Interval = Field(
         default=3600.0,
-        gt=0,
         description="How often the rankings (subject-stats, user-stats, route-stats) that pick who is followed "
         "are refreshed; they change slowly, and each refresh costs one request per followed user and actor.",
     )
@@ -471,7 +473,7 @@ class CopilotUsageSettings(CollectorSettings):
 class BillingUsageSettings(CollectorSettings):
     """Current-month usage, premium requests, AI credits and budgets from the JSON billing endpoints."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = 3600.0
     organizations: bool = Field(
         default=True, description="Also for each org in targets.orgs (github.com's organization endpoints)."
     )
@@ -486,13 +488,13 @@ class BillingUsageSettings(CollectorSettings):
 class GhesStatsSettings(CollectorSettings):
     """GHES's own statistics (/enterprise/stats/all); runs only when github.api_url is a GHES instance."""
 
-    interval: Seconds = 900.0
+    interval: Interval = 900.0
 
 
 class CopilotSeatsSettings(CollectorSettings):
     """Copilot seats (billing seat listings) for each org in targets.orgs and enterprise in targets.enterprises."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = 3600.0
     inactive_days: int = Field(
         default=30, ge=1, le=365, description="A seat without activity for more than this many days is inactive."
     )
