@@ -87,6 +87,23 @@ def test_every_interval_has_a_range_and_names_the_field(
     assert message == f"collectors.{collector}.{field}: {expected}"
 
 
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("{enabled: maybe}", "{name}.enabled: must be true or false"),
+        ("{intervall: 5m}", "{name}.intervall: unknown key"),
+        ("[interval, 5m]", "{name}: must be a mapping of keys to values (indented key: value lines)"),
+        ("5m", "{name}: must be a mapping of keys to values (indented key: value lines)"),
+    ],
+)
+@pytest.mark.parametrize("collector", sorted(COLLECTORS))
+def test_every_collector_section_rejects_what_it_cannot_hold(
+    collector: str, section: str, expected: str, tmp_path: Path
+) -> None:
+    message = config_error(tmp_path, f"collectors:\n  {collector}: {section}\n")
+    assert message == expected.format(name=f"collectors.{collector}")
+
+
 @pytest.mark.parametrize("field", ["github: {timeout: nan}", "store: {max_age: .inf}", "github: {timeout: 1e12}"])
 def test_every_duration_is_checked(field: str, tmp_path: Path) -> None:
     message = config_error(tmp_path, field + "\n")
