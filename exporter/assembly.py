@@ -16,6 +16,7 @@ from exporter.collectors import COLLECTORS, Collector, deployed_targets
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Observed
 from exporter.github.auth import TOKEN_CREDENTIAL, installation_credential
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.settings import ConfigError, Settings, load_settings
 from exporter.sharding import Sharder
 
@@ -225,6 +226,10 @@ def check_runnable(settings: Settings) -> None:
     if not enabled:
         problems.append("collectors: every collector is disabled")
     elif not any(deployed_targets(COLLECTORS[name], settings) for name in enabled):
-        problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
+        if Deployment.of(settings.github.api_url) is Deployment.GHES:  # the GHES-only collectors need no target
+            works = ", ".join(name for name, cls in COLLECTORS.items() if Deployment.GHES in cls.deployments)
+            problems.append(f"collectors: github.api_url is a GHES instance, where only these work: {works}")
+        else:
+            problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
     if problems:
         raise ConfigError("\n".join(problems))

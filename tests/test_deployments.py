@@ -22,11 +22,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import collectors
-from exporter.assembly import build_collectors
+from exporter.assembly import build_collectors, check_runnable
 from exporter.collectors import COLLECTORS
 from exporter.github.client import GitHubClient
 from exporter.github.deployment import Deployment
-from exporter.settings import load_settings
+from exporter.settings import ConfigError, load_settings
 from exporter.telemetry import ExporterMetrics
 from tests.openapi import ROOT, description
 
@@ -201,3 +201,14 @@ def test_ghes_sources_are_where_the_table_says() -> None:
     for release in REFERENCED:  # once it ships one, the description is the better source
         assert not (GENERATED / f"ghes-{release}.json").is_file(), (
             f"@octokit/openapi now describes GHES {release}: move it to DESCRIBED and drop its reference lines")
+
+
+def test_on_ghes_a_run_without_ghes_stats_says_what_works_there() -> None:
+    settings = load_settings(None, {
+        "github": {"api_url": "https://github.example.com/api/v3", "token": "ghp_deployments"},
+        "targets": {"orgs": ["octo"], "enterprises": ["octo-ent"]},
+        "collectors": {"ghes_stats": {"enabled": False}},
+    })
+    with pytest.raises(ConfigError) as raised:
+        check_runnable(settings)
+    assert str(raised.value) == "collectors: github.api_url is a GHES instance, where only these work: ghes_stats"
