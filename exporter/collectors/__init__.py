@@ -10,6 +10,8 @@ from exporter.collectors.copilot_usage import CopilotUsageCollector
 from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
+from exporter.github.deployment import Deployment
+from exporter.settings import Settings
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.name: collector
@@ -26,4 +28,11 @@ COLLECTORS: dict[str, type[Collector]] = {
     )
 }
 
-__all__ = ["COLLECTORS", "Collector"]
+
+def deployed_targets(collector: type[Collector], settings: Settings) -> list[str]:
+    """The collector's targets when `github.api_url` has its endpoints (its `deployments`), otherwise none."""
+    here = Deployment.of(settings.github.api_url)
+    return collector.targets(settings) if here in collector.deployments else []
+
+
+__all__ = ["COLLECTORS", "Collector", "deployed_targets"]

@@ -20,6 +20,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import CLOUD, Deployment
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec
 from exporter.settings import CollectorSettings, Settings
@@ -77,6 +78,9 @@ class Collector(ABC):
     # repositories) with `self.sharder` and produces target-level metrics only where
     # `self.sharder.owns(self.target)`.
     sharded_by_target: ClassVar[bool] = True
+    # Where GitHub has the endpoints this collector calls; the daemon builds it only when `github.api_url`
+    # is one of them (README "Where each collector works", checked by tests/test_deployments.py).
+    deployments: ClassVar[frozenset[Deployment]] = CLOUD
 
     def __init__(
         self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time

@@ -26,24 +26,13 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import Collector
 from exporter.collectors.server_statistics import GHE_STATS
+from exporter.github.deployment import Deployment
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import Settings
 
 FAMILY = "ghes_stats"
 ROUTE = "/enterprise/stats/all"
-GITHUB_COM, GHE_COM, GHES = "github.com", "ghe.com", "ghes"
-
-
-def deployment(api_url: str) -> str:
-    """Which GitHub `api_url` is: github.com, GHE.com (data residency) or a GHES instance."""
-    parts = urlsplit(api_url)
-    host = (parts.hostname or "").lower()
-    if host == "api.github.com":
-        return GITHUB_COM
-    if host.endswith(".ghe.com"):
-        return GHE_COM
-    return GHES if parts.path.rstrip("/").endswith("/api/v3") else GITHUB_COM
 
 
 def _on_box(spec: MetricSpec) -> MetricSpec:
@@ -79,11 +68,13 @@ class GhesStatsCollector(Collector):
     """One GHES instance: one request a run."""
 
     name = "ghes_stats"
+    deployments = frozenset({Deployment.GHES})
 
     @classmethod
     def targets(cls, settings: Settings) -> list[str]:
+        """The instance's host name (the daemon builds this collector only when `github.api_url` is GHES)."""
         url = settings.github.api_url
-        return [urlsplit(url).hostname or url] if deployment(url) == GHES else []
+        return [urlsplit(url).hostname or url]
 
     async def collect(self) -> list[Metric]:
         response = await self.client.get(ROUTE, family=FAMILY)
