@@ -11,8 +11,10 @@ serves behind signed download links to `DOWNLOADS`). The family gets
 authentication, primary and secondary rate limits, page/per_page slicing with
 Link headers, ETag/304, request counting and fault injection for free; it
 reads the world from `call.sim.world` and the time from `call.now`, never
-from the wall clock. State a family needs across requests belongs on
-`Simulator`, created lazily, as `Simulator.insights` is.
+from the wall clock. State a family needs across requests is a class of its
+own, marked `@routing.register_state` and reached with
+`call.sim.family_state(Kind)`: made on first use, cleared by reset, shown
+under /_sim/state, without an edit here.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 import jwt
@@ -56,8 +58,11 @@ from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.insights import Insights, Spike
 from exporter.simulator.routing import (
+    FS,
     REST_DOCS,
+    STATE_KINDS,
     Call,
+    FamilyState,
     Fault,
     GitHubError,
     Principal,
@@ -77,8 +82,6 @@ FAMILIES: tuple[Sequence[SimRoute], ...] = (
 # Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
 # (path template, handler(sim, request) -> Response).
 DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
-
-S = TypeVar("S")
 
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
@@ -164,8 +167,7 @@ class Simulator:
         self.clock: Callable[[], float] = clock or time.time
         self.world = World.from_config(self.config)
         self.routes: tuple[SimRoute, ...] = tuple(r for family in families for r in family)
-        self._insights: Insights | None = None
-        self._billing: Billing | None = None
+        self._states: dict[type[FamilyState], FamilyState] = {}
         # The origin of signed download links (billing exports): a second loopback port, set by the server.
         self.downloads_url = ""
         self._lock = threading.RLock()
@@ -199,28 +201,23 @@ class Simulator:
 
     # -- families' state ---------------------------------------------------------------------
 
-    def family_state(self, kind: type[S]) -> S:
-        """The one instance of a family's state class (Insights, Billing), made on first use."""
-        getters: dict[type, Callable[[], object]] = {Insights: lambda: self.insights, Billing: lambda: self.billing}
-        return cast(S, getters[kind]())
+    def family_state(self, kind: type[FS]) -> FS:
+        """The one instance of a family's state class (see `routing.register_state`), made on first use."""
+        state = self._states.get(kind)
+        if state is None:
+            with self._lock:
+                state = self._states.get(kind)
+                if state is None:
+                    state = self._states[kind] = kind.for_simulator(self)
+        return cast(FS, state)
 
     @property
     def insights(self) -> Insights:
-        if self._insights is None:
-            with self._lock:
-                if self._insights is None:
-                    c = self.config
-                    self._insights = Insights(self.world, c.insights_lag_min, c.insights_lag_full,
-                                              c.insights_retention, c.insights_cache_buckets)
-        return self._insights
+        return self.family_state(Insights)
 
     @property
     def billing(self) -> Billing:
-        if self._billing is None:
-            with self._lock:
-                if self._billing is None:
-                    self._billing = Billing(self.world, self.config, lambda: self.downloads_url)
-        return self._billing
+        return self.family_state(Billing)
 
     def add_spike(self, org: str, start: float, end: float, factor: float = 10.0, lag: float = 0.0,
                   actor_id: int | None = None) -> Spike:
@@ -246,10 +243,8 @@ class Simulator:
             self._override = None
             self._issued.clear()
             self._last_modified.clear()
-            if self._insights is not None:
-                self._insights.clear_spikes()
-            if self._billing is not None:
-                self._billing.reset()
+            for state in self._states.values():
+                state.reset()
             self.reset_counters()
 
     def add_fault(self, kind: str, *, count: int | None = 1, status: int = 502, seconds: float = 0.0,
@@ -406,7 +401,6 @@ class Simulator:
                 "clock_controllable": self.clock_controllable,
                 "orgs": [o.login for o in self.world.orgs.values()],
                 "enterprise": self.world.enterprise,
-                "insights_lag": {"min": self.insights.lag_min, "full": self.insights.lag_full},
                 "faults": [asdict(f) for f in self._faults],
                 "secondary_limit": asdict(secondary) if secondary else None,
                 "rate_limit": {
@@ -414,9 +408,9 @@ class Simulator:
                     "windows": {k: {"limit": w.limit, "remaining": w.remaining, "used": w.used,
                                     "reset": math.ceil(w.reset)} for k, w in self._windows.items()},
                 },
-                "spikes": [s.as_dict() for s in self.insights.spikes],
                 "installation_tokens": len(self._issued),
                 "requests": sum(self._counts.values()),
+                **{k: v for kind in STATE_KINDS for k, v in self.family_state(kind).describe().items()},
             }
 
     # -- the pipeline ----------------------------------------------------------------------
