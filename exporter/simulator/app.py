@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
@@ -41,7 +41,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from exporter.simulator import billing as billing_family
 from exporter.simulator import billing_usage as billing_usage_family
@@ -56,7 +55,23 @@ from exporter.simulator import users as users_family
 from exporter.simulator.billing import Billing
 from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
+from exporter.simulator.counters import RequestCounters
+from exporter.simulator.faults import (
+    HTML_ERROR_PAGE,
+    DroppingResponse,
+    Faults,
+    quiet_dropped_connections,
+    spoil_first_row,
+)
 from exporter.simulator.insights import Insights, Spike
+from exporter.simulator.ratelimits import (
+    ANONYMOUS_BUDGET,
+    RATE_LIMIT_DOCS,
+    SECONDARY_DOCS,
+    RateLimits,
+    SecondaryLimit,
+    Window,
+)
 from exporter.simulator.routing import (
     FS,
     REST_DOCS,
@@ -83,42 +98,10 @@ FAMILIES: tuple[Sequence[SimRoute], ...] = (
 # (path template, handler(sim, request) -> Response).
 DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
 
-RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
-ANONYMOUS_BUDGET = 60
 DEFAULT_API_VERSION = "2022-11-28"
 UNMATCHED = "(unmatched)"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SecondaryLimit:
-    """Secondary rate limiting: every request is refused for `requests` requests and/or until `until`."""
-
-    status: int = 403
-    retry_after: int = 60
-    requests: int | None = None
-    until: float | None = None
-
-
-@dataclass
-class _Window:
-    limit: int
-    used: int
-    reset: float
-    generation: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
-
-
-@dataclass
-class _Override:
-    generation: int
-    remaining: int | None
-    reset_at: float | None
 
 
 @dataclass
@@ -127,30 +110,11 @@ class _IssuedToken:
     expires_at: float
 
 
-class _DropConnection(Exception):
-    """Raised on purpose after a partial response so the server closes the socket."""
-
-
-class _DropFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, _DropConnection)
-
-
-_DROP_FILTER = _DropFilter()
-
-
-class _DroppingResponse(Response):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", b"4096")]})
-        await send({"type": "http.response.body", "body": b'{"total_request_count": ', "more_body": True})
-        raise _DropConnection("simulated connection drop")
-
-
 class Simulator:
-    """A stand-in for GitHub: the world, a clock, rate-limit budgets, fault switches and counters.
+    """A stand-in for GitHub: the world, a clock, credentials and the request pipeline.
 
+    Rate limits (`limits`), armed faults (`faults`) and request counters
+    (`counters`) are objects of their own; family state is `family_state(Kind)`.
     Every run-time switch has a Python method here and a JSON twin under
     `/_sim/` (see `create_app`). Methods are thread-safe, so tests can flip
     switches while a `RunningSimulator` serves from another thread.
@@ -171,9 +135,9 @@ class Simulator:
         # The origin of signed download links (billing exports): a second loopback port, set by the server.
         self.downloads_url = ""
         self._lock = threading.RLock()
-        self._limit = self.config.rate_limit_budget
-        self._windows: dict[str, _Window] = {}
-        self._override: _Override | None = None
+        self.limits = RateLimits(self.config.rate_limit_budget, self.config.rate_limit_window)
+        self.faults = Faults()
+        self.counters = RequestCounters()
         self._issued: dict[str, _IssuedToken] = {}
         self._serial = 0
         self._last_modified: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -236,11 +200,8 @@ class Simulator:
     def reset(self) -> None:
         """Clear faults, limits, spikes, issued tokens and counters; keep the world and the clock."""
         with self._lock:
-            self._faults: list[Fault] = []
-            self._secondary: SecondaryLimit | None = None
-            self._limit = self.config.rate_limit_budget
-            self._windows.clear()
-            self._override = None
+            self.faults.clear()
+            self.limits.reset(self.config.rate_limit_budget)
             self._issued.clear()
             self._last_modified.clear()
             for state in self._states.values():
@@ -249,18 +210,7 @@ class Simulator:
 
     def add_fault(self, kind: str, *, count: int | None = 1, status: int = 502, seconds: float = 0.0,
                   route: str | None = None, size: int = 0, url: str = "") -> Fault:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; use {', '.join(FAULT_KINDS)}")
-        if kind in ("status", "html") and not 400 <= status <= 599:
-            raise ValueError("a status fault needs an error status (4xx or 5xx)")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1 (or None for until cleared)")
-        if kind == "foreign_link" and not url.startswith(("http://", "https://")):
-            raise ValueError("a foreign_link fault needs an absolute url")
-        fault = Fault(kind, count, int(status), float(seconds), route, max(0, int(size)), url)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
+        return self.faults.add(kind, count=count, status=status, seconds=seconds, route=route, size=size, url=url)
 
     def fail_next(self, count: int = 1, status: int = 502, route: str | None = None) -> Fault:
         """Answer the next `count` matching requests with `status`."""
@@ -270,28 +220,18 @@ class Simulator:
         return self.add_fault("delay", count=count, seconds=seconds, route=route)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return [Fault(**asdict(f)) for f in self._faults]
+        self.faults.clear()
 
     def set_secondary_limit(self, *, requests: int | None = None, duration: float | None = None,
                             status: int = 403, retry_after: int = 60) -> SecondaryLimit:
         """Refuse requests as GitHub's secondary limit does, for `requests` requests and/or `duration` seconds."""
-        if status not in (403, 429):
-            raise ValueError("a secondary limit answers 403 or 429")
         until = self.now() + duration if duration is not None else None
         limit = SecondaryLimit(status, int(retry_after), requests, until)
-        with self._lock:
-            self._secondary = limit
+        self.limits.set_secondary(limit)
         return limit
 
     def clear_secondary_limit(self) -> None:
-        with self._lock:
-            self._secondary = None
+        self.limits.set_secondary(None)
 
     def set_rate_limit(self, *, limit: int | None = None, remaining: int | None = None,
                        token: str | None = None, reset_in: float | None = None,
@@ -307,31 +247,14 @@ class Simulator:
         now = self.now()
         reset_at = now + reset_in if reset_in is not None else None
         with self._lock:
-            if token is not None or installation is not None:
-                window = self._window(self._credential_key(token, installation), now)
-                self._apply(window, limit, remaining, reset_at)
-                return
-            if limit is not None:
-                self._limit = int(limit)
-                for window in self._windows.values():
-                    window.limit = int(limit)
-            generation = (self._override.generation if self._override else 0) + 1
-            self._override = _Override(generation, remaining, reset_at)
-
-    @staticmethod
-    def _apply(window: _Window, limit: int | None, remaining: int | None, reset_at: float | None) -> None:
-        if limit is not None:
-            window.limit = int(limit)
-        if remaining is not None:
-            window.used = window.limit - max(0, min(int(remaining), window.limit))
-        if reset_at is not None:
-            window.reset = reset_at
+            key = self._credential_key(token, installation) if token is not None or installation is not None else None
+        self.limits.set(key, now, limit=limit, remaining=remaining, reset_at=reset_at)
 
     def rate_limit(self, token: str | None = None, *, installation: int | None = None) -> dict[str, int]:
         """The primary-limit figures a request with `token` (or a token of `installation`) would see now."""
         with self._lock:
-            w = self._window(self._credential_key(token, installation), self.now())
-            return {"limit": w.limit, "remaining": w.remaining, "used": w.used, "reset": math.ceil(w.reset)}
+            key = self._credential_key(token, installation)
+        return self.limits.figures(key, self.now())
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -361,101 +284,41 @@ class Simulator:
     # -- counters --------------------------------------------------------------------------
 
     def reset_counters(self) -> None:
-        with self._lock:
-            self._counts: Counter[str] = Counter()
-            self._method_counts: Counter[str] = Counter()
-            self._statuses: Counter[str] = Counter()
-            self._route_statuses: defaultdict[str, Counter[str]] = defaultdict(Counter)
-            self._headers_seen: dict[str, dict[str, str | None]] = {}
+        self.counters.reset()
 
     def request_counts(self) -> dict[str, Any]:
         """Requests per route template and per status, and the headers last seen on each route."""
-        with self._lock:
-            return {
-                "total": sum(self._counts.values()),
-                "routes": dict(self._counts),
-                "methods": dict(self._method_counts),
-                "statuses": dict(self._statuses),
-                "route_statuses": {k: dict(v) for k, v in self._route_statuses.items()},
-                "headers": {k: dict(v) for k, v in self._headers_seen.items()},
-            }
+        return self.counters.as_dict()
 
     def count(self, template: str, method: str | None = None) -> int:
         """Requests to a route template, of one method (GET, POST, ...) when given."""
-        with self._lock:
-            return self._method_counts[f"{method.upper()} {template}"] if method else self._counts[template]
+        return self.counters.count(template, method)
 
     def last_headers(self, template: str) -> dict[str, str | None]:
         """The last `X-GitHub-Api-Version`, `Accept` and `User-Agent` sent to a route (all None if never called)."""
-        with self._lock:
-            return dict(self._headers_seen.get(template) or dict.fromkeys(
-                ("x-github-api-version", "accept", "user-agent")))
+        return self.counters.last_headers(template)
 
     def state(self) -> dict[str, Any]:
         now = self.now()
         with self._lock:
-            secondary = self._secondary_active(now)
-            return {
-                "now": now,
-                "now_iso": iso(now),
-                "clock_controllable": self.clock_controllable,
-                "orgs": [o.login for o in self.world.orgs.values()],
-                "enterprise": self.world.enterprise,
-                "faults": [asdict(f) for f in self._faults],
-                "secondary_limit": asdict(secondary) if secondary else None,
-                "rate_limit": {
-                    "limit": self._limit,
-                    "windows": {k: {"limit": w.limit, "remaining": w.remaining, "used": w.used,
-                                    "reset": math.ceil(w.reset)} for k, w in self._windows.items()},
-                },
-                "installation_tokens": len(self._issued),
-                "requests": sum(self._counts.values()),
-                **{k: v for kind in STATE_KINDS for k, v in self.family_state(kind).describe().items()},
-            }
+            tokens = len(self._issued)
+        return {
+            "now": now,
+            "now_iso": iso(now),
+            "clock_controllable": self.clock_controllable,
+            "orgs": [o.login for o in self.world.orgs.values()],
+            "enterprise": self.world.enterprise,
+            "faults": self.faults.describe(),
+            **self.limits.describe(now),
+            "installation_tokens": tokens,
+            "requests": self.counters.total,
+            **{k: v for kind in STATE_KINDS for k, v in self.family_state(kind).describe().items()},
+        }
 
     # -- the pipeline ----------------------------------------------------------------------
 
     def take_fault(self, kind: str, template: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind == kind and fault.matches(template):
-                    if fault.count is not None:
-                        fault.count -= 1
-                        if fault.count <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
-
-    def _secondary_active(self, now: float) -> SecondaryLimit | None:
-        s = self._secondary
-        if s is None:
-            return None
-        if (s.until is not None and now >= s.until) or (s.requests is not None and s.requests <= 0):
-            self._secondary = None
-            return None
-        return s
-
-    def _take_secondary(self, now: float) -> SecondaryLimit | None:
-        with self._lock:
-            s = self._secondary_active(now)
-            if s is not None and s.requests is not None:
-                s.requests -= 1
-            return s
-
-    def _window(self, key: str, now: float, budget: int | None = None) -> _Window:
-        window = self._windows.get(key)
-        generation = self._override.generation if self._override else 0
-        if window is None:
-            # A token seen for the first time picks up a pending all-tokens override.
-            window = _Window(budget if budget is not None else self._limit, 0,
-                             now + self.config.rate_limit_window, 0)
-            self._windows[key] = window
-        elif now >= window.reset:
-            window.used, window.reset, window.generation = 0, now + self.config.rate_limit_window, generation
-        if self._override is not None and window.generation < generation:
-            self._apply(window, None, self._override.remaining, self._override.reset_at)
-            window.generation = generation
-        return window
+        return self.faults.take(kind, template)
 
     def _authenticate(self, request: Request, route: SimRoute, now: float) -> Principal:
         anonymous = Principal("anonymous", f"anonymous:{request.client.host if request.client else '?'}",
@@ -509,24 +372,6 @@ class Simulator:
             raise GitHubError(401, "'Issuer' claim ('iss') must be an Integer")
         return Principal("app", f"app:{iss}", f"app ID {iss}")
 
-    def _record_headers(self, template: str, request: Request) -> None:
-        h = request.headers
-        with self._lock:
-            self._counts[template] += 1
-            self._method_counts[f"{request.method} {template}"] += 1
-            self._headers_seen[template] = {
-                "x-github-api-version": h.get("x-github-api-version"),
-                "accept": h.get("accept"),
-                "user-agent": h.get("user-agent"),
-                "if-none-match": h.get("if-none-match"),
-                "authorization": "present" if h.get("authorization") else None,  # never the credential itself
-            }
-
-    def _record_status(self, template: str, status: int | str) -> None:
-        with self._lock:
-            self._statuses[str(status)] += 1
-            self._route_statuses[template][str(status)] += 1
-
     def _last_modified_for(self, url: str, etag: str, now: float) -> str:
         with self._lock:
             seen = self._last_modified.get(url)
@@ -540,7 +385,7 @@ class Simulator:
 
     async def handle(self, request: Request, route: SimRoute, template: str) -> Response:
         """Run one GitHub request through auth, limits, faults, the handler, paging and caching."""
-        self._record_headers(template, request)
+        self.counters.record_request(template, request.method, request.headers)
         with self._lock:
             self._serial += 1
             request_id = f"{0xC0DE:04X}:{self._serial:06X}:{stable_hash('rid', self._serial) % 16**6:06X}"
@@ -556,18 +401,15 @@ class Simulator:
         try:
             principal = self._authenticate(request, route, now)
         except GitHubError as exc:
-            with self._lock:
-                anon = self._window(f"anonymous:{request.client.host if request.client else '?'}", now,
-                                    ANONYMOUS_BUDGET)
-            return self._error(template, exc, route, {**base_headers, **self._limit_headers(anon, route)})
+            anon = self.limits.window(f"anonymous:{request.client.host if request.client else '?'}", now,
+                                      ANONYMOUS_BUDGET)
+            return self._error(template, exc, route, {**base_headers, **anon.headers(route.resource)})
 
-        with self._lock:
-            budget = ANONYMOUS_BUDGET if principal.kind == "anonymous" else None
-            window = self._window(principal.key, now, budget)
-            limit_headers = self._limit_headers(window, route)
-        headers = {**base_headers, **limit_headers}
+        budget = ANONYMOUS_BUDGET if principal.kind == "anonymous" else None
+        window = self.limits.window(principal.key, now, budget)
+        headers = {**base_headers, **window.headers(route.resource)}
 
-        secondary = self._take_secondary(now)
+        secondary = self.limits.take_secondary(now)
         if secondary is not None:
             message = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
                        f"If you reach out to GitHub Support for help, please include the request ID {request_id}.")
@@ -583,11 +425,11 @@ class Simulator:
             return self._error(template, GitHubError(failure.status, _phrase(failure.status)), route, headers)
         html = self.take_fault("html", template)
         if html is not None:
-            self._record_status(template, html.status)
-            return Response(_HTML_ERROR_PAGE, status_code=html.status, headers=headers, media_type="text/html")
+            self.counters.record_status(template, html.status)
+            return Response(HTML_ERROR_PAGE, status_code=html.status, headers=headers, media_type="text/html")
         if self.take_fault("drop", template) is not None:
-            self._record_status(template, "dropped")
-            return _DroppingResponse()
+            self.counters.record_status(template, "dropped")
+            return DroppingResponse()
 
         try:
             body = await self._request_body(request)
@@ -615,10 +457,10 @@ class Simulator:
         if reply.status == 200:
             reply_headers.update(self._hostile_link(request, template))
         if reply.status == 204:  # "A header with no content": no body, no ETag
-            self._record_status(template, 204)
+            self.counters.record_status(template, 204)
             return Response(status_code=204, headers={**self._consume(window, route, headers), **reply_headers})
         if self.take_fault("bad_row", template) is not None:
-            content = _spoil_first_row(content)
+            content = spoil_first_row(content)
         raw = json.dumps(content, separators=(",", ":")).encode()
         # Faults come before the ETag check: a revalidating client must meet them too.
         malformed = self.take_fault("malformed", template) is not None
@@ -631,7 +473,7 @@ class Simulator:
             reply_headers["cache-control"] = "private, max-age=60, s-maxage=60"
             reply_headers["vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
             if _etag_matches(request.headers.get("if-none-match"), etag):
-                self._record_status(template, 304)
+                self.counters.record_status(template, 304)
                 # A 304 does not count against the primary rate limit.
                 return Response(status_code=304, headers={**headers, **reply_headers})
 
@@ -640,7 +482,7 @@ class Simulator:
             raw = raw[: max(1, len(raw) // 2)]
         if oversized is not None:
             raw += b" " * oversized.size
-        self._record_status(template, reply.status)
+        self.counters.record_status(template, reply.status)
         return Response(raw, status_code=reply.status, headers=headers,
                         media_type="application/json; charset=utf-8")
 
@@ -654,23 +496,11 @@ class Simulator:
             return {"link": f'<{foreign.url}>; rel="next"'}
         return {}
 
-    def _consume(self, window: _Window, route: SimRoute, headers: dict[str, str]) -> dict[str, str]:
-        with self._lock:
-            window.used += 1
-            return {**headers, **self._limit_headers(window, route)}
-
-    @staticmethod
-    def _limit_headers(window: _Window, route: SimRoute) -> dict[str, str]:
-        return {
-            "x-ratelimit-limit": str(window.limit),
-            "x-ratelimit-remaining": str(window.remaining),
-            "x-ratelimit-used": str(window.used),
-            "x-ratelimit-reset": str(math.ceil(window.reset)),
-            "x-ratelimit-resource": route.resource,
-        }
+    def _consume(self, window: Window, route: SimRoute, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, **self.limits.consume(window, route.resource)}
 
     def _error(self, template: str, exc: GitHubError, route: SimRoute, headers: dict[str, str]) -> Response:
-        self._record_status(template, exc.status)
+        self.counters.record_status(template, exc.status)
         body = exc.body(route.docs if exc.status == 422 or exc.status == 404 else REST_DOCS)
         return JSONResponse(body, status_code=exc.status, headers={**headers, **exc.headers},
                             media_type="application/json; charset=utf-8")
@@ -686,27 +516,6 @@ class Simulator:
             return json.loads(raw)
         except ValueError:
             raise GitHubError(400, "Problems parsing JSON") from None
-
-
-FAULT_KINDS = ("status", "delay", "malformed", "drop", "html", "oversized", "loop", "foreign_link", "bad_row")
-_HTML_ERROR_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>Unicorn! &middot; GitHub</title></head>"
-    b"<body><h1>This page is taking too long to load.</h1><p>Sorry about that.</p></body></html>\n"
-)
-
-
-def _spoil_first_row(content: Any) -> Any:
-    """The answer with its first row's timestamps not ISO 8601 and its full_name no owner/name (a bad_row fault).
-
-    The description types those fields as plain strings, so a GitHub bug could send this and still match it.
-    """
-    rows = content if isinstance(content, list) else next(
-        (v for v in content.values() if isinstance(v, list)), None) if isinstance(content, dict) else None
-    if not rows or not isinstance(rows[0], dict):
-        return content
-    rows[0] = {k: ("last tuesday" if k.endswith(("timestamp", "_date")) else "repository" if k == "full_name" else v)
-               for k, v in rows[0].items()}
-    return content
 
 
 def _phrase(status: int) -> str:
@@ -813,7 +622,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
         for spec in data.get("faults", [data] if "kind" in data else []):
             spec = dict(spec)
             sim.add_fault(spec.pop("kind"), **spec)
-        return {"faults": [asdict(f) for f in sim.faults]}
+        return {"faults": sim.faults.describe()}
 
     def secondary(data: dict[str, Any]) -> dict[str, Any]:
         if data.get("enabled", True) is False or data.get("clear"):
@@ -873,9 +682,7 @@ def _control_routes(sim: Simulator) -> list[Route]:
 
 def create_app(sim: Simulator) -> Starlette:
     """The ASGI app: the control API under /_sim/, every family's routes, and GitHub's 404 for the rest."""
-    uvicorn_errors = logging.getLogger("uvicorn.error")
-    if _DROP_FILTER not in uvicorn_errors.filters:
-        uvicorn_errors.addFilter(_DROP_FILTER)
+    quiet_dropped_connections()
 
     def endpoint(route: SimRoute, template: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
