@@ -28,13 +28,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
-import jwt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -56,6 +55,7 @@ from exporter.simulator.billing import Billing
 from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.counters import RequestCounters
+from exporter.simulator.credentials import Credentials
 from exporter.simulator.faults import (
     HTML_ERROR_PAGE,
     DroppingResponse,
@@ -80,7 +80,6 @@ from exporter.simulator.routing import (
     FamilyState,
     Fault,
     GitHubError,
-    Principal,
     Reply,
     SimRoute,
     iso,
@@ -102,12 +101,6 @@ DEFAULT_API_VERSION = "2022-11-28"
 UNMATCHED = "(unmatched)"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _IssuedToken:
-    installation_id: int
-    expires_at: float
 
 
 class Simulator:
@@ -138,8 +131,8 @@ class Simulator:
         self.limits = RateLimits(self.config.rate_limit_budget, self.config.rate_limit_window)
         self.faults = Faults()
         self.counters = RequestCounters()
-        self._issued: dict[str, _IssuedToken] = {}
         self._serial = 0
+        self.credentials = Credentials(self.config, self.world.seed, self._next_serial)
         self._last_modified: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.reset()
 
@@ -202,7 +195,7 @@ class Simulator:
         with self._lock:
             self.faults.clear()
             self.limits.reset(self.config.rate_limit_budget)
-            self._issued.clear()
+            self.credentials.reset()
             self._last_modified.clear()
             for state in self._states.values():
                 state.reset()
@@ -246,40 +239,24 @@ class Simulator:
         """
         now = self.now()
         reset_at = now + reset_in if reset_in is not None else None
-        with self._lock:
-            key = self._credential_key(token, installation) if token is not None or installation is not None else None
+        key = self.credentials.key(token, installation) if token is not None or installation is not None else None
         self.limits.set(key, now, limit=limit, remaining=remaining, reset_at=reset_at)
 
     def rate_limit(self, token: str | None = None, *, installation: int | None = None) -> dict[str, int]:
         """The primary-limit figures a request with `token` (or a token of `installation`) would see now."""
-        with self._lock:
-            key = self._credential_key(token, installation)
-        return self.limits.figures(key, self.now())
+        return self.limits.figures(self.credentials.key(token, installation), self.now())
 
     # -- tokens ----------------------------------------------------------------------------
 
     def issue_installation_token(self, installation_id: int) -> tuple[str, float]:
         """A new `ghs_` token for the installation and when it expires (epoch seconds)."""
+        return self.credentials.issue(installation_id, self.now())
+
+    def _next_serial(self) -> int:
+        """A number no earlier request or token had: request IDs and installation tokens draw on it."""
         with self._lock:
             self._serial += 1
-            digest = hashlib.sha256(f"{self.world.seed}:{installation_id}:{self._serial}".encode()).hexdigest()
-            token = "ghs_" + digest[:36]
-            expires_at = self.now() + self.config.installation_token_lifetime
-            self._issued[token] = _IssuedToken(installation_id, expires_at)
-            return token, expires_at
-
-    def _credential_key(self, token: str | None, installation: int | None) -> str:
-        if installation is not None:
-            return f"installation:{installation}"
-        if token is None:
-            raise ValueError("a token or an installation is needed")
-        return self._token_key(token)
-
-    def _token_key(self, token: str) -> str:
-        issued = self._issued.get(token)
-        if issued is not None:
-            return f"installation:{issued.installation_id}"
-        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+            return self._serial
 
     # -- counters --------------------------------------------------------------------------
 
@@ -300,8 +277,6 @@ class Simulator:
 
     def state(self) -> dict[str, Any]:
         now = self.now()
-        with self._lock:
-            tokens = len(self._issued)
         return {
             "now": now,
             "now_iso": iso(now),
@@ -310,7 +285,7 @@ class Simulator:
             "enterprise": self.world.enterprise,
             "faults": self.faults.describe(),
             **self.limits.describe(now),
-            "installation_tokens": tokens,
+            "installation_tokens": len(self.credentials.issued()),
             "requests": self.counters.total,
             **{k: v for kind in STATE_KINDS for k, v in self.family_state(kind).describe().items()},
         }
@@ -319,58 +294,6 @@ class Simulator:
 
     def take_fault(self, kind: str, template: str) -> Fault | None:
         return self.faults.take(kind, template)
-
-    def _authenticate(self, request: Request, route: SimRoute, now: float) -> Principal:
-        anonymous = Principal("anonymous", f"anonymous:{request.client.host if request.client else '?'}",
-                              "your IP address")
-        header = request.headers.get("authorization", "")
-        if not header:
-            if route.auth == "optional":
-                return anonymous
-            raise GitHubError(401, "Requires authentication")
-        scheme, _, credential = header.strip().partition(" ")
-        credential = credential.strip()
-        if scheme.lower() not in ("bearer", "token") or not credential:
-            raise GitHubError(401, "Bad credentials")
-        if route.auth == "jwt":
-            return self._verify_jwt(credential, now)
-        if credential.startswith("eyJ") and credential.count(".") == 2:
-            raise GitHubError(401, "Bad credentials")  # a JWT only opens the /app endpoints
-        issued = self._issued.get(credential)
-        if issued is not None:
-            if issued.expires_at <= now:
-                raise GitHubError(401, "Bad credentials")
-            return Principal("installation", f"installation:{issued.installation_id}",
-                             f"installation ID {issued.installation_id}", issued.installation_id)
-        if self.config.tokens and credential not in self.config.tokens:
-            raise GitHubError(401, "Bad credentials")
-        user_id = 1_000 + stable_hash("token-user", credential) % 9_000_000
-        return Principal("token", self._token_key(credential), f"user ID {user_id}")
-
-    def _verify_jwt(self, token: str, now: float) -> Principal:
-        key = self.config.app_public_key_pem
-        try:
-            if key:
-                claims = jwt.decode(token, key, algorithms=["RS256"],
-                                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
-            else:
-                claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise GitHubError(401, "A JSON web token could not be decoded") from None
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int | float) or exp <= now:
-            raise GitHubError(401, "'Expiration time' claim ('exp') must be a numeric value representing "
-                                   "the future time at which the assertion expires")
-        if exp > now + 660:
-            raise GitHubError(401, "'Expiration time' claim ('exp') is too far in the future")
-        if iat is not None and (not isinstance(iat, int | float) or iat > now + 60):
-            raise GitHubError(401, "'Issued at' claim ('iat') must be an Integer representing the time "
-                                   "that the assertion was issued")
-        iss, app_id = claims.get("iss"), self.config.app_id
-        accepted = {str(app_id), installations_family.client_id(self.world.seed, app_id)} if app_id else None
-        if iss is None or (accepted is not None and str(iss) not in accepted):
-            raise GitHubError(401, "'Issuer' claim ('iss') must be an Integer")
-        return Principal("app", f"app:{iss}", f"app ID {iss}")
 
     def _last_modified_for(self, url: str, etag: str, now: float) -> str:
         with self._lock:
@@ -386,9 +309,8 @@ class Simulator:
     async def handle(self, request: Request, route: SimRoute, template: str) -> Response:
         """Run one GitHub request through auth, limits, faults, the handler, paging and caching."""
         self.counters.record_request(template, request.method, request.headers)
-        with self._lock:
-            self._serial += 1
-            request_id = f"{0xC0DE:04X}:{self._serial:06X}:{stable_hash('rid', self._serial) % 16**6:06X}"
+        serial = self._next_serial()
+        request_id = f"{0xC0DE:04X}:{serial:06X}:{stable_hash('rid', serial) % 16**6:06X}"
         base_headers = {
             "x-github-request-id": request_id,
             "x-github-api-version-selected": request.headers.get("x-github-api-version", DEFAULT_API_VERSION),
@@ -399,7 +321,7 @@ class Simulator:
         now = self.now()
 
         try:
-            principal = self._authenticate(request, route, now)
+            principal = self.credentials.authenticate(request, route, now)
         except GitHubError as exc:
             anon = self.limits.window(f"anonymous:{request.client.host if request.client else '?'}", now,
                                       ANONYMOUS_BUDGET)
