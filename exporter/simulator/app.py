@@ -15,24 +15,23 @@ from the wall clock. State a family needs across requests is a class of its
 own, marked `@routing.register_state` and reached with
 `call.sim.family_state(Kind)`: made on first use, cleared by reset, shown
 under /_sim/state, without an edit here.
+
+The pipeline's parts live beside it, one concern each: `credentials`
+(tokens, App JWTs), `ratelimits` (primary windows, secondary limit),
+`faults` (armed misbehaviours), `counters` (what was asked), `paging`,
+`caching` (ETag, Last-Modified) and `control` (the /_sim/ switches).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -52,8 +51,10 @@ from exporter.simulator import repo_traffic as repo_traffic_family
 from exporter.simulator import server_statistics as server_statistics_family
 from exporter.simulator import users as users_family
 from exporter.simulator.billing import Billing
+from exporter.simulator.caching import CACHE_HEADERS, LastModified, etag_matches, etag_of
 from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
+from exporter.simulator.control import control_routes
 from exporter.simulator.counters import RequestCounters
 from exporter.simulator.credentials import Credentials
 from exporter.simulator.faults import (
@@ -64,6 +65,7 @@ from exporter.simulator.faults import (
     spoil_first_row,
 )
 from exporter.simulator.insights import Insights, Spike
+from exporter.simulator.paging import paginate
 from exporter.simulator.ratelimits import (
     ANONYMOUS_BUDGET,
     RATE_LIMIT_DOCS,
@@ -83,7 +85,6 @@ from exporter.simulator.routing import (
     Reply,
     SimRoute,
     iso,
-    parse_iso,
 )
 from exporter.simulator.world import World, stable_hash
 
@@ -133,7 +134,7 @@ class Simulator:
         self.counters = RequestCounters()
         self._serial = 0
         self.credentials = Credentials(self.config, self.world.seed, self._next_serial)
-        self._last_modified: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.last_modified = LastModified()
         self.reset()
 
     # -- time ------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Simulator:
             self.faults.clear()
             self.limits.reset(self.config.rate_limit_budget)
             self.credentials.reset()
-            self._last_modified.clear()
+            self.last_modified.clear()
             for state in self._states.values():
                 state.reset()
             self.reset_counters()
@@ -295,17 +296,6 @@ class Simulator:
     def take_fault(self, kind: str, template: str) -> Fault | None:
         return self.faults.take(kind, template)
 
-    def _last_modified_for(self, url: str, etag: str, now: float) -> str:
-        with self._lock:
-            seen = self._last_modified.get(url)
-            if seen is None or seen[0] != etag:
-                seen = (etag, formatdate(now, usegmt=True))
-                self._last_modified[url] = seen
-                while len(self._last_modified) > 4096:
-                    self._last_modified.popitem(last=False)
-            self._last_modified.move_to_end(url)
-            return seen[1]
-
     async def handle(self, request: Request, route: SimRoute, template: str) -> Response:
         """Run one GitHub request through auth, limits, faults, the handler, paging and caching."""
         self.counters.record_request(template, request.method, request.headers)
@@ -370,7 +360,7 @@ class Simulator:
         if route.paginated and reply.status == 200 and (isinstance(content, list) or key and isinstance(content, dict)):
             try:
                 items = content[key] if key and isinstance(content, dict) else content
-                page, link = _paginate(request, cast(list[Any], items))
+                page, link = paginate(request, cast(list[Any], items))
             except GitHubError as exc:
                 return self._error(template, exc, route, self._consume(window, route, headers))
             content = {**content, key: page} if key and isinstance(content, dict) else page
@@ -389,12 +379,11 @@ class Simulator:
         oversized = self.take_fault("oversized", template)
 
         if request.method == "GET" and reply.status == 200 and not malformed and oversized is None:
-            etag = '"' + hashlib.sha256(raw).hexdigest()[:40] + '"'
+            etag = etag_of(raw)
             reply_headers["etag"] = etag
-            reply_headers["last-modified"] = self._last_modified_for(str(request.url), etag, now)
-            reply_headers["cache-control"] = "private, max-age=60, s-maxage=60"
-            reply_headers["vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
-            if _etag_matches(request.headers.get("if-none-match"), etag):
+            reply_headers["last-modified"] = self.last_modified.header(str(request.url), etag, now)
+            reply_headers.update(CACHE_HEADERS)
+            if etag_matches(request.headers.get("if-none-match"), etag):
                 self.counters.record_status(template, 304)
                 # A 304 does not count against the primary rate limit.
                 return Response(status_code=304, headers={**headers, **reply_headers})
@@ -447,161 +436,6 @@ def _phrase(status: int) -> str:
         return "Server Error"
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = [c.strip() for c in header.split(",")]
-    return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
-
-
-def _paginate(request: Request, items: list[Any]) -> tuple[list[Any], str | None]:
-    """One page of `items` and the Link header GitHub would send with it."""
-    query = request.query_params
-
-    def number(name: str, default: int) -> int:
-        text = query.get(name)
-        if text is None or text == "":
-            return default
-        try:
-            return int(text)
-        except ValueError:
-            raise GitHubError(422, f"Invalid request.\n\nInvalid value for {name}: {text!r} is not an integer.") \
-                from None
-
-    per_page = min(max(number("per_page", 30), 1), 100)
-    page = max(number("page", 1), 1)
-    last = max(1, math.ceil(len(items) / per_page))
-    chunk = items[(page - 1) * per_page: page * per_page]
-    if last == 1 and page == 1:
-        return chunk, None
-    pairs = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "page"]
-    base = str(request.url.replace(query=""))
-
-    def url(p: int) -> str:
-        return f"<{base}?{urlencode([*pairs, ('page', str(p))], safe=':,')}>"
-
-    links = []
-    if page > 1:
-        links.append(f'{url(min(page - 1, last))}; rel="prev"')
-    if page < last:
-        links += [f'{url(page + 1)}; rel="next"', f'{url(last)}; rel="last"']
-    if page > 1:
-        links.append(f'{url(1)}; rel="first"')
-    return chunk, ", ".join(links)
-
-
-# -- control API ------------------------------------------------------------------------------
-
-def _control_routes(sim: Simulator) -> list[Route]:
-    """The control API: no auth, JSON in and out, never counted as GitHub requests.
-
-    GET  /_sim/requests         counts per route template and status, last headers per route
-    GET  /_sim/state            clock, switches, budgets, spikes
-    POST /_sim/reset-counters   {}
-    POST /_sim/reset            {}  (every switch, budget, spike, token and counter)
-    POST /_sim/faults           {"kind": "status"|"delay"|"malformed"|"drop"|"html"|"oversized"|"loop"|
-                                 "foreign_link"|"bad_row", "count": 1|null, "status": 502, "seconds": 0.5,
-                                 "size": bytes, "url": "https://elsewhere/", "route": "/orgs/{org}/insights/api/*"}
-                                or {"faults": [...]}, or {"clear": true} (with "faults" to replace)
-    POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
-                                (neither requests nor duration: until cleared) or {"enabled": false}
-    POST /_sim/rate-limit       {"limit": 5000, "remaining": 10, "reset_in": s, "token": "..." | "installation": id}
-    POST /_sim/spike            {"org": "octo-demo", "start": ISO|epoch, "end": ISO|epoch, "factor": 10,
-                                 "lag": 0, "actor_id": null} or {"clear": true}
-    POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
-    POST /_sim/billing          {"fail_next": 1, "delay": 90} (billing exports: next N fail; processing time)
-    Bad input answers 400 with {"message": ...}.
-    """
-    async def body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        return data
-
-    def control(fn: Callable[[dict[str, Any]], Any]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result = fn(await body(request))
-            except (ValueError, TypeError, RuntimeError) as exc:
-                status = 409 if isinstance(exc, RuntimeError) else 400
-                return JSONResponse({"message": str(exc)}, status_code=status)
-            return JSONResponse(result)
-        return endpoint
-
-    def when(value: Any, default: float) -> float:
-        if value is None:
-            return default
-        if isinstance(value, int | float):
-            return float(value)
-        return parse_iso(str(value))
-
-    def faults(data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("clear"):
-            sim.clear_faults()
-        for spec in data.get("faults", [data] if "kind" in data else []):
-            spec = dict(spec)
-            sim.add_fault(spec.pop("kind"), **spec)
-        return {"faults": sim.faults.describe()}
-
-    def secondary(data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("enabled", True) is False or data.get("clear"):
-            sim.clear_secondary_limit()
-            return {"secondary_limit": None}
-        limit = sim.set_secondary_limit(requests=data.get("requests"), duration=data.get("duration"),
-                                        status=int(data.get("status", 403)),
-                                        retry_after=int(data.get("retry_after", 60)))
-        return {"secondary_limit": asdict(limit)}
-
-    def rate_limit(data: dict[str, Any]) -> dict[str, Any]:
-        sim.set_rate_limit(limit=data.get("limit", data.get("budget")), remaining=data.get("remaining"),
-                           token=data.get("token"), reset_in=data.get("reset_in"),
-                           installation=data.get("installation"))
-        return {"rate_limit": sim.state()["rate_limit"]}
-
-    def spike(data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("clear"):
-            sim.clear_spikes()
-        elif data:
-            now = sim.now()
-            sim.add_spike(data.get("org", sim.config.orgs[0]), when(data.get("start"), now - 1800),
-                          when(data.get("end"), now + 1800), float(data.get("factor", 10.0)),
-                          float(data.get("lag", 0.0)), data.get("actor_id"))
-        return {"spikes": [s.as_dict() for s in sim.insights.spikes]}
-
-    def clock(data: dict[str, Any]) -> dict[str, Any]:
-        if not sim.clock_controllable:
-            raise RuntimeError("this simulator's clock is not controllable")
-        if "set" in data:
-            sim.set_clock(when(data["set"], sim.now()))
-        if "advance" in data:
-            sim.advance_clock(float(data["advance"]))
-        return {"now": sim.now(), "now_iso": iso(sim.now())}
-
-    def reset_counters(_: dict[str, Any]) -> dict[str, Any]:
-        sim.reset_counters()
-        return sim.request_counts()
-
-    def reset(_: dict[str, Any]) -> dict[str, Any]:
-        sim.reset()
-        return sim.state()
-
-    return [
-        Route("/_sim/requests", control(lambda _: sim.request_counts()), methods=["GET"]),
-        Route("/_sim/state", control(lambda _: sim.state()), methods=["GET"]),
-        Route("/_sim/reset-counters", control(reset_counters), methods=["POST"]),
-        Route("/_sim/reset", control(reset), methods=["POST"]),
-        Route("/_sim/faults", control(faults), methods=["POST"]),
-        Route("/_sim/secondary-limit", control(secondary), methods=["POST"]),
-        Route("/_sim/rate-limit", control(rate_limit), methods=["POST"]),
-        Route("/_sim/spike", control(spike), methods=["POST"]),
-        Route("/_sim/clock", control(clock), methods=["POST"]),
-        Route("/_sim/billing", control(lambda data: billing_family.control(sim, data)), methods=["POST"]),
-    ]
-
-
 def create_app(sim: Simulator) -> Starlette:
     """The ASGI app: the control API under /_sim/, every family's routes, and GitHub's 404 for the rest."""
     quiet_dropped_connections()
@@ -620,7 +454,7 @@ def create_app(sim: Simulator) -> Starlette:
         return serve
 
     catch_all = SimRoute("GET", "/{path:path}", not_found, auth="optional")
-    routes = _control_routes(sim)
+    routes = control_routes(sim)
     routes += [Route(path, download(handler), methods=["GET"]) for family in DOWNLOADS for path, handler in family]
     routes += [Route(r.template, endpoint(r, r.template), methods=[r.method]) for r in sim.routes]
     routes.append(Route("/{path:path}", endpoint(catch_all, UNMATCHED),
