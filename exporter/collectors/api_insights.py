@@ -89,6 +89,7 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.late_data import LateDataCounter
 from exporter.github.client import GitHubClient
@@ -376,27 +377,6 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(value: Any, field: str, endpoint: str) -> float:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: {field} {value!r} is not a timestamp", endpoint=endpoint) from None
-
-
-def optional_time(item: dict[str, Any], field: str, endpoint: str) -> float | None:
-    value = item.get(field)
-    return None if value is None else parse_time(value, field, endpoint)
-
-
-def count(item: dict[str, Any], field: str, endpoint: str) -> float:
-    value = item.get(field)
-    if value is None:
-        return 0.0
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise MalformedResponseError(f"{endpoint}: {field} {value!r} is not a number", endpoint=endpoint)
-    return float(value)
-
-
 def text(item: dict[str, Any], field: str, endpoint: str) -> str:
     value = item.get(field)
     if not isinstance(value, str) or not value:
@@ -434,8 +414,12 @@ def time_bucket(item: Any, endpoint: str) -> tuple[float, float, float]:
     """(bucket start, total, rate limited) from one time-stats bucket."""
     if not isinstance(item, dict):
         raise MalformedResponseError(f"{endpoint}: bucket is not an object", endpoint=endpoint)
-    start = parse_time(item.get("timestamp"), "timestamp", endpoint)
-    return start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint)
+    start = fields.timestamp(item, "timestamp", endpoint, required=True)
+    return (
+        start,
+        fields.count(item, "total_request_count", endpoint),
+        fields.count(item, "rate_limited_request_count", endpoint),
+    )
 
 
 @dataclass(frozen=True)
@@ -450,10 +434,10 @@ class Stats:
     @classmethod
     def of(cls, item: dict[str, Any], endpoint: str) -> Stats:
         return cls(
-            count(item, "total_request_count", endpoint),
-            count(item, "rate_limited_request_count", endpoint),
-            optional_time(item, "last_request_timestamp", endpoint),
-            optional_time(item, "last_rate_limited_timestamp", endpoint),
+            fields.count(item, "total_request_count", endpoint),
+            fields.count(item, "rate_limited_request_count", endpoint),
+            fields.timestamp(item, "last_request_timestamp", endpoint),
+            fields.timestamp(item, "last_rate_limited_timestamp", endpoint),
         )
 
 

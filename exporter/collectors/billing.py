@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.billing_csv import (
     AIC_REPORT_TYPES,
@@ -249,14 +250,6 @@ class Export:
         urls = data.get("download_urls") or []
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise MalformedResponseError(f"{endpoint}: download_urls is not a list of URLs", endpoint=endpoint)
-        created = None
-        if isinstance(data.get("created_at"), str):
-            try:
-                created = datetime.fromisoformat(data["created_at"]).timestamp()
-            except ValueError:
-                raise MalformedResponseError(
-                    f"{endpoint}: created_at {data['created_at']!r} is not a time", endpoint=endpoint
-                ) from None
         error = data.get("error_message")
         return cls(
             data["id"],
@@ -265,7 +258,7 @@ class Export:
             data["end_date"],
             data["status"],
             tuple(urls),
-            created,
+            fields.timestamp(data, "created_at", endpoint),
             error if isinstance(error, str) else "",
         )
 

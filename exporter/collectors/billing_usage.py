@@ -34,6 +34,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
@@ -189,13 +190,6 @@ class Budget:
         return (self.id, self.scope, self.entity, self.sku)
 
 
-def _number(item: dict[str, Any], key: str, endpoint: str) -> float:
-    value = item.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{endpoint}: {key} is not a number", endpoint=endpoint)
-    return float(value)
-
-
 def parse_items(data: Any, endpoint: str) -> list[Item]:
     items = data.get("usageItems") if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -205,10 +199,10 @@ def parse_items(data: Any, endpoint: str) -> list[Item]:
             str(i.get("product", "")),
             str(i.get("sku", "")),
             str(i.get("unitType", "")),
-            _number(i, "netQuantity", endpoint),
-            _number(i, "grossAmount", endpoint),
-            _number(i, "discountAmount", endpoint),
-            _number(i, "netAmount", endpoint),
+            fields.count(i, "netQuantity", endpoint),
+            fields.count(i, "grossAmount", endpoint),
+            fields.count(i, "discountAmount", endpoint),
+            fields.count(i, "netAmount", endpoint),
         )
         for i in items
     ]
@@ -241,16 +235,15 @@ def parse_budget(data: Any, endpoint: str) -> Budget:
     if not isinstance(sku, str):  # GitHub's examples send a list, budget_product_skus
         skus = data.get("budget_product_skus")
         sku = ",".join(s for s in skus if isinstance(s, str)) if isinstance(skus, list) else ""
-    consumed = data.get("consumed_amount")
     return Budget(
         data["id"],
         str(data.get("budget_scope", "")),
         str(data.get("budget_entity_name") or data.get("user") or ""),
         sku,
         str(data.get("budget_type", "")),
-        _number(data, "budget_amount", endpoint),
+        fields.count(data, "budget_amount", endpoint),
         bool(data.get("prevent_further_usage", False)),
-        float(consumed) if isinstance(consumed, int | float) and not isinstance(consumed, bool) else None,
+        fields.number(data, "consumed_amount", endpoint),
     )
 
 
@@ -387,7 +380,7 @@ class BillingUsageCollector(Collector):
             state = center.get("ai_credit_pool_state")
             if center.get("ai_credit_pool_enabled") and isinstance(state, dict):
                 for kind, family in pool.items():
-                    value = state.get(f"{kind}_amount")
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        family.add_metric([*head, center["name"]], float(value))
+                    value = fields.number(state, f"{kind}_amount", COST_CENTERS)
+                    if value is not None:
+                        family.add_metric([*head, center["name"]], value)
         return centers, list(pool.values())

@@ -72,13 +72,14 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter import logs
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.github.client import DOWNLOAD_ENDPOINT, GitHubClient
 from exporter.github.errors import MalformedResponseError
@@ -490,22 +491,16 @@ SPECS = {kind.name: _define(kind) for kind in KINDS}
 
 
 def number(value: Any) -> float | None:
-    """A count from a report, or None for a missing, null or non-numeric value."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A report figure; None when not reported and, unlike `fields`' rule, when it is not a number: a record
+    holds hundreds of figures, and one whose type GitHub changed is skipped, not the whole day."""
+    try:
+        return fields.as_number(value, "figure", DOWNLOAD_ENDPOINT)
+    except MalformedResponseError:
         return None
-    return float(value)
 
 
 def label_value(value: Any) -> str:
     return value if isinstance(value, str) and value else UNKNOWN
-
-
-def day_start(text: Any, endpoint: str) -> float:
-    """Epoch seconds of a `YYYY-MM-DD` day's UTC midnight."""
-    try:
-        return datetime.combine(date.fromisoformat(str(text)[:10]), datetime.min.time(), UTC).timestamp()
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: {text!r} is not a day (YYYY-MM-DD)", endpoint=endpoint) from None
 
 
 def day_text(start: float) -> str:
@@ -790,13 +785,13 @@ class CopilotCollector(Collector):
             answer = await self._links(self.kind.entity_report, day)
             if answer is None:
                 return None
-            reported = answer.get("report_day")
-            if reported is not None and day_start(reported, self.kind.entity_report) != day:
+            reported = fields.day(answer, "report_day", self.kind.entity_report)
+            if reported is not None and reported != day:
                 log.warning(
                     "Copilot report: GitHub answered another day than asked; exporting the day it names",
-                    target=self.target, asked=day_text(day), report_day=str(reported),
+                    target=self.target, asked=day_text(day), report_day=day_text(reported),
                 )
-                day = day_start(reported, self.kind.entity_report)
+                day = reported
             entity = [r async for record in self._records(answer["download_links"]) for r in day_records(record)]
         data = DayData(day)
         for record in entity:
@@ -993,7 +988,7 @@ class CopilotCollector(Collector):
             async for record in self._records(answer["download_links"]):
                 for row in day_records(record) if entity else [record]:
                     if row.get("day") is not None:
-                        out[day_start(row["day"], DOWNLOAD_ENDPOINT)].append(row)
+                        out[fields.day(row, "day", DOWNLOAD_ENDPOINT, required=True)].append(row)
         return out
 
     def _samples(self, families: list[Metric], at: float) -> list[HistoricalSample]:
@@ -1007,7 +1002,7 @@ class CopilotCollector(Collector):
 
 def _on(record: dict[str, Any], day: float) -> bool:
     """Whether a record is about `day` (a record without a day is taken to be)."""
-    return record.get("day") is None or day_start(record["day"], DOWNLOAD_ENDPOINT) == day
+    return record.get("day") is None or fields.day(record, "day", DOWNLOAD_ENDPOINT) == day
 
 
 def _breakdown(

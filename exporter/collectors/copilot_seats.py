@@ -36,11 +36,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
@@ -132,15 +132,6 @@ def _define(kind: Kind) -> Specs:
 SPECS = {ORG.label: _define(ORG), ENTERPRISE.label: _define(ENTERPRISE)}
 
 
-def _instant(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def editor_name(value: Any) -> str:
     """"vscode/1.77.3/copilot/1.86.82" -> "vscode"; none for a seat never used."""
     if not isinstance(value, str) or not value.strip():
@@ -167,8 +158,8 @@ class Holder:
     plan: str = "unknown"
     cancelling: bool = False
 
-    def add(self, seat: dict[str, Any]) -> None:
-        at = _instant(seat.get("last_activity_at"))
+    def add(self, seat: dict[str, Any], route: str) -> None:
+        at = fields.timestamp(seat, "last_activity_at", route)
         if at is not None and (self.last_activity is None or at > self.last_activity):
             self.last_activity, self.editor = at, editor_name(seat.get("last_activity_editor"))
         plan = seat.get("plan_type")
@@ -219,7 +210,7 @@ class CopilotSeatsCollector(Collector):
             if ident is None:  # a seat without an assignee still costs; count it on its own
                 unnamed += 1
                 ident = f"unnamed-{unnamed}"
-            holders.setdefault(str(ident), Holder()).add(seat)
+            holders.setdefault(str(ident), Holder()).add(seat, route)
         self.observed["seats"] = seen
         total = await self._total_seats()
         owner, s = self.owner, self.specs

@@ -32,9 +32,10 @@ from typing import Any, NotRequired, TypedDict
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.api_insights import iso
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
-from exporter.collectors.copilot import DAY, Tally, day_start, number
+from exporter.collectors.copilot import DAY, Tally, number
 from exporter.github.client import GitHubClient
 from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
 from exporter.metricspec import MetricSpec, metric
@@ -212,13 +213,13 @@ class CopilotUsageCollector(Collector):
         self.observed.update(retired=0, days=len(days))
         families: list[Metric] = [self.specs.retired.one(self.labels, 0)]
         if days:
-            newest = max(days, key=lambda d: day_start(d.get("day"), self.route))
+            newest = max(days, key=lambda d: fields.day(d, "day", self.route, required=True))
             families += self._families(newest)
         return families
 
     def _families(self, record: dict[str, Any]) -> list[Metric]:
         s, labels = self.specs, self.labels
-        families: list[Metric] = [s.day.one(labels, day_start(record.get("day"), self.route))]
+        families: list[Metric] = [s.day.one(labels, fields.day(record, "day", self.route, required=True))]
         for name, spec in s.totals.items():
             value = number(record.get(name))
             if value is not None:
@@ -244,7 +245,7 @@ class CopilotUsageCollector(Collector):
             params["since"] = iso(start - DAY)
         samples = []
         for record in await self._days(params):
-            at = day_start(record.get("day"), self.route) + DAY
+            at = fields.day(record, "day", self.route, required=True) + DAY
             if not start <= at <= end:
                 continue
             for family in self._families(record):

@@ -19,11 +19,11 @@ A field that is missing or null is left out, never read as 0.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import Collector
 from exporter.collectors.server_statistics import GHE_STATS
 from exporter.github.errors import MalformedResponseError
@@ -65,16 +65,6 @@ for _group, _field, _spec, _extra in GHE_STATS:
         SPECS[_spec.name] = _on_box(_spec)
 
 
-def number(group: Any, field: str) -> float | None:
-    """A count of a statistics group; None when the group or the field is missing or null."""
-    value = group.get(field) if isinstance(group, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{ROUTE}: {field} {value!r} is not a number", endpoint=ROUTE)
-    return float(value)
-
-
 class GhesStatsCollector(Collector):
     """One GHES instance: one request a run."""
 
@@ -92,7 +82,7 @@ class GhesStatsCollector(Collector):
             raise MalformedResponseError(f"{ROUTE}: expected an object of statistics groups", endpoint=ROUTE)
         families = {name: spec.new() for name, spec in SPECS.items()}
         for group, field, spec, extra in GHE_STATS:
-            value = number(data.get(group), field)
+            value = fields.number(data.get(group), field, ROUTE)
             if value is not None:
                 families[spec.name].add_metric([self.target, *extra], value)
         return list(families.values())

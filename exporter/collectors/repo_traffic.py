@@ -60,12 +60,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import (
@@ -259,25 +259,6 @@ class Traffic:
     referrers: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
 
-def _count(item: Any, name: str, endpoint: str) -> float | None:
-    value = item.get(name) if isinstance(item, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{endpoint}: {name} {value!r} is not a number", endpoint=endpoint)
-    return float(value)
-
-
-def _day_of(value: Any, endpoint: str) -> int:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: timestamp {value!r} is not a timestamp", endpoint=endpoint) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return math.floor(parsed.timestamp() / DAY)
-
-
 def daily(data: Any, kind: str, endpoint: str) -> dict[int, tuple[float, float]]:
     """Day number -> (count, uniques) from a per=day views or clones answer; null counts read as 0."""
     items = data.get(kind) if isinstance(data, dict) else None
@@ -287,10 +268,11 @@ def daily(data: Any, kind: str, endpoint: str) -> dict[int, tuple[float, float]]
         raise MalformedResponseError(f"{endpoint}: {kind} is not a list", endpoint=endpoint)
     out: dict[int, tuple[float, float]] = {}
     for item in items:
-        if not isinstance(item, dict) or item.get("timestamp") is None:
+        at = fields.timestamp(item, "timestamp", endpoint)
+        if at is None:
             continue
-        day = _day_of(item["timestamp"], endpoint)
-        count, uniques = _count(item, "count", endpoint) or 0.0, _count(item, "uniques", endpoint) or 0.0
+        day = math.floor(at / DAY)
+        count, uniques = fields.count(item, "count", endpoint), fields.count(item, "uniques", endpoint)
         before = out.get(day, (0.0, 0.0))
         out[day] = (before[0] + count, before[1] + uniques)
     return out
@@ -304,7 +286,7 @@ def top_paths(data: Any, limit: int) -> list[tuple[str, str, float | None, float
             continue
         row = merged.setdefault(str(item["path"]), [str(item.get("title") or ""), None, None])
         for i, name in ((1, "count"), (2, "uniques")):
-            value = _count(item, name, PATHS)
+            value = fields.number(item, name, PATHS)
             if value is not None:
                 row[i] = (row[i] or 0.0) + value
     rows = sorted(merged.items(), key=lambda kv: (-(kv[1][1] or 0.0), kv[0]))[:limit]
@@ -319,7 +301,7 @@ def top_referrers(data: Any, limit: int) -> list[tuple[str, float | None, float 
             continue
         row = merged.setdefault(str(item["referrer"]), [None, None])
         for i, name in ((0, "count"), (1, "uniques")):
-            value = _count(item, name, REFERRERS)
+            value = fields.number(item, name, REFERRERS)
             if value is not None:
                 row[i] = (row[i] or 0.0) + value
     rows = sorted(merged.items(), key=lambda kv: (-(kv[1][0] or 0.0), kv[0]))[:limit]
@@ -480,8 +462,8 @@ class RepoTrafficCollector(Collector):
         )
         day = complete_day(now)
         return Traffic(
-            views=(_count(views, "count", VIEWS), _count(views, "uniques", VIEWS)),
-            clones=(_count(clones, "count", CLONES), _count(clones, "uniques", CLONES)),
+            views=(fields.number(views, "count", VIEWS), fields.number(views, "uniques", VIEWS)),
+            clones=(fields.number(clones, "count", CLONES), fields.number(clones, "uniques", CLONES)),
             day_views=daily(views, "views", VIEWS).get(day, (0.0, 0.0)),
             day_clones=daily(clones, "clones", CLONES).get(day, (0.0, 0.0)),
             paths=top_paths(paths, self.options.top_paths),

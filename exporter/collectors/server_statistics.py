@@ -64,6 +64,7 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
@@ -346,18 +347,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s
 _UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": DAY, "week": 7 * DAY}
 
 
-def _number(obj: Any, field: str) -> float | None:
-    """A count from a collection; None when the object or the field is missing or null."""
-    if not isinstance(obj, dict):
-        return None
-    value = obj.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{ROUTE}: {field} {value!r} is not a number", endpoint=ROUTE)
-    return float(value)
-
-
 def _flag(obj: Any, field: str) -> float | None:
     value = obj.get(field) if isinstance(obj, dict) else None
     if value is None:
@@ -384,16 +373,6 @@ def threshold_seconds(value: Any) -> float | None:
     return float(match.group(1)) * _UNIT[match.group(2).lower()] if match else None
 
 
-def parse_date(value: Any) -> float:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MalformedResponseError(f"{ROUTE}: collection_date {value!r} is not a timestamp", endpoint=ROUTE) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 @dataclass(frozen=True)
 class Collection:
     server_id: str
@@ -405,10 +384,11 @@ def collection(item: Any) -> Collection | None:
     """One collection; None for an item without a server or date (ignored), an error for one that is unreadable."""
     if not isinstance(item, dict):
         raise MalformedResponseError(f"{ROUTE}: a collection is not an object", endpoint=ROUTE)
-    server_id, date = item.get("server_id"), item.get("collection_date")
-    if not server_id or date is None:
+    server_id = item.get("server_id")
+    collected_at = fields.timestamp(item, "collection_date", ROUTE) if server_id else None
+    if collected_at is None:
         return None
-    return Collection(str(server_id), parse_date(date), item)
+    return Collection(str(server_id), collected_at, item)
 
 
 def newest_per_server(items: Iterable[Any]) -> list[Collection]:
@@ -454,11 +434,12 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
             add(CONNECT_FEATURE, (*server, feature), 1.0)
 
         stats = d.get("ghe_stats")
+        stats = stats if isinstance(stats, dict) else {}
         for group, field, spec, extra in _GHE_STATS:
-            add(spec, (*server, *extra), _number(stats.get(group) if isinstance(stats, dict) else None, field))
+            add(spec, (*server, *extra), fields.number(stats.get(group), field, ROUTE))
 
         dormant = d.get("dormant_users")
-        add(DORMANT_USERS, server, _number(dormant, "total_dormant_users"))
+        add(DORMANT_USERS, server, fields.number(dormant, "total_dormant_users", ROUTE))
         add(
             DORMANCY,
             server,
@@ -466,7 +447,7 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
         )
 
         actions = d.get("actions_stats")
-        add(ACTIONS_REPOS, server, _number(actions, "number_of_repos_using_actions"))
+        add(ACTIONS_REPOS, server, fields.number(actions, "number_of_repos_using_actions", ROUTE))
         add(
             ACTIONS_RATIO,
             server,
@@ -488,7 +469,7 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
                 for value in ECOSYSTEM_STATES.values():
                     add(ECOSYSTEM_STATE, (*server, name, value), 1.0 if value == state else 0.0)
             for field, spec, extra in _ECOSYSTEM_COUNTS:
-                add(spec, (*server, name, *extra), _number(eco, field))
+                add(spec, (*server, name, *extra), fields.number(eco, field, ROUTE))
     return list(families.values())
 
 
