@@ -1,5 +1,7 @@
 """One module per endpoint family; this table is how the daemon finds them."""
 
+from typing import Any
+
 from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector
 from exporter.collectors.billing import BillingCollector
@@ -11,7 +13,7 @@ from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.collectors.repo_traffic import RepoTrafficCollector
 from exporter.collectors.server_statistics import ServerStatisticsCollector
 
-COLLECTORS: dict[str, type[Collector]] = {
+COLLECTORS: dict[str, type[Collector[Any]]] = {
     collector.name: collector
     for collector in (
         ApiInsightsCollector,

@@ -24,13 +24,12 @@ from urllib.parse import urlsplit
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
-from exporter.collectors.base import Collector
+from exporter.collectors.base import Collector, Kind, Target
 from exporter.collectors.server_statistics import GHE_STATS
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
-from exporter.settings import Settings
+from exporter.settings import GhesStatsSettings, Settings
 
-FAMILY = "ghes_stats"
 ROUTE = "/enterprise/stats/all"
 GITHUB_COM, GHE_COM, GHES = "github.com", "ghe.com", "ghes"
 
@@ -50,7 +49,7 @@ def _on_box(spec: MetricSpec) -> MetricSpec:
     """The GitHub Connect metric's on-box twin: `host` instead of the account and server id, a GHES source."""
     field = spec.source.split(": ghe_stats.", 1)[1]
     return metric(
-        FAMILY,
+        __name__,
         spec.name.replace("github_enterprise_server_", "github_ghes_"),
         "gauge",
         spec.description,
@@ -65,18 +64,18 @@ for _group, _field, _spec, _extra in GHE_STATS:
         SPECS[_spec.name] = _on_box(_spec)
 
 
-class GhesStatsCollector(Collector):
+class GhesStatsCollector(Collector[GhesStatsSettings]):
     """One GHES instance: one request a run."""
 
     name = "ghes_stats"
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
         url = settings.github.api_url
-        return [urlsplit(url).hostname or url] if deployment(url) == GHES else []
+        return [Target(Kind.INSTANCE, urlsplit(url).hostname or url)] if deployment(url) == GHES else []
 
     async def collect(self) -> list[Metric]:
-        response = await self.client.get(ROUTE, family=FAMILY)
+        response = await self.client.get(ROUTE)
         data = response.data
         if not isinstance(data, dict):
             raise MalformedResponseError(f"{ROUTE}: expected an object of statistics groups", endpoint=ROUTE)

@@ -55,8 +55,7 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,15 +64,13 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
-from exporter.github.client import GitHubClient
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target, pages
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import ServerStatisticsSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "server_statistics"
 DEFAULT_PAGE = 30  # GitHub's per_page when none is asked for
 ROUTE = "/enterprise-installation/{enterprise_or_org}/server-statistics"
 SRC = f"GET {ROUTE}"
@@ -84,12 +81,12 @@ SERVER = ("enterprise_or_org", "server_id")
 
 def _gauge(name: str, description: str, field: str, extra: Iterable[str] = ()) -> MetricSpec:
     return metric(
-        FAMILY, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}"
+        __name__, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}"
     )
 
 
 INFO = metric(
-    FAMILY,
+    __name__,
     "github_enterprise_server_info",
     "gauge",
     "A GHES server that uploads Server Statistics, from its newest collection; always 1.",
@@ -477,26 +474,20 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-class ServerStatisticsCollector(Collector):
+class ServerStatisticsCollector(Collector[ServerStatisticsSettings]):
     """One enterprise or organization: the newest collection of each of its servers."""
 
     name = "server_statistics"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: ServerStatisticsSettings = settings.collectors.server_statistics
-        self._clock = clock
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
         seen = {name.lower() for name in settings.targets.enterprises}
         extra = [org for org in settings.collectors.server_statistics.orgs if org.lower() not in seen]
-        return [*settings.targets.enterprises, *extra]
+        return Target.enterprises(settings.targets.enterprises) + Target.organizations(extra)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run the pages of collections over the lookback (GitHub's 30 a page; one before the first run)."""
         interval = settings.collectors.server_statistics.interval
         return [Cadence(interval, pages(observed.get("collections", 0), DEFAULT_PAGE))]
@@ -505,7 +496,7 @@ class ServerStatisticsCollector(Collector):
         params = {"date_start": _day(start), "date_end": _day(end) if end is not None else None}
         return [
             item
-            async for item in self.client.paginate(ROUTE, params=params, family=FAMILY, enterprise_or_org=self.target)
+            async for item in self.client.paginate(ROUTE, params=params, enterprise_or_org=self.target)
         ]
 
     async def collect(self) -> list[Metric]:
@@ -522,11 +513,8 @@ class ServerStatisticsCollector(Collector):
             chunk_end = min(end, chunk_start + (MAX_RANGE_DAYS - 1) * DAY)
             for found in self.readable_rows(await self._collections(chunk_start, chunk_end), collection, ROUTE):
                 if found is not None and start <= found.collected_at <= end:
-                    for family in families_for(self.target, [found]):
-                        for s in family.samples:
-                            labels = tuple(s.labels[name] for name in specs[family.name].labels)
-                            samples.append(
-                                HistoricalSample(specs[family.name], labels, s.value, found.collected_at)
-                            )
+                    samples += HistoricalSample.from_families(
+                        families_for(self.target, [found]), specs, found.collected_at
+                    )
             chunk_start = chunk_end + DAY
         return samples
