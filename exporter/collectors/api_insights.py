@@ -396,11 +396,6 @@ def objects(data: Any, endpoint: str) -> list[dict[str, Any]]:
     return data
 
 
-def time_buckets(data: Any, endpoint: str) -> list[tuple[float, float, float]]:
-    """(bucket start, total, rate limited) from a time-stats answer."""
-    return [time_bucket(item, endpoint) for item in bucket_list(data, endpoint)]
-
-
 def bucket_list(data: Any, endpoint: str) -> list[Any]:
     if not isinstance(data, list):
         raise MalformedResponseError(f"{endpoint}: expected a list of buckets", endpoint=endpoint)
