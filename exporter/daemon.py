@@ -259,7 +259,7 @@ class Daemon:
         old, scheduler = self.settings, self._scheduler
         client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
 
-        wanted = {(c.name, c.target): c for c in build_collectors(new, client)}
+        wanted = {(c.name, str(c.target)): c for c in build_collectors(new, client)}
         kept = stopped = 0
         for key in scheduler.jobs:
             current = scheduler.collector(key)

@@ -100,10 +100,6 @@ def parse_date(text: Any, field: str) -> date:
                           documentation_url=f"{DOCS}#create-a-usage-report-export") from None
 
 
-def _day_start(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-
-
 def _today(now: float) -> date:
     return datetime.fromtimestamp(now, UTC).date()
 
