@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from exporter.collectors import COLLECTORS, Collector
+from exporter.collectors import COLLECTORS, Collector, deployed_targets
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.settings import ConfigError, Settings, load_settings
 from exporter.sharding import Sharder
 
@@ -49,7 +50,7 @@ def build_collectors(
     for collector_cls in COLLECTORS.values():
         if not collector_cls.options_of(settings).enabled:
             continue
-        for target in collector_cls.targets(settings):
+        for target in deployed_targets(collector_cls, settings):
             if sharder.owns(target) or not collector_cls.sharded_by_target:
                 collectors.append(collector_cls(client, settings, target, clock=clock))
     return collectors
@@ -76,7 +77,11 @@ def check_runnable(settings: Settings) -> None:
     enabled = [name for name, cls in COLLECTORS.items() if cls.options_of(settings).enabled]
     if not enabled:
         problems.append("collectors: every collector is disabled")
-    elif not any(COLLECTORS[name].targets(settings) for name in enabled):
-        problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
+    elif not any(deployed_targets(COLLECTORS[name], settings) for name in enabled):
+        if Deployment.of(settings.github.api_url) is Deployment.GHES:  # the GHES-only collectors need no target
+            works = ", ".join(name for name, cls in COLLECTORS.items() if Deployment.GHES in cls.deployments)
+            problems.append(f"collectors: github.api_url is a GHES instance, where only these work: {works}")
+        else:
+            problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
     if problems:
         raise ConfigError("\n".join(problems))

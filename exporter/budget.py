@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from exporter.collectors import COLLECTORS, Collector
+from exporter.collectors import COLLECTORS, Collector, deployed_targets
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Observed
 from exporter.github.auth import TOKEN_CREDENTIAL, installation_credential
 from exporter.settings import Settings
@@ -87,7 +87,7 @@ def cadences_by_credential(settings: Settings, observed: ObservedSizes | None = 
     for cls in COLLECTORS.values():
         if not cls.options_of(settings).enabled:
             continue
-        for target in cls.targets(settings):
+        for target in deployed_targets(cls, settings):
             sizes = observed.get((cls.name, target), NOTHING_OBSERVED)
             for owner, cadences in cls.owners(settings, target, sizes).items():
                 plan[installation_credential(owner) if per_installation and owner else TOKEN_CREDENTIAL] += cadences

@@ -323,10 +323,11 @@ class _RecordingClient:
 
 async def test_top_n_above_a_page_uses_full_pages_and_the_limit() -> None:
     settings = Settings(targets={"orgs": [ORG]}, collectors={"api_insights": {"top_subjects": 150}})
-    collector = ApiInsightsCollector(_RecordingClient(500), settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
+    client = _RecordingClient(500)
+    collector = ApiInsightsCollector(client, settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
     rows = await collector._subjects(NOW - 3600, NOW)
     assert len(rows) == 150
-    ((route, params, limit),) = collector.client.calls  # type: ignore[attr-defined]
+    ((route, params, limit),) = client.calls
     assert route == ai.SUBJECT_STATS and limit == 150
     assert params["per_page"] == 100 and params["sort"] == "total_request_count" and params["direction"] == "desc"
 
