@@ -51,6 +51,7 @@ from exporter.simulator import installations as installations_family
 from exporter.simulator import repo_traffic as repo_traffic_family
 from exporter.simulator import server_statistics as server_statistics_family
 from exporter.simulator import users as users_family
+from exporter.simulator import versions
 from exporter.simulator.billing import Billing
 from exporter.simulator.clock import ControllableClock, is_controllable
 from exporter.simulator.config import SimulatorConfig
@@ -83,7 +84,6 @@ S = TypeVar("S")
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits"
 ANONYMOUS_BUDGET = 60
-DEFAULT_API_VERSION = "2022-11-28"
 UNMATCHED = "(unmatched)"
 
 log = logging.getLogger(__name__)
@@ -550,10 +550,11 @@ class Simulator:
         with self._lock:
             self._serial += 1
             request_id = f"{0xC0DE:04X}:{self._serial:06X}:{stable_hash('rid', self._serial) % 16**6:06X}"
-        base_headers = {
-            "x-github-request-id": request_id,
-            "x-github-api-version-selected": request.headers.get("x-github-api-version", DEFAULT_API_VERSION),
-        }
+        base_headers = {"x-github-request-id": request_id}
+        try:
+            base_headers["x-github-api-version-selected"] = versions.selected(request.headers)
+        except GitHubError as exc:
+            return self._error(template, exc, route, base_headers)
         delay = self.take_fault("delay", template)
         if delay is not None and delay.seconds > 0:
             await asyncio.sleep(delay.seconds)
@@ -607,7 +608,7 @@ class Simulator:
             return self._error(template, GitHubError(500, "Server Error"), route, headers)
         reply = result if isinstance(result, Reply) else Reply(result)
         reply_headers = dict(reply.headers)
-        content = reply.body
+        content = versions.shaped(template, base_headers["x-github-api-version-selected"], reply.body)
         key = route.items_key
         if route.paginated and reply.status == 200 and (isinstance(content, list) or key and isinstance(content, dict)):
             try:
