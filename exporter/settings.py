@@ -427,7 +427,7 @@ class BillingSettings(CollectorSettings):
     export_timeout: Seconds = Field(
         default=3600.0, description="A processing export older than this is given up and a new one created."
     )
-    extra_labels: list[Literal["repository", "username"]] = Field(
+    extra_labels: list[Literal["repository", "username", "workflow_path", "exceeds_quota"]] = Field(
         default_factory=list, description="Unbounded labels, off by default."
     )
 

@@ -57,6 +57,7 @@ from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Histo
 from exporter.collectors.billing_csv import (
     AIC_REPORT_TYPES,
     BASE_LABELS,
+    EXTRA_LABELS,
     CsvRecords,
     Totals,
     UsageReader,
@@ -82,8 +83,8 @@ _USAGE_LABELS = ("enterprise", "report_type", *BASE_LABELS)
 _EXPORT_LABELS = ("enterprise", "report_type")
 _USAGE_NOTE = (
     "From the newest completed usage report export of this report_type, cached until the next one; sum within one "
-    "report_type, never across. repository and username labels appear when listed in collectors.billing.extra_labels "
-    "(empty where the report type has no such column)."
+    "report_type, never across. repository, username, workflow_path and exceeds_quota labels appear when listed in "
+    "collectors.billing.extra_labels (empty where the report type has no such column)."
 )
 _CSV = f"usage report CSV at download_urls of GET {REPORT}"
 
@@ -398,7 +399,7 @@ class BillingCollector(Collector):
         self._sleep = sleep
         self.labels = (
             *BASE_LABELS,
-            *(name for name in ("repository", "username") if name in self.options.extra_labels),
+            *(name for name in EXTRA_LABELS if name in self.options.extra_labels),
         )
         self.states: dict[str, TypeState] = {report_type: TypeState() for report_type in self.options.report_types}
         self._finished_ids: set[str] = set()  # exports seen finishing during this run (the listing is older)

@@ -17,8 +17,10 @@ that hold commas, quotes or newlines (RFC 4180). A record is complete when its
 lines hold an even number of double quotes (a quote inside a quoted field is
 doubled), so a quoted newline never splits a record.
 
-The column sets are those of GitHub's "Billing reports reference"; the REST
-description documents only the export object, not the files.
+The column sets are those of GitHub's "Billing reports reference"
+(https://docs.github.com/en/billing/reference/billing-reports, and its source
+github/docs content/billing/reference/billing-reports.md; read 2026-12-06); the
+REST description documents only the export object, not the files.
 """
 
 from __future__ import annotations
@@ -55,15 +57,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REPORT_TYPES = tuple(COLUMNS)
 AIC_REPORT_TYPES = tuple(kind for kind, columns in COLUMNS.items() if AIC_MEASURES[0] in columns)
 
-# Label name -> CSV column. The first five are always labels; the last two only when enabled.
+# Label name -> CSV column. BASE_LABELS are always labels; EXTRA_LABELS only when listed in
+# collectors.billing.extra_labels (unbounded: a repository, user or workflow each makes its own series).
 BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center")
-EXTRA_LABELS = ("repository", "username")
+EXTRA_LABELS = ("repository", "username", "workflow_path", "exceeds_quota")
 LABEL_COLUMNS = {"product": "product", "sku": "sku", "unit_type": "unit_type", "organization": "organization",
-                 "cost_center": "cost_center_name", "repository": "repository", "username": "username"}
+                 "cost_center": "cost_center_name", "repository": "repository", "username": "username",
+                 "workflow_path": "workflow_path", "exceeds_quota": "exceeds_quota"}
 # Columns a report type aggregates by, which must be there; other label columns may be absent (label "").
-# The metered reports are summed by organization and cost centre; the Copilot ones by date, model and user.
+# The metered reports are summed by organization and cost centre (the detailed one also by user and workflow);
+# the Copilot ones by date, model and user.
 _REQUIRED_LABELS = {
-    "detailed": {"product", "sku", "unit_type", "organization", "cost_center", "repository", "username"},
+    "detailed": {"product", "sku", "unit_type", "organization", "cost_center", "repository", "username",
+                 "workflow_path"},
     "summarized": {"product", "sku", "unit_type", "organization", "cost_center", "repository"},
     "premium_request": {"product", "sku", "unit_type", "username"},
     "ai_credit": {"product", "sku", "unit_type", "username"},

@@ -144,6 +144,27 @@ async def test_golden_extra_labels(running: RunningSimulator) -> None:
     assert 'username=""' in text  # the summarized report has no username column
 
 
+async def test_workflow_path_and_exceeds_quota_split_the_same_totals(running: RunningSimulator) -> None:
+    """Opt-in like repository: each label splits a series, and the split series sum to the unsplit one."""
+    running.sim.billing.set_delay(0)
+    types = ["detailed", "premium_request"]
+    async with collector(running, report_types=types) as c:
+        plain = await c.collect()
+    async with collector(running, report_types=types, extra_labels=["workflow_path", "exceeds_quota"]) as c:
+        split = await c.collect()
+    workflows = {s.labels["workflow_path"] for f in split if f.name == "github_billing_usage_quantity"
+                 for s in f.samples if s.labels["report_type"] == "detailed"}
+    quotas = {s.labels["exceeds_quota"] for f in split if f.name == "github_billing_usage_quantity"
+              for s in f.samples if s.labels["report_type"] == "premium_request"}
+    assert ".github/workflows/ci.yml" in workflows and "" in workflows  # storage and seats have no workflow
+    assert quotas == {"TRUE", "FALSE"}
+    for report_type in types:
+        def total(families: list, kind: str = report_type) -> float:
+            return sum(s.value for f in families if f.name == "github_billing_usage_net_amount_usd"
+                       for s in f.samples if s.labels["report_type"] == kind)
+        assert total(split) == pytest.approx(total(plain)) and total(plain) > 0
+
+
 @pytest.mark.parametrize("golden", ["billing.prom", "billing_extra_labels.prom"])
 def test_promtool_check_metrics_is_clean(golden: str) -> None:
     text = (GOLDEN / golden).read_text()
@@ -428,7 +449,7 @@ def test_settings_defaults_and_validation() -> None:
         ({"report_types": ["monthly"]}, "collectors.billing.report_types.0"),
         ({"report_types": []}, "collectors.billing.report_types"),
         ({"report_types": ["detailed", "detailed"]}, "listed once"),
-        ({"extra_labels": ["workflow_path"]}, "collectors.billing.extra_labels.0"),
+        ({"extra_labels": ["workflow_name"]}, "collectors.billing.extra_labels.0"),  # closed down: workflow_path
         ({"max_export_age": "0s"}, "greater than zero"),
         ({"max_age": "1h"}, "collectors.billing.max_age: unknown key"),
     ):

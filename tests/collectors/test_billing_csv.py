@@ -109,6 +109,23 @@ def test_extra_labels_read_repository_and_username() -> None:
     assert rows[0][1] == ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science", "api", "mona")
 
 
+def test_extra_labels_read_workflow_path_and_exceeds_quota() -> None:
+    _, rows = read(detailed(ROW), labels=(*BASE_LABELS, "workflow_path", "exceeds_quota"))
+    assert rows[0][1][5:] == (".github/workflows/ci.yml", "")  # the detailed report has no exceeds_quota column
+    header = ",".join(COLUMNS["premium_request"])
+    data = (f"{header}\n2024-09-02,mona,copilot,copilot_premium_request,gpt-4.1,3,Requests,0.04,0.12,0,0.12,TRUE,"
+            "300,octo-demo,Mobile,3.6,0.036\n").encode()
+    _, rows = read(data, report_type="premium_request", labels=(*BASE_LABELS, "workflow_path", "exceeds_quota"))
+    assert rows[0][1][5:] == ("", "TRUE")
+
+
+def test_the_detailed_report_must_have_workflow_path_when_it_is_a_label() -> None:
+    header = ",".join(c for c in COLUMNS["detailed"] if c != "workflow_path")
+    with pytest.raises(ReportFormatError, match="required column 'workflow_path' is missing"):
+        read(f"{header}\n".encode(), labels=(*BASE_LABELS, "workflow_path"))
+    assert "workflow_path" not in required_columns("detailed", BASE_LABELS)
+
+
 def test_unknown_columns_are_ignored_and_order_does_not_matter() -> None:
     data = (
         b"Extra_Column,net_amount,gross_amount,discount_amount,quantity,date,sku,product,unit_type,"
