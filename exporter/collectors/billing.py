@@ -55,9 +55,9 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
 from exporter.collectors.billing_csv import (
-    AIC_REPORT_TYPES,
     BASE_LABELS,
     EXTRA_LABELS,
+    MEASURE_TABLE,
     CsvRecords,
     Totals,
     UsageReader,
@@ -216,7 +216,29 @@ AIC_GROSS = metric(
     _USAGE_LABELS,
     f"{_CSV}: aic_gross_amount",
 )
-USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET, AIC_QUANTITY, AIC_GROSS)
+_TOKENS = (
+    "tokens behind the AI credits this month to date (UTC); ai_credit report only (GitHub added the columns on "
+    f"2026-08-11; 0 where a file has none). {_USAGE_NOTE}"
+)
+INPUT_TOKENS = metric(FAMILY, "github_billing_usage_input_tokens", "gauge", f"Input (prompt) {_TOKENS}",
+                      _USAGE_LABELS, f"{_CSV}: input")
+OUTPUT_TOKENS = metric(FAMILY, "github_billing_usage_output_tokens", "gauge", f"Output (completion) {_TOKENS}",
+                       _USAGE_LABELS, f"{_CSV}: output")
+CACHE_READ_TOKENS = metric(FAMILY, "github_billing_usage_cache_read_tokens", "gauge",
+                           f"Prompt-cache read {_TOKENS}", _USAGE_LABELS, f"{_CSV}: cache_read")
+CACHE_WRITE_TOKENS = metric(FAMILY, "github_billing_usage_cache_write_tokens", "gauge",
+                            f"Prompt-cache write {_TOKENS}", _USAGE_LABELS, f"{_CSV}: cache_write")
+# The gauge of each summed column, in billing_csv.MEASURE_TABLE's order (a test holds the two together).
+USAGE_SPECS: dict[str, MetricSpec] = {
+    "quantity": QUANTITY, "gross_amount": GROSS, "discount_amount": DISCOUNT, "net_amount": NET,
+    "aic_quantity": AIC_QUANTITY, "aic_gross_amount": AIC_GROSS,
+    "input": INPUT_TOKENS, "output": OUTPUT_TOKENS, "cache_read": CACHE_READ_TOKENS, "cache_write": CACHE_WRITE_TOKENS,
+}
+
+
+def shown(report_type: str) -> list[int]:
+    """Positions (in MEASURE_TABLE and Totals) of the measures a report type documents."""
+    return [i for i, measure in enumerate(MEASURE_TABLE) if report_type in measure.report_types]
 
 
 @dataclass(frozen=True)
@@ -674,17 +696,16 @@ class BillingCollector(Collector):
         return replace(spec, labels=spec.labels + extra) if extra else spec
 
     def families(self) -> list[Metric]:
-        usage = [self.spec(spec).new() for spec in USAGE_SPECS]
+        usage = [self.spec(spec).new() for spec in USAGE_SPECS.values()]
         rows, latest, completed, states = ROWS.new(), LATEST_DATE.new(), LAST_COMPLETED.new(), STATE.new()
         counters = {spec: spec.new() for spec in (CREATED, POLLS, REUSES, FAILURES, TIMEOUTS)}
         for report_type, state in self.states.items():
             head = [self.target, report_type]
-            shown = len(USAGE_SPECS) if report_type in AIC_REPORT_TYPES else len(USAGE_SPECS) - 2  # aic_* columns
             if state.report is not None:
                 for key in sorted(state.report.totals):
                     t = state.report.totals[key]
-                    for family, value in zip(usage[:shown], t.values(), strict=False):
-                        family.add_metric([*head, *key], round(value, 6))
+                    for i in shown(report_type):
+                        usage[i].add_metric([*head, *key], round(t.values[i], 6))
                 rows.add_metric(head, state.report.rows)
                 if state.report.latest_day is not None:
                     latest.add_metric(head, state.report.latest_day)
@@ -722,7 +743,7 @@ class BillingCollector(Collector):
         if end < start:
             return []
         samples: list[HistoricalSample] = []
-        specs = [self.spec(spec) for spec in USAGE_SPECS]
+        specs = [self.spec(spec) for spec in USAGE_SPECS.values()]
         today = datetime.fromtimestamp(now, UTC).date().isoformat()
         for first, last in months(start, end):
             period = (first.isoformat(), last.isoformat())
@@ -789,8 +810,7 @@ class BillingCollector(Collector):
                     running.add(t)
                 at = day + DAY - 1
                 if start <= at <= end:
-                    shown = len(specs) if report_type in AIC_REPORT_TYPES else len(specs) - 2
-                    for spec, value in zip(specs[:shown], running.values(), strict=False):
-                        samples.append(HistoricalSample(spec, labels, round(value, 6), at))
+                    for i in shown(report_type):
+                        samples.append(HistoricalSample(specs[i], labels, round(running.values[i], 6), at))
                 day += DAY
         return samples

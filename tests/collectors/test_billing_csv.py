@@ -8,14 +8,18 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from exporter.collectors.billing import USAGE_SPECS, shown
 from exporter.collectors.billing_csv import (
     BASE_LABELS,
     COLUMNS,
+    MEASURE_TABLE,
+    MEASURES,
     CsvRecords,
     ReportFormatError,
     UsageReader,
     required_columns,
 )
+from exporter.simulator.billing import COLUMNS as SIMULATED
 
 DETAILED_HEADER = ",".join(COLUMNS["detailed"])
 BOM = "\ufeff".encode()
@@ -42,7 +46,7 @@ def read(data: bytes, report_type: str = "detailed", labels: tuple[str, ...] = B
             first = False
         else:
             day, key, t = reader.row(record)
-            rows.append((day, key, t.quantity, t.gross, t.discount, t.net))
+            rows.append((day, key, *t.values[:4]))
     return reader, rows
 
 
@@ -239,18 +243,16 @@ def test_memory_stays_flat_on_a_few_megabytes() -> None:
 
 
 def test_the_simulator_writes_the_documented_column_sets() -> None:
-    from exporter.simulator.billing import COLUMNS as SIMULATED
-
     assert SIMULATED == COLUMNS
 
 
 def test_ai_credit_rows_with_zero_quantity_keep_their_ai_credit_cost() -> None:
     header = ",".join(COLUMNS["ai_credit"])
-    assert len(COLUMNS["ai_credit"]) == 17 and COLUMNS["premium_request"][-2:] == ("aic_quantity", "aic_gross_amount")
+    assert COLUMNS["premium_request"][-2:] == ("aic_quantity", "aic_gross_amount")
     data = (
         f"{header}\n"
         "2024-09-02,mona,copilot,coding_agent_ai_credit,claude-sonnet-4,0,Credits,0.01,0,0,0,3000,octo-demo,"
-        "octo-demo/api,Mobile,42.5,0.425\n"
+        "octo-demo/api,Mobile,42.5,0.425,120000,8000,450000,30000\n"
     ).encode()
     parser = CsvRecords("ai_credit file")
     reader = UsageReader("ai_credit", (*BASE_LABELS, "repository"), "ai_credit file")
@@ -258,13 +260,25 @@ def test_ai_credit_rows_with_zero_quantity_keep_their_ai_credit_cost() -> None:
     reader.header(records[0])
     _, key, totals = reader.row(records[1])
     assert key == ("copilot", "coding_agent_ai_credit", "Credits", "octo-demo", "Mobile", "octo-demo/api")
-    assert (totals.quantity, totals.gross, totals.aic_quantity, totals.aic_gross) == (0.0, 0.0, 42.5, 0.425)
+    assert [totals.of(c) for c in ("quantity", "gross_amount", "aic_quantity", "aic_gross_amount")] == [
+        0.0, 0.0, 42.5, 0.425]
+    assert [totals.of(c) for c in ("input", "output", "cache_read", "cache_write")] == [120000, 8000, 450000, 30000]
+
+
+def test_every_summed_column_is_a_documented_column_with_a_gauge() -> None:
+    assert list(USAGE_SPECS) == [m.column for m in MEASURE_TABLE]
+    for measure in MEASURE_TABLE:
+        assert measure.report_types and all(measure.column in COLUMNS[k] for k in measure.report_types)
+    assert [MEASURE_TABLE[i].column for i in shown("ai_credit")][-4:] == ["input", "output", "cache_read",
+                                                                          "cache_write"]
+    assert [MEASURE_TABLE[i].column for i in shown("detailed")] == list(MEASURES)
 
 
 def test_files_without_ai_credit_columns_read_them_as_zero() -> None:
     _, key, totals = _one_row("premium_request", "date,username,product,sku,unit_type,quantity,gross_amount,"
                               "discount_amount,net_amount\n2024-09-02,mona,copilot,p,Requests,5,0.2,0,0.2\n")
-    assert (totals.quantity, totals.aic_quantity, totals.aic_gross) == (5.0, 0.0, 0.0)
+    assert [totals.of(c) for c in ("quantity", "aic_quantity", "aic_gross_amount", "input", "cache_write")] == [
+        5.0, 0.0, 0.0, 0.0, 0.0]
 
 
 def _one_row(report_type: str, text: str) -> tuple:
