@@ -430,6 +430,10 @@ class BillingSettings(CollectorSettings):
     extra_labels: list[Literal["repository", "username", "workflow_path", "exceeds_quota"]] = Field(
         default_factory=list, description="Unbounded labels, off by default."
     )
+    max_models: int = Field(
+        default=20, ge=1, description="Models kept as model label values per report type, by cost; the rest sum "
+        "into other."
+    )
 
     @field_validator("report_types", "extra_labels")
     @classmethod

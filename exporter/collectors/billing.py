@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -78,13 +79,16 @@ POLL_CAP = 30.0
 # Before the first export finishes, the plan assumes this many polls per export (one taking about 90 s).
 DEFAULT_POLLS_PER_EXPORT = 6
 DAY = 86400
+OTHER = "other"  # the model label of the models beyond collectors.billing.max_models
 
 _USAGE_LABELS = ("enterprise", "report_type", *BASE_LABELS)
 _EXPORT_LABELS = ("enterprise", "report_type")
 _USAGE_NOTE = (
     "From the newest completed usage report export of this report_type, cached until the next one; sum within one "
-    "report_type, never across. repository, username, workflow_path and exceeds_quota labels appear when listed in "
-    "collectors.billing.extra_labels (empty where the report type has no such column)."
+    "report_type, never across. model is set in the premium_request and ai_credit reports: the "
+    "collectors.billing.max_models models of highest cost, the rest summed into other. repository, username, "
+    "workflow_path and exceeds_quota labels appear when listed in collectors.billing.extra_labels (empty where the "
+    "report type has no such column)."
 )
 _CSV = f"usage report CSV at download_urls of GET {REPORT}"
 
@@ -376,12 +380,38 @@ def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> 
             _add(report.daily, (day, key), measures)
 
 
+def bound_models(report: Report, labels: tuple[str, ...], keep: int) -> None:
+    """Keep the `keep` models of highest cost (gross_amount plus aic_gross_amount) as label values; sum the rest
+    into model "other". Rows without a model (the metered reports) are left alone."""
+    position = labels.index("model")
+    cost: dict[str, float] = defaultdict(float)
+    for key, sums in report.totals.items():
+        if key[position]:
+            cost[key[position]] += sums.of("gross_amount") + sums.of("aic_gross_amount")
+    if len(cost) <= keep:
+        return
+    kept = set(sorted(cost, key=lambda model: (-cost[model], model))[:keep])
+
+    def bounded(key: tuple[str, ...]) -> tuple[str, ...]:
+        model = key[position]
+        return key if not model or model in kept else (*key[:position], OTHER, *key[position + 1:])
+
+    by_key, report.totals = report.totals, {}
+    for key, measures in by_key.items():
+        _add(report.totals, bounded(key), measures)
+    if report.daily is not None:
+        daily, report.daily = report.daily, {}
+        for (day, key), measures in daily.items():
+            _add(report.daily, (day, bounded(key)), measures)
+
+
 async def read_report(
     client: GitHubClient,
     export: Export,
     labels: tuple[str, ...],
     *,
     per_day: bool = False,
+    max_models: int = 20,
 ) -> Report:
     """Download every file of a completed export, streaming, and sum its rows by label set (and day)."""
     if not export.download_urls:
@@ -399,6 +429,7 @@ async def read_report(
                 _fold(report, reader, parser.feed(chunk))
         _fold(report, reader, parser.finish())
         report.rows += reader.rows
+    bound_models(report, labels, max_models)
     return report
 
 
@@ -673,7 +704,7 @@ class BillingCollector(Collector):
     async def _load(self, report_type: str, export: Export) -> None:
         state = self.states[report_type]
         try:
-            report = await read_report(self.client, export, self.labels)
+            report = await read_report(self.client, export, self.labels, max_models=self.options.max_models)
         except Exception:
             state.undownloaded = export
             raise
@@ -752,7 +783,8 @@ class BillingCollector(Collector):
                 export = await self._history_export(report_type, period, listed, closed=period[1] < today)
                 if export is None:
                     continue
-                report = await read_report(self.client, export, self.labels, per_day=True)
+                report = await read_report(self.client, export, self.labels, per_day=True,
+                                           max_models=self.options.max_models)
                 samples.extend(self._daily_samples(report_type, report, specs, start, end))
         return samples
 

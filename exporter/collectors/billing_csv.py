@@ -81,11 +81,13 @@ _POSITION = {m.column: i for i, m in enumerate(MEASURE_TABLE)}
 
 # Label name -> CSV column. BASE_LABELS are always labels; EXTRA_LABELS only when listed in
 # collectors.billing.extra_labels (unbounded: a repository, user or workflow each makes its own series).
-BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center")
+# `model` (premium_request and ai_credit reports; "" in the metered ones) is bounded by the collector: the top
+# collectors.billing.max_models models by cost keep their name, the rest sum into "other".
+BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center", "model")
 EXTRA_LABELS = ("repository", "username", "workflow_path", "exceeds_quota")
 LABEL_COLUMNS = {"product": "product", "sku": "sku", "unit_type": "unit_type", "organization": "organization",
-                 "cost_center": "cost_center_name", "repository": "repository", "username": "username",
-                 "workflow_path": "workflow_path", "exceeds_quota": "exceeds_quota"}
+                 "cost_center": "cost_center_name", "model": "model", "repository": "repository",
+                 "username": "username", "workflow_path": "workflow_path", "exceeds_quota": "exceeds_quota"}
 # Columns a report type aggregates by, which must be there; other label columns may be absent (label "").
 # The metered reports are summed by organization and cost centre (the detailed one also by user and workflow);
 # the Copilot ones by date, model and user.
@@ -93,8 +95,8 @@ _REQUIRED_LABELS = {
     "detailed": {"product", "sku", "unit_type", "organization", "cost_center", "repository", "username",
                  "workflow_path"},
     "summarized": {"product", "sku", "unit_type", "organization", "cost_center", "repository"},
-    "premium_request": {"product", "sku", "unit_type", "username"},
-    "ai_credit": {"product", "sku", "unit_type", "username"},
+    "premium_request": {"product", "sku", "unit_type", "model", "username"},
+    "ai_credit": {"product", "sku", "unit_type", "model", "username"},
 }
 
 
