@@ -78,6 +78,12 @@ MEASURE_TABLE: tuple[Measure, ...] = (
       for column in (*AIC_MEASURES, *TOKEN_MEASURES)),
 )
 _POSITION = {m.column: i for i, m in enumerate(MEASURE_TABLE)}
+# Documented columns no gauge sums or labels by, and why; every other documented column is a measure or a label.
+NOT_EXPORTED = {
+    "date": "the gauges are month to date; the newest date is github_billing_report_latest_date_timestamp_seconds",
+    "applied_cost_per_quantity": "a unit price, not usage (gross_amount / quantity)",
+    "total_monthly_quota": "a per-user plan allowance, repeated on each of the user's rows; summing it means nothing",
+}
 
 # Label name -> CSV column. BASE_LABELS are always labels; EXTRA_LABELS only when listed in
 # collectors.billing.extra_labels (unbounded: a repository, user or workflow each makes its own series).

@@ -12,8 +12,10 @@ from exporter.collectors.billing import USAGE_SPECS, shown
 from exporter.collectors.billing_csv import (
     BASE_LABELS,
     COLUMNS,
+    LABEL_COLUMNS,
     MEASURE_TABLE,
     MEASURES,
+    NOT_EXPORTED,
     CsvRecords,
     ReportFormatError,
     UsageReader,
@@ -282,6 +284,13 @@ def test_every_summed_column_is_a_documented_column_with_a_gauge() -> None:
     assert [MEASURE_TABLE[i].column for i in shown("ai_credit")][-4:] == ["input", "output", "cache_read",
                                                                           "cache_write"]
     assert [MEASURE_TABLE[i].column for i in shown("detailed")] == list(MEASURES)
+
+
+@pytest.mark.parametrize("report_type", sorted(COLUMNS))
+def test_every_documented_column_is_summed_labelled_or_skipped_with_a_reason(report_type: str) -> None:
+    read = {m.column for m in MEASURE_TABLE} | set(LABEL_COLUMNS.values()) | set(NOT_EXPORTED)
+    assert set(COLUMNS[report_type]) <= read, set(COLUMNS[report_type]) - read
+    assert all(reason for reason in NOT_EXPORTED.values())
 
 
 def test_files_without_ai_credit_columns_read_them_as_zero() -> None:
