@@ -5,72 +5,48 @@ Golden expositions, follow logic, late data, sharding, request budget.
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 
 from exporter.assembly import build_collectors
 from exporter.collectors import api_insights as ai
 from exporter.collectors.api_insights import ActorKey, ApiInsightsCollector
-from exporter.github.client import GitHubClient, Response
+from exporter.github.client import Response
 from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.routing import parse_iso
-from exporter.telemetry import ExporterMetrics
+from tests.collectors.harness import NOW, ORG, TOKEN, Golden, Harness, render, settings_for
+from tests.tools import promtool_check_metrics
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
-ORG = "octo-demo"
-TOKEN = "ghp_collectortesttoken"
-GOLDEN = Path(__file__).parent / "golden"
-PROMTOOL = "/usr/bin/promtool"
 INSIGHTS = "/orgs/{org}/insights/api"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-# -- harness ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
-    with RunningSimulator(clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
-
-
-class Harness:
-    """Collectors on one simulator, sharing its clock; closes their clients at the end."""
+class Insights:
+    """API Insights collectors on one simulator, on its clock; closes their clients at the end."""
 
     def __init__(self, running: RunningSimulator) -> None:
         self.running = running
         self.sim = running.sim
-        self.clients: list[GitHubClient] = []
+        self.harnesses: list[Harness] = []
 
-    def collector(self, sharding: dict[str, int] | None = None, org: str = ORG, **options: Any) -> ApiInsightsCollector:
-        settings = Settings(
-            github={"api_url": self.running.url, "token": TOKEN, "max_retries": 0},
-            targets={"orgs": [org]},
-            collectors={"api_insights": options},
-            sharding=sharding or {},
-        )
-        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
-        self.clients.append(client)
-        return ApiInsightsCollector(client, settings, org, clock=self.sim.clock)
+    def collector(self, sharding: dict[str, int] | None = None, org: str = ORG, clock: ManualClock | None = None,
+                  **options: Any) -> ApiInsightsCollector:
+        """One org's collector; on the simulator's clock unless `clock` is the exporter's own."""
+        settings = settings_for(self.running, targets={"orgs": [org]}, collectors={"api_insights": options},
+                                sharding=sharding or {})
+        assert isinstance(self.sim.clock, ManualClock)
+        harness = Harness(settings, clock or self.sim.clock, "api_insights")
+        self.harnesses.append(harness)
+        (collector,) = harness.collectors
+        assert isinstance(collector, ApiInsightsCollector)
+        return collector
 
     def at(self, offset: float) -> None:
         self.sim.set_clock(NOW + offset)
@@ -79,29 +55,15 @@ class Harness:
         return self.sim.request_counts()["routes"]
 
     async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for harness in self.harnesses:
+            await harness.aclose()
 
 
 @pytest.fixture
-async def harness(running: RunningSimulator):
-    h = Harness(running)
-    yield h
-    await h.close()
-
-
-class _Frozen:
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> list[Metric]:
-        return self._families
-
-
-def exposition(families: list[Metric]) -> bytes:
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(_Frozen(families))
-    return generate_latest(registry)
+async def insights(running: RunningSimulator) -> AsyncIterator[Insights]:
+    runs = Insights(running)
+    yield runs
+    await runs.close()
 
 
 def samples(families: list[Metric]) -> Samples:
@@ -115,20 +77,6 @@ def value(found: Samples, name: str, **labels: str) -> float | None:
 def series_of(found: Samples, **labels: str) -> set[str]:
     """Names of the series whose labels include all of `labels`."""
     return {name for (name, lbls), _ in found.items() if set(labels.items()) <= set(lbls)}
-
-
-def check_golden(name: str, body: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(body)
-    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1"
-    assert body.decode() == path.read_text(), f"{name} differs from the golden file (UPDATE_GOLDEN=1 rewrites it)"
-
-
-def promtool_check(body: bytes) -> None:
-    result = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False)
-    assert result.returncode == 0 and not result.stdout and not result.stderr, (result.stdout + result.stderr).decode()
 
 
 def world_org(running: RunningSimulator, org: str = ORG):
@@ -150,26 +98,26 @@ def sim_get(running: RunningSimulator, path: str, **params: Any) -> Any:
 # -- golden expositions and promtool -------------------------------------------------------------
 
 
-async def test_golden_defaults_after_an_hour(harness: Harness) -> None:
-    collector = harness.collector()
+async def test_golden_defaults_after_an_hour(insights: Insights, golden: Golden) -> None:
+    collector = insights.collector()
     await collector.collect()
-    harness.at(3600)
+    insights.at(3600)
     families = await collector.collect()
-    body = exposition(families)
-    check_golden("api_insights_defaults.txt", body)
-    promtool_check(body)
+    body = render(families)
+    golden("api_insights_defaults.txt", body)
+    promtool_check_metrics(body)
 
 
-async def test_golden_configured_follow(harness: Harness) -> None:
+async def test_golden_configured_follow(insights: Insights, golden: Golden) -> None:
     """Configured users (a login and an id) and an actor, a small top-N, few routes.
 
     octocat's quieter token is configured but not among octocat's top 1 actor,
     so nothing names it: its info labels stay empty.
     """
-    org = world_org(harness.running)
+    org = world_org(insights.running)
     octocat = next(s for s in org.subjects if s.name == "octocat")
     actor = min(octocat.actors, key=lambda a: a.base_rate)
-    collector = harness.collector(
+    collector = insights.collector(
         users=["mona", octocat.id],
         actors=[{"actor_type": actor.type, "actor_id": actor.id}],
         top_subjects=2,
@@ -178,19 +126,19 @@ async def test_golden_configured_follow(harness: Harness) -> None:
         summary_window="6h",
     )
     await collector.collect()
-    harness.at(1800)
-    body = exposition(await collector.collect())
-    check_golden("api_insights_configured.txt", body)
-    promtool_check(body)
+    insights.at(1800)
+    body = render(await collector.collect())
+    golden("api_insights_configured.txt", body)
+    promtool_check_metrics(body)
 
 
 # -- request budget -----------------------------------------------------------------------------
 
 
-async def test_one_run_with_defaults_on_the_demo_world(harness: Harness) -> None:
-    collector = harness.collector()
+async def test_one_run_with_defaults_on_the_demo_world(insights: Insights) -> None:
+    collector = insights.collector()
     families = await collector.collect()
-    counts = harness.requests()
+    counts = insights.requests()
     # 10 top subjects: 3 installations and 7 users, whose top 3 actors are 13 actors: 16 actors.
     assert counts == {
         f"{INSIGHTS}/time-stats": 1,
@@ -211,25 +159,20 @@ RANKINGS = (
 )
 
 
-async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(harness: Harness) -> None:
+async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(insights: Insights) -> None:
     """GitHub's data stands still (the simulator's clock) while the exporter runs every 5 minutes for an hour.
 
     Every run asks the URLs of the run before, so each unchanged time-stats answer is a 304; the rankings are
     asked once per ranking_interval, again at the next hour and not before.
     """
     exporter_clock = ManualClock(NOW + 60)
-    settings = Settings(
-        github={"api_url": harness.running.url, "token": TOKEN, "max_retries": 0}, targets={"orgs": [ORG]}
-    )
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
-    harness.clients.append(client)
-    collector = ApiInsightsCollector(client, settings, ORG, clock=exporter_clock)
+    collector = insights.collector(clock=exporter_clock)
     first = samples(await collector.collect())
-    once = harness.requests()
+    once = insights.requests()
     for _ in range(11):
         exporter_clock.advance(300)
         found = samples(await collector.collect())
-    counts = harness.sim.request_counts()
+    counts = insights.sim.request_counts()
     for route in RANKINGS:
         assert counts["routes"][route] == once[route], f"{route} is asked once within the ranking interval"
     time_routes = [r for r in once if r not in RANKINGS]
@@ -242,7 +185,7 @@ async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(h
     assert 0 < found[window] < first[window], "the trailing window slid past an hour of old buckets"
     exporter_clock.advance(300)  # 17:01: a new ranking interval
     await collector.collect()
-    after = harness.requests()
+    after = insights.requests()
     for route in RANKINGS:
         assert after[route] == 2 * once[route], f"{route} is asked again in the next interval"
 
@@ -258,7 +201,7 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     """An org four times the demo's size costs no more than the top-N bound, and so does the demo."""
     config = SimulatorConfig(users=48, actors=120, apps=10)
     with RunningSimulator(config=config, clock=ManualClock(NOW)) as big:
-        h = Harness(big)
+        h = Insights(big)
         try:
             org = big.sim.world.org(ORG)
             assert len(org.subjects) == 58 and len(org.actors) == 120
@@ -282,10 +225,10 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     assert routes_per_actor and max(routes_per_actor.values()) <= 3
 
 
-async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> None:
+async def test_listings_read_only_the_pages_top_n_needs(insights: Insights) -> None:
     # 15 subjects at per_page=4 make four pages; the second is never asked for.
     page = sim_get(
-        harness.running,
+        insights.running,
         f"/orgs/{ORG}/insights/api/subject-stats",
         min_timestamp="2024-09-17T16:00:00Z",
         per_page=4,
@@ -293,10 +236,10 @@ async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> Non
         direction="desc",
     )
     assert len(page) == 4
-    harness.sim.reset_counters()
-    collector = harness.collector(top_subjects=4, top_actors=1, top_routes=2)
+    insights.sim.reset_counters()
+    collector = insights.collector(top_subjects=4, top_actors=1, top_routes=2)
     found = samples(await collector.collect())
-    counts = harness.requests()
+    counts = insights.requests()
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     subjects = {dict(lbls)["subject_name"] for (n, lbls) in found if n == "github_api_insights_subject_window_requests"}
     assert subjects == {row["subject_name"] for row in page}, "the top 4 by total_request_count, as GitHub ranks them"
@@ -338,7 +281,7 @@ async def test_an_org_without_traffic() -> None:
     """Nothing visible at all (data never arrives): zero counters and summaries, no subjects, no times, no routes."""
     config = SimulatorConfig(insights_lag_min=40 * 86400.0, insights_lag_full=41 * 86400.0)
     with RunningSimulator(config=config, clock=ManualClock(NOW)) as quiet:
-        h = Harness(quiet)
+        h = Insights(quiet)
         try:
             org = quiet.sim.world.org(ORG)
             actor = org.actors[0]
@@ -380,7 +323,7 @@ async def test_an_org_without_traffic() -> None:
             "user_id": "",
         }
     ]
-    promtool_check(exposition(families))
+    promtool_check_metrics(render(families))
 
 
 class _EmptyClient:
@@ -414,15 +357,15 @@ async def test_empty_and_null_bodies_are_no_traffic() -> None:
     assert {ai.SUBJECT_STATS, ai.USER_STATS, ai.ROUTE_STATS} <= set(client.routes)
 
 
-async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harness) -> None:
+async def test_null_last_rate_limited_timestamp_exports_no_sample(insights: Insights) -> None:
     rows = sim_get(
-        harness.running,
+        insights.running,
         f"/orgs/{ORG}/insights/api/subject-stats",
         min_timestamp="2024-09-18T10:00:00Z",
         max_timestamp="2024-09-18T16:00:00Z",
         per_page=100,
     )
-    collector = harness.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
+    collector = insights.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
     found = samples(await collector.collect())
     nulls = [r for r in rows if r["last_rate_limited_timestamp"] is None]
     assert nulls and len(nulls) < len(rows) == 15, "some subjects were rate limited in these 6 hours, some not"
@@ -438,10 +381,10 @@ async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harne
             assert limited == parse_iso(row["last_rate_limited_timestamp"])
 
 
-async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
+async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     """Its series go at the next run; its state stays for forget_after, then goes; a newcomer starts at a baseline."""
-    org = world_org(harness.running)
-    collector = harness.collector(
+    org = world_org(insights.running)
+    collector = insights.collector(
         top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m", ranking_interval="5m"
     )
     first = samples(await collector.collect())
@@ -450,8 +393,8 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     # A quiet user's only token suddenly makes 200 times its traffic and climbs into the top 5.
     climber = next(s for s in org.subjects if s.type == "user" and s.name not in top and len(s.actors) == 1)
     actor = climber.actors[0]
-    harness.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
-    harness.at(300)
+    insights.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
+    insights.at(300)
     second = samples(await collector.collect())
     now_top = {dict(lbl)["subject_name"] for (n, lbl) in second if n == "github_api_insights_subject_window_requests"}
     assert climber.name in now_top and len(now_top) == 5
@@ -476,7 +419,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     assert value(second, "github_api_insights_actor_requests_total", **labels) == 0
     assert value(second, "github_api_insights_actor_window_requests", **labels) > 0
     # 35 minutes later (more than forget_after since it was last followed) its state is dropped.
-    harness.at(300 + 35 * 60)
+    insights.at(300 + 35 * 60)
     third = samples(await collector.collect())
     assert dropped not in {
         dict(lbl)["subject_name"] for (n, lbl) in third if n == "github_api_insights_subject_window_requests"
@@ -494,23 +437,23 @@ def _visible_total(running: RunningSimulator, route: str, since: float, **path: 
     return sum(b["total_request_count"] for b in buckets), sum(b["rate_limited_request_count"] for b in buckets)
 
 
-async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Harness) -> None:
-    org = world_org(harness.running)
+async def test_late_data_is_counted_once_for_actor_and_user_counters(insights: Insights) -> None:
+    org = world_org(insights.running)
     subject = next(s for s in org.subjects if s.type == "user" and len(s.actors) == 2)
     actor = subject.actors[1]
-    collector = harness.collector(
+    collector = insights.collector(
         users=[subject.id], actors=[{"actor_type": actor.type, "actor_id": actor.id}], top_subjects=0, top_actors=0
     )
     window_start = collector._window_start(NOW)
     actor_path = {"actor_type": actor.type, "actor_id": actor.id}
-    base_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
-    base_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
+    base_actor = _visible_total(insights.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
+    base_user = _visible_total(insights.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
     await collector.collect()
     for offset in (300, 300, 3600, 3 * 3600, 7 * 3600):
-        harness.at(offset)
+        insights.at(offset)
         found = samples(await collector.collect())
-        seen_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
-        seen_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
+        seen_actor = _visible_total(insights.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
+        seen_user = _visible_total(insights.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
         labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
         assert value(found, "github_api_insights_actor_requests_total", **labels) == seen_actor[0] - base_actor[0]
         assert (
@@ -525,13 +468,13 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Ha
     assert seen_actor[0] - base_actor[0] > 0, "late data arrived in the meantime"
 
 
-async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: Harness) -> None:
-    org = world_org(harness.running)
+async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(insights: Insights) -> None:
+    org = world_org(insights.running)
     noisy = next(a for a in org.actors if a.noisy and a.type == "installation")
-    collector = harness.collector(ranking_interval="5m")  # the routes below come from a ranking refreshed at +5m
+    collector = insights.collector(ranking_interval="5m")  # the routes below come from a ranking refreshed at +5m
     await collector.collect()
-    harness.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
-    harness.at(300)
+    insights.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
+    insights.at(300)
     found = samples(await collector.collect())
     limited = {
         dict(lbl)["actor_id"]: v
@@ -555,13 +498,13 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: H
 # -- configuration and identity -------------------------------------------------------------------
 
 
-async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    bchen = user_id_of(harness.running, "bchen")
-    collector = harness.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
+async def test_logins_are_looked_up_once_and_cached(insights: Insights, caplog: pytest.LogCaptureFixture) -> None:
+    bchen = user_id_of(insights.running, "bchen")
+    collector = insights.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
     await collector.collect()
-    harness.at(300)
+    insights.at(300)
     found = samples(await collector.collect())
-    assert harness.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
+    assert insights.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
     assert value(found, "github_api_insights_user_info", org=ORG, user_id=str(bchen), subject_name="bchen") == 1
     followed = {dict(lbl)["user_id"] for (n, lbl) in found if n == "github_api_insights_user_requests_total"}
     assert followed == {str(bchen)}
@@ -571,15 +514,15 @@ async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: py
     assert info[0]["subject_type"] == "user" and info[0]["actor_name"]
 
 
-async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harness) -> None:
-    collector = harness.collector(top_subjects=3)
+async def test_a_failed_request_fails_the_run_and_moves_no_counter(insights: Insights) -> None:
+    collector = insights.collector(top_subjects=3)
     await collector.collect()
-    harness.at(3600)
-    reference = harness.collector(top_subjects=3)
-    harness.at(0)
+    insights.at(3600)
+    reference = insights.collector(top_subjects=3)
+    insights.at(0)
     await reference.collect()
-    harness.at(3600)
-    harness.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
+    insights.at(3600)
+    insights.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
     with pytest.raises(ForbiddenError):
         await collector.collect()
     assert samples(await collector.collect()) == samples(await reference.collect())
@@ -588,12 +531,12 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harn
 # -- sharding ---------------------------------------------------------------------------------------
 
 
-async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(harness: Harness) -> None:
-    single = harness.collector()
-    replicas = [harness.collector(sharding={"index": i, "count": 3}) for i in range(3)]
+async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(insights: Insights) -> None:
+    single = insights.collector()
+    replicas = [insights.collector(sharding={"index": i, "count": 3}) for i in range(3)]
     for c in (single, *replicas):
         await c.collect()
-    harness.at(3600)
+    insights.at(3600)
     whole = samples(await single.collect())
     parts = [samples(await c.collect()) for c in replicas]
     keys = [set(p) for p in parts]
@@ -625,8 +568,8 @@ def test_every_replica_builds_the_collector_for_every_org() -> None:
 # -- backfill -----------------------------------------------------------------------------------------
 
 
-async def test_history_covers_followed_users_and_actors(harness: Harness) -> None:
-    collector = harness.collector(top_subjects=5, top_actors=1)
+async def test_history_covers_followed_users_and_actors(insights: Insights) -> None:
+    collector = insights.collector(top_subjects=5, top_actors=1)
     samples_ = await collector.history(NOW - 12 * 3600, NOW - 6 * 3600)
     by_series: dict[tuple[str, tuple[str, ...]], list[tuple[float, float]]] = {}
     for s in samples_:
@@ -650,7 +593,7 @@ async def test_history_covers_followed_users_and_actors(harness: Harness) -> Non
         if name == "github_api_insights_actor_requests":
             org, actor_type, actor_id = labels
             buckets = sim_get(
-                harness.running,
+                insights.running,
                 ai.ACTOR_TIME_STATS.format(org=org, actor_type=actor_type, actor_id=actor_id),
                 min_timestamp=ai.iso(NOW - 12 * 3600),
                 max_timestamp=ai.iso(NOW - 6 * 3600),
