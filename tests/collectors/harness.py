@@ -82,6 +82,11 @@ async def collect_once(settings: Settings, clock: ManualClock, name: str) -> lis
         await harness.aclose()
 
 
+def values(families: Iterable[Metric]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample: (name, sorted label pairs) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
+
+
 def samples(families: Iterable[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """Samples of metric `name`: sorted label pairs -> value."""
     return {tuple(sorted(s.labels.items())): s.value

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.metrics_core import Metric
 
 from exporter.assembly import build_collectors
 from exporter.collectors import api_insights as ai
@@ -20,7 +19,7 @@ from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.routing import parse_iso
-from tests.collectors.harness import NOW, ORG, TOKEN, Golden, Harness, render, settings_for
+from tests.collectors.harness import NOW, ORG, TOKEN, Golden, Harness, render, settings_for, values
 from tests.tools import promtool_check_metrics
 
 INSIGHTS = "/orgs/{org}/insights/api"
@@ -64,10 +63,6 @@ async def insights(running: RunningSimulator) -> AsyncIterator[Insights]:
     runs = Insights(running)
     yield runs
     await runs.close()
-
-
-def samples(families: list[Metric]) -> Samples:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
@@ -149,7 +144,7 @@ async def test_one_run_with_defaults_on_the_demo_world(insights: Insights) -> No
         f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}": 16,
     }
     assert sum(counts.values()) == 48
-    assert len(samples(families)) == 485
+    assert len(values(families)) == 485
 
 
 RANKINGS = (
@@ -167,11 +162,11 @@ async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(i
     """
     exporter_clock = ManualClock(NOW + 60)
     collector = insights.collector(clock=exporter_clock)
-    first = samples(await collector.collect())
+    first = values(await collector.collect())
     once = insights.requests()
     for _ in range(11):
         exporter_clock.advance(300)
-        found = samples(await collector.collect())
+        found = values(await collector.collect())
     counts = insights.sim.request_counts()
     for route in RANKINGS:
         assert counts["routes"][route] == once[route], f"{route} is asked once within the ranking interval"
@@ -215,7 +210,7 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     assert 1 <= counts[f"{INSIGHTS}/user-stats/{{user_id}}"] <= 15, "the top 15 hold users, whose actors are looked up"
     assert counts[f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}"] <= 15 * 2
-    found = samples(families)
+    found = values(families)
     assert sum(1 for (n, _) in found if n == "github_api_insights_subject_window_requests") == 15
     routes_per_actor: dict[tuple, int] = {}
     for name, labels in found:
@@ -238,7 +233,7 @@ async def test_listings_read_only_the_pages_top_n_needs(insights: Insights) -> N
     assert len(page) == 4
     insights.sim.reset_counters()
     collector = insights.collector(top_subjects=4, top_actors=1, top_routes=2)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     counts = insights.requests()
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     subjects = {dict(lbls)["subject_name"] for (n, lbls) in found if n == "github_api_insights_subject_window_requests"}
@@ -291,7 +286,7 @@ async def test_an_org_without_traffic() -> None:
             families = await collector.collect()
         finally:
             await h.close()
-    found = samples(families)
+    found = values(families)
     assert all(v == 0 for (name, _), v in found.items() if not name.endswith(("_info", "_window_seconds"))), found
     names = {name for name, _ in found}
     assert names == {
@@ -348,7 +343,7 @@ async def test_empty_and_null_bodies_are_no_traffic() -> None:
     settings = Settings(targets={"orgs": [ORG]}, collectors={"api_insights": options})
     client = _EmptyClient()
     collector = ApiInsightsCollector(client, settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     assert value(found, "github_api_insights_requests_total", org=ORG) == 0
     assert value(found, "github_api_insights_window_requests", org=ORG) == 0
     assert value(found, "github_api_insights_user_window_requests", org=ORG, user_id="42") == 0
@@ -366,7 +361,7 @@ async def test_null_last_rate_limited_timestamp_exports_no_sample(insights: Insi
         per_page=100,
     )
     collector = insights.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     nulls = [r for r in rows if r["last_rate_limited_timestamp"] is None]
     assert nulls and len(nulls) < len(rows) == 15, "some subjects were rate limited in these 6 hours, some not"
     for row in rows:
@@ -387,7 +382,7 @@ async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     collector = insights.collector(
         top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m", ranking_interval="5m"
     )
-    first = samples(await collector.collect())
+    first = values(await collector.collect())
     top = {dict(lbl)["subject_name"] for (n, lbl) in first if n == "github_api_insights_subject_window_requests"}
     assert len(top) == 5
     # A quiet user's only token suddenly makes 200 times its traffic and climbs into the top 5.
@@ -395,7 +390,7 @@ async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     actor = climber.actors[0]
     insights.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
     insights.at(300)
-    second = samples(await collector.collect())
+    second = values(await collector.collect())
     now_top = {dict(lbl)["subject_name"] for (n, lbl) in second if n == "github_api_insights_subject_window_requests"}
     assert climber.name in now_top and len(now_top) == 5
     (dropped,) = top - now_top
@@ -420,7 +415,7 @@ async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     assert value(second, "github_api_insights_actor_window_requests", **labels) > 0
     # 35 minutes later (more than forget_after since it was last followed) its state is dropped.
     insights.at(300 + 35 * 60)
-    third = samples(await collector.collect())
+    third = values(await collector.collect())
     assert dropped not in {
         dict(lbl)["subject_name"] for (n, lbl) in third if n == "github_api_insights_subject_window_requests"
     }
@@ -451,7 +446,7 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(insights: I
     await collector.collect()
     for offset in (300, 300, 3600, 3 * 3600, 7 * 3600):
         insights.at(offset)
-        found = samples(await collector.collect())
+        found = values(await collector.collect())
         seen_actor = _visible_total(insights.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
         seen_user = _visible_total(insights.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
         labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
@@ -475,7 +470,7 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(insights: 
     await collector.collect()
     insights.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
     insights.at(300)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     limited = {
         dict(lbl)["actor_id"]: v
         for (n, lbl), v in found.items()
@@ -503,7 +498,7 @@ async def test_logins_are_looked_up_once_and_cached(insights: Insights, caplog: 
     collector = insights.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
     await collector.collect()
     insights.at(300)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     assert insights.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
     assert value(found, "github_api_insights_user_info", org=ORG, user_id=str(bchen), subject_name="bchen") == 1
     followed = {dict(lbl)["user_id"] for (n, lbl) in found if n == "github_api_insights_user_requests_total"}
@@ -525,7 +520,7 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(insights: Ins
     insights.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
     with pytest.raises(ForbiddenError):
         await collector.collect()
-    assert samples(await collector.collect()) == samples(await reference.collect())
+    assert values(await collector.collect()) == values(await reference.collect())
 
 
 # -- sharding ---------------------------------------------------------------------------------------
@@ -537,8 +532,8 @@ async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(in
     for c in (single, *replicas):
         await c.collect()
     insights.at(3600)
-    whole = samples(await single.collect())
-    parts = [samples(await c.collect()) for c in replicas]
+    whole = values(await single.collect())
+    parts = [values(await c.collect()) for c in replicas]
     keys = [set(p) for p in parts]
     assert set().union(*keys) == set(whole)
     assert sum(len(k) for k in keys) == len(whole), "no series comes from two replicas"
