@@ -19,7 +19,8 @@ from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.routing import parse_iso
-from tests.collectors.harness import NOW, ORG, TOKEN, Golden, Harness, render, settings_for, values
+from tests.collectors.harness import NOW, ORG, TOKEN, Golden, render, settings_for, values
+from tests.collectors.harness import Harness as FamilyHarness
 from tests.tools import promtool_check_metrics
 
 INSIGHTS = "/orgs/{org}/insights/api"
@@ -27,13 +28,13 @@ INSIGHTS = "/orgs/{org}/insights/api"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-class Insights:
+class Harness:
     """API Insights collectors on one simulator, on its clock; closes their clients at the end."""
 
     def __init__(self, running: RunningSimulator) -> None:
         self.running = running
         self.sim = running.sim
-        self.harnesses: list[Harness] = []
+        self.harnesses: list[FamilyHarness] = []
 
     def collector(self, sharding: dict[str, int] | None = None, org: str = ORG, clock: ManualClock | None = None,
                   **options: Any) -> ApiInsightsCollector:
@@ -41,7 +42,7 @@ class Insights:
         settings = settings_for(self.running, targets={"orgs": [org]}, collectors={"api_insights": options},
                                 sharding=sharding or {})
         assert isinstance(self.sim.clock, ManualClock)
-        harness = Harness(settings, clock or self.sim.clock, "api_insights")
+        harness = FamilyHarness(settings, clock or self.sim.clock, "api_insights")
         self.harnesses.append(harness)
         (collector,) = harness.collectors
         assert isinstance(collector, ApiInsightsCollector)
@@ -59,10 +60,10 @@ class Insights:
 
 
 @pytest.fixture
-async def insights(running: RunningSimulator) -> AsyncIterator[Insights]:
-    runs = Insights(running)
-    yield runs
-    await runs.close()
+async def harness(running: RunningSimulator) -> AsyncIterator[Harness]:
+    h = Harness(running)
+    yield h
+    await h.close()
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
@@ -93,26 +94,26 @@ def sim_get(running: RunningSimulator, path: str, **params: Any) -> Any:
 # -- golden expositions and promtool -------------------------------------------------------------
 
 
-async def test_golden_defaults_after_an_hour(insights: Insights, golden: Golden) -> None:
-    collector = insights.collector()
+async def test_golden_defaults_after_an_hour(harness: Harness, golden: Golden) -> None:
+    collector = harness.collector()
     await collector.collect()
-    insights.at(3600)
+    harness.at(3600)
     families = await collector.collect()
     body = render(families)
     golden("api_insights_defaults.txt", body)
     promtool_check_metrics(body)
 
 
-async def test_golden_configured_follow(insights: Insights, golden: Golden) -> None:
+async def test_golden_configured_follow(harness: Harness, golden: Golden) -> None:
     """Configured users (a login and an id) and an actor, a small top-N, few routes.
 
     octocat's quieter token is configured but not among octocat's top 1 actor,
     so nothing names it: its info labels stay empty.
     """
-    org = world_org(insights.running)
+    org = world_org(harness.running)
     octocat = next(s for s in org.subjects if s.name == "octocat")
     actor = min(octocat.actors, key=lambda a: a.base_rate)
-    collector = insights.collector(
+    collector = harness.collector(
         users=["mona", octocat.id],
         actors=[{"actor_type": actor.type, "actor_id": actor.id}],
         top_subjects=2,
@@ -121,7 +122,7 @@ async def test_golden_configured_follow(insights: Insights, golden: Golden) -> N
         summary_window="6h",
     )
     await collector.collect()
-    insights.at(1800)
+    harness.at(1800)
     body = render(await collector.collect())
     golden("api_insights_configured.txt", body)
     promtool_check_metrics(body)
@@ -130,10 +131,10 @@ async def test_golden_configured_follow(insights: Insights, golden: Golden) -> N
 # -- request budget -----------------------------------------------------------------------------
 
 
-async def test_one_run_with_defaults_on_the_demo_world(insights: Insights) -> None:
-    collector = insights.collector()
+async def test_one_run_with_defaults_on_the_demo_world(harness: Harness) -> None:
+    collector = harness.collector()
     families = await collector.collect()
-    counts = insights.requests()
+    counts = harness.requests()
     # 10 top subjects: 3 installations and 7 users, whose top 3 actors are 13 actors: 16 actors.
     assert counts == {
         f"{INSIGHTS}/time-stats": 1,
@@ -154,20 +155,20 @@ RANKINGS = (
 )
 
 
-async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(insights: Insights) -> None:
+async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(harness: Harness) -> None:
     """GitHub's data stands still (the simulator's clock) while the exporter runs every 5 minutes for an hour.
 
     Every run asks the URLs of the run before, so each unchanged time-stats answer is a 304; the rankings are
     asked once per ranking_interval, again at the next hour and not before.
     """
     exporter_clock = ManualClock(NOW + 60)
-    collector = insights.collector(clock=exporter_clock)
+    collector = harness.collector(clock=exporter_clock)
     first = values(await collector.collect())
-    once = insights.requests()
+    once = harness.requests()
     for _ in range(11):
         exporter_clock.advance(300)
         found = values(await collector.collect())
-    counts = insights.sim.request_counts()
+    counts = harness.sim.request_counts()
     for route in RANKINGS:
         assert counts["routes"][route] == once[route], f"{route} is asked once within the ranking interval"
     time_routes = [r for r in once if r not in RANKINGS]
@@ -180,7 +181,7 @@ async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(i
     assert 0 < found[window] < first[window], "the trailing window slid past an hour of old buckets"
     exporter_clock.advance(300)  # 17:01: a new ranking interval
     await collector.collect()
-    after = insights.requests()
+    after = harness.requests()
     for route in RANKINGS:
         assert after[route] == 2 * once[route], f"{route} is asked again in the next interval"
 
@@ -196,7 +197,7 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     """An org four times the demo's size costs no more than the top-N bound, and so does the demo."""
     config = SimulatorConfig(users=48, actors=120, apps=10)
     with RunningSimulator(config=config, clock=ManualClock(NOW)) as big:
-        h = Insights(big)
+        h = Harness(big)
         try:
             org = big.sim.world.org(ORG)
             assert len(org.subjects) == 58 and len(org.actors) == 120
@@ -220,10 +221,10 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     assert routes_per_actor and max(routes_per_actor.values()) <= 3
 
 
-async def test_listings_read_only_the_pages_top_n_needs(insights: Insights) -> None:
+async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> None:
     # 15 subjects at per_page=4 make four pages; the second is never asked for.
     page = sim_get(
-        insights.running,
+        harness.running,
         f"/orgs/{ORG}/insights/api/subject-stats",
         min_timestamp="2024-09-17T16:00:00Z",
         per_page=4,
@@ -231,10 +232,10 @@ async def test_listings_read_only_the_pages_top_n_needs(insights: Insights) -> N
         direction="desc",
     )
     assert len(page) == 4
-    insights.sim.reset_counters()
-    collector = insights.collector(top_subjects=4, top_actors=1, top_routes=2)
+    harness.sim.reset_counters()
+    collector = harness.collector(top_subjects=4, top_actors=1, top_routes=2)
     found = values(await collector.collect())
-    counts = insights.requests()
+    counts = harness.requests()
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     subjects = {dict(lbls)["subject_name"] for (n, lbls) in found if n == "github_api_insights_subject_window_requests"}
     assert subjects == {row["subject_name"] for row in page}, "the top 4 by total_request_count, as GitHub ranks them"
@@ -276,7 +277,7 @@ async def test_an_org_without_traffic() -> None:
     """Nothing visible at all (data never arrives): zero counters and summaries, no subjects, no times, no routes."""
     config = SimulatorConfig(insights_lag_min=40 * 86400.0, insights_lag_full=41 * 86400.0)
     with RunningSimulator(config=config, clock=ManualClock(NOW)) as quiet:
-        h = Insights(quiet)
+        h = Harness(quiet)
         try:
             org = quiet.sim.world.org(ORG)
             actor = org.actors[0]
@@ -352,15 +353,15 @@ async def test_empty_and_null_bodies_are_no_traffic() -> None:
     assert {ai.SUBJECT_STATS, ai.USER_STATS, ai.ROUTE_STATS} <= set(client.routes)
 
 
-async def test_null_last_rate_limited_timestamp_exports_no_sample(insights: Insights) -> None:
+async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harness) -> None:
     rows = sim_get(
-        insights.running,
+        harness.running,
         f"/orgs/{ORG}/insights/api/subject-stats",
         min_timestamp="2024-09-18T10:00:00Z",
         max_timestamp="2024-09-18T16:00:00Z",
         per_page=100,
     )
-    collector = insights.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
+    collector = harness.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
     found = values(await collector.collect())
     nulls = [r for r in rows if r["last_rate_limited_timestamp"] is None]
     assert nulls and len(nulls) < len(rows) == 15, "some subjects were rate limited in these 6 hours, some not"
@@ -376,10 +377,10 @@ async def test_null_last_rate_limited_timestamp_exports_no_sample(insights: Insi
             assert limited == parse_iso(row["last_rate_limited_timestamp"])
 
 
-async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
+async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     """Its series go at the next run; its state stays for forget_after, then goes; a newcomer starts at a baseline."""
-    org = world_org(insights.running)
-    collector = insights.collector(
+    org = world_org(harness.running)
+    collector = harness.collector(
         top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m", ranking_interval="5m"
     )
     first = values(await collector.collect())
@@ -388,8 +389,8 @@ async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     # A quiet user's only token suddenly makes 200 times its traffic and climbs into the top 5.
     climber = next(s for s in org.subjects if s.type == "user" and s.name not in top and len(s.actors) == 1)
     actor = climber.actors[0]
-    insights.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
-    insights.at(300)
+    harness.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
+    harness.at(300)
     second = values(await collector.collect())
     now_top = {dict(lbl)["subject_name"] for (n, lbl) in second if n == "github_api_insights_subject_window_requests"}
     assert climber.name in now_top and len(now_top) == 5
@@ -414,7 +415,7 @@ async def test_a_subject_that_leaves_the_top_n(insights: Insights) -> None:
     assert value(second, "github_api_insights_actor_requests_total", **labels) == 0
     assert value(second, "github_api_insights_actor_window_requests", **labels) > 0
     # 35 minutes later (more than forget_after since it was last followed) its state is dropped.
-    insights.at(300 + 35 * 60)
+    harness.at(300 + 35 * 60)
     third = values(await collector.collect())
     assert dropped not in {
         dict(lbl)["subject_name"] for (n, lbl) in third if n == "github_api_insights_subject_window_requests"
@@ -432,23 +433,23 @@ def _visible_total(running: RunningSimulator, route: str, since: float, **path: 
     return sum(b["total_request_count"] for b in buckets), sum(b["rate_limited_request_count"] for b in buckets)
 
 
-async def test_late_data_is_counted_once_for_actor_and_user_counters(insights: Insights) -> None:
-    org = world_org(insights.running)
+async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Harness) -> None:
+    org = world_org(harness.running)
     subject = next(s for s in org.subjects if s.type == "user" and len(s.actors) == 2)
     actor = subject.actors[1]
-    collector = insights.collector(
+    collector = harness.collector(
         users=[subject.id], actors=[{"actor_type": actor.type, "actor_id": actor.id}], top_subjects=0, top_actors=0
     )
     window_start = collector._window_start(NOW)
     actor_path = {"actor_type": actor.type, "actor_id": actor.id}
-    base_actor = _visible_total(insights.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
-    base_user = _visible_total(insights.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
+    base_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
+    base_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
     await collector.collect()
     for offset in (300, 300, 3600, 3 * 3600, 7 * 3600):
-        insights.at(offset)
+        harness.at(offset)
         found = values(await collector.collect())
-        seen_actor = _visible_total(insights.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
-        seen_user = _visible_total(insights.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
+        seen_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
+        seen_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
         labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
         assert value(found, "github_api_insights_actor_requests_total", **labels) == seen_actor[0] - base_actor[0]
         assert (
@@ -463,13 +464,13 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(insights: I
     assert seen_actor[0] - base_actor[0] > 0, "late data arrived in the meantime"
 
 
-async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(insights: Insights) -> None:
-    org = world_org(insights.running)
+async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: Harness) -> None:
+    org = world_org(harness.running)
     noisy = next(a for a in org.actors if a.noisy and a.type == "installation")
-    collector = insights.collector(ranking_interval="5m")  # the routes below come from a ranking refreshed at +5m
+    collector = harness.collector(ranking_interval="5m")  # the routes below come from a ranking refreshed at +5m
     await collector.collect()
-    insights.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
-    insights.at(300)
+    harness.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
+    harness.at(300)
     found = values(await collector.collect())
     limited = {
         dict(lbl)["actor_id"]: v
@@ -493,13 +494,13 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(insights: 
 # -- configuration and identity -------------------------------------------------------------------
 
 
-async def test_logins_are_looked_up_once_and_cached(insights: Insights, caplog: pytest.LogCaptureFixture) -> None:
-    bchen = user_id_of(insights.running, "bchen")
-    collector = insights.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
+async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    bchen = user_id_of(harness.running, "bchen")
+    collector = harness.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
     await collector.collect()
-    insights.at(300)
+    harness.at(300)
     found = values(await collector.collect())
-    assert insights.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
+    assert harness.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
     assert value(found, "github_api_insights_user_info", org=ORG, user_id=str(bchen), subject_name="bchen") == 1
     followed = {dict(lbl)["user_id"] for (n, lbl) in found if n == "github_api_insights_user_requests_total"}
     assert followed == {str(bchen)}
@@ -509,15 +510,15 @@ async def test_logins_are_looked_up_once_and_cached(insights: Insights, caplog: 
     assert info[0]["subject_type"] == "user" and info[0]["actor_name"]
 
 
-async def test_a_failed_request_fails_the_run_and_moves_no_counter(insights: Insights) -> None:
-    collector = insights.collector(top_subjects=3)
+async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harness) -> None:
+    collector = harness.collector(top_subjects=3)
     await collector.collect()
-    insights.at(3600)
-    reference = insights.collector(top_subjects=3)
-    insights.at(0)
+    harness.at(3600)
+    reference = harness.collector(top_subjects=3)
+    harness.at(0)
     await reference.collect()
-    insights.at(3600)
-    insights.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
+    harness.at(3600)
+    harness.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
     with pytest.raises(ForbiddenError):
         await collector.collect()
     assert values(await collector.collect()) == values(await reference.collect())
@@ -526,12 +527,12 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(insights: Ins
 # -- sharding ---------------------------------------------------------------------------------------
 
 
-async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(insights: Insights) -> None:
-    single = insights.collector()
-    replicas = [insights.collector(sharding={"index": i, "count": 3}) for i in range(3)]
+async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(harness: Harness) -> None:
+    single = harness.collector()
+    replicas = [harness.collector(sharding={"index": i, "count": 3}) for i in range(3)]
     for c in (single, *replicas):
         await c.collect()
-    insights.at(3600)
+    harness.at(3600)
     whole = values(await single.collect())
     parts = [values(await c.collect()) for c in replicas]
     keys = [set(p) for p in parts]
@@ -563,8 +564,8 @@ def test_every_replica_builds_the_collector_for_every_org() -> None:
 # -- backfill -----------------------------------------------------------------------------------------
 
 
-async def test_history_covers_followed_users_and_actors(insights: Insights) -> None:
-    collector = insights.collector(top_subjects=5, top_actors=1)
+async def test_history_covers_followed_users_and_actors(harness: Harness) -> None:
+    collector = harness.collector(top_subjects=5, top_actors=1)
     samples_ = await collector.history(NOW - 12 * 3600, NOW - 6 * 3600)
     by_series: dict[tuple[str, tuple[str, ...]], list[tuple[float, float]]] = {}
     for s in samples_:
@@ -588,7 +589,7 @@ async def test_history_covers_followed_users_and_actors(insights: Insights) -> N
         if name == "github_api_insights_actor_requests":
             org, actor_type, actor_id = labels
             buckets = sim_get(
-                insights.running,
+                harness.running,
                 ai.ACTOR_TIME_STATS.format(org=org, actor_type=actor_type, actor_id=actor_id),
                 min_timestamp=ai.iso(NOW - 12 * 3600),
                 max_timestamp=ai.iso(NOW - 6 * 3600),
