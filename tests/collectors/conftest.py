@@ -11,16 +11,12 @@ Plain values and functions (NOW, settings_for, render, ...) are in harness.py; p
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
-from tests.collectors.harness import GOLDEN, NOW, Golden
-
-DIFF_LINES = 40
+from tests.collectors.harness import GOLDEN, NOW, Golden, compare_golden
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +49,6 @@ def golden(request: pytest.FixtureRequest) -> Golden:
     update = bool(request.config.getoption("--snapshot-update"))
 
     def compare(name: str, exposition: str) -> None:
-        assert list(text_string_to_metric_families(exposition)), "the exposition is empty or unreadable"
-        path = GOLDEN / name
-        if update:
-            path.write_bytes(exposition.encode())
-            return
-        if not path.is_file():
-            pytest.fail(f"{path} is missing: run with --snapshot-update once and review the file", pytrace=False)
-        expected = path.read_bytes().decode()
-        if exposition != expected:
-            diff = list(difflib.unified_diff(expected.splitlines(), exposition.splitlines(),
-                                             f"golden/{name}", "exposition", lineterm="", n=1))
-            diff = diff or ["(the lines are equal: they differ in line endings or the final newline)"]
-            more = f"\n... {len(diff) - DIFF_LINES} more diff lines" if len(diff) > DIFF_LINES else ""
-            pytest.fail(f"the exposition differs from golden/{name}:\n" + "\n".join(diff[:DIFF_LINES]) + more
-                        + "\nIf the change is intended, rerun with --snapshot-update and say why in the commit.",
-                        pytrace=False)
+        compare_golden(GOLDEN / name, exposition, update=update)
 
     return compare

@@ -5,13 +5,16 @@ Everything runs on one fixed instant, NOW, which the `running` simulator and its
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors import COLLECTORS, Collector
 from exporter.github.client import GitHubClient
@@ -27,6 +30,7 @@ ORG = "octo-demo"
 ENTERPRISE = "octo-enterprise"
 TOKEN = "ghp_collectortest"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+DIFF_LINES = 40
 
 Golden = Callable[[str, str], None]  # the `golden` fixture: golden(file name, exposition)
 
@@ -50,6 +54,25 @@ def render(families: Iterable[Metric]) -> str:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(_Fixed(merge_families(families)))
     return generate_latest(registry).decode()
+
+
+def compare_golden(path: Path, exposition: str, *, update: bool) -> None:
+    """The exposition equals the file byte for byte, or the test fails with a diff; `update` writes it instead."""
+    assert list(text_string_to_metric_families(exposition)), "the exposition is empty or unreadable"
+    if update:
+        path.write_bytes(exposition.encode())
+        return
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run with --snapshot-update once and review the file", pytrace=False)
+    expected = path.read_bytes().decode()
+    if exposition != expected:
+        diff = list(difflib.unified_diff(expected.splitlines(), exposition.splitlines(),
+                                         f"golden/{path.name}", "exposition", lineterm="", n=1))
+        diff = diff or ["(the lines are equal: they differ in line endings or the final newline)"]
+        more = f"\n... {len(diff) - DIFF_LINES} more diff lines" if len(diff) > DIFF_LINES else ""
+        pytest.fail(f"the exposition differs from golden/{path.name}:\n" + "\n".join(diff[:DIFF_LINES]) + more
+                    + "\nIf the change is intended, rerun with --snapshot-update and say why in the commit.",
+                    pytrace=False)
 
 
 class Harness:
