@@ -25,7 +25,6 @@ from exporter.store import merge_families
 from exporter.telemetry import ExporterMetrics
 
 NOW = parse_iso("2024-09-18T16:00:00Z")  # a Wednesday; yesterday (the 17th) is a complete, processed day
-DAY = 86400.0
 ORG = "octo-demo"
 ENTERPRISE = "octo-enterprise"
 TOKEN = "ghp_collectortest"
