@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from structlog.testing import capture_logs
 
@@ -36,28 +33,16 @@ from exporter.simulator import billing as sim_billing
 from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
+from tests.collectors.harness import ENTERPRISE, GOLDEN, NOW, TOKEN, Golden, Harness, render, settings_for
+from tests.tools import promtool_check_metrics
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
-ENTERPRISE = "octo-enterprise"
-TOKEN = "ghp_billingtesttoken"
-GOLDEN = Path(__file__).parent / "golden"
-PROMTOOL = "/usr/bin/promtool"
 ALL_TYPES = ["detailed", "summarized", "premium_request", "ai_credit"]
 HOUR = 3600.0
 
 
 @pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
-    # 300 rows a file: the month's detailed report comes as three download_urls.
-    with RunningSimulator(config=SimulatorConfig(billing_rows_per_file=300), clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
+def simulator_config() -> SimulatorConfig:
+    return SimulatorConfig(billing_rows_per_file=300)  # 300 rows a file: the month's detailed report is three files
 
 
 @pytest.fixture
@@ -67,31 +52,20 @@ def sim(running: RunningSimulator) -> Simulator:
 
 @asynccontextmanager
 async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[BillingCollector]:
-    settings = load_settings(None, {
-        "github": {"api_url": running.url, "token": TOKEN, "max_retries": 0},
-        "targets": {"enterprises": [ENTERPRISE]},
-        "collectors": {"billing": options},
-    })
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    settings = settings_for(running, targets={"enterprises": [ENTERPRISE]}, collectors={"billing": options})
     clock = running.sim.clock
+    assert isinstance(clock, ManualClock)
 
     async def sleep(seconds: float) -> None:  # polling waits in simulator time
-        clock.advance(seconds)  # type: ignore[attr-defined]
+        clock.advance(seconds)
 
+    harness = Harness(settings, clock, "billing", sleep=sleep)
     try:
-        yield BillingCollector(client, settings, ENTERPRISE, clock=clock, sleep=sleep)
+        (billing,) = harness.collectors
+        assert isinstance(billing, BillingCollector)
+        yield billing
     finally:
-        await client.aclose()
-
-
-def exposition(families: list[Metric]) -> str:
-    class Frozen:
-        def collect(self) -> list[Metric]:
-            return families
-
-    registry = CollectorRegistry()
-    registry.register(Frozen())
-    return generate_latest(registry).decode()
+        await harness.aclose()
 
 
 def samples(families: list[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -115,31 +89,23 @@ def posts(sim: Simulator) -> int:
     return sim.count(REPORTS, "POST")
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 if the change is intended"
-
-
 # -- golden files and promtool -------------------------------------------------------------------------
 
 
-async def test_golden_all_report_types(running: RunningSimulator) -> None:
+async def test_golden_all_report_types(running: RunningSimulator, golden: Golden) -> None:
     running.sim.billing.set_delay(0)  # completed at once: no polling, so no timing in the output
     async with collector(running, report_types=ALL_TYPES) as c:
-        text = exposition(await c.collect())
-    check_golden("billing.prom", text)
+        text = render(await c.collect())
+    golden("billing.prom", text)
     assert 'cost_center="R&D, Data Science"' in text  # the quoted comma made it through
 
 
-async def test_golden_extra_labels(running: RunningSimulator) -> None:
+async def test_golden_extra_labels(running: RunningSimulator, golden: Golden) -> None:
     running.sim.billing.set_delay(0)
     async with collector(running, report_types=["summarized", "premium_request"],
                          extra_labels=["repository", "username"]) as c:
-        text = exposition(await c.collect())
-    check_golden("billing_extra_labels.prom", text)
+        text = render(await c.collect())
+    golden("billing_extra_labels.prom", text)
     assert 'report_type="summarized",repository="api",sku="actions_linux"' in text
     assert 'username=""' in text  # the summarized report has no username column
 
@@ -221,12 +187,9 @@ async def test_metered_reports_have_no_model(running: RunningSimulator) -> None:
         assert set(_by_model(families, "github_billing_usage_quantity", report_type)) == {""}
 
 
-@pytest.mark.parametrize("golden", ["billing.prom", "billing_extra_labels.prom"])
-def test_promtool_check_metrics_is_clean(golden: str) -> None:
-    text = (GOLDEN / golden).read_text()
-    result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30,
-                            check=False)
-    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+@pytest.mark.parametrize("name", ["billing.prom", "billing_extra_labels.prom"])
+def test_promtool_check_metrics_is_clean(name: str) -> None:
+    promtool_check_metrics((GOLDEN / name).read_bytes())
 
 
 def test_deploy_rules_names_are_kept() -> None:
