@@ -40,6 +40,8 @@ from pydantic_settings import (
 
 ENV_PREFIX = "GITHUB_EXPORTER_"
 
+API_VERSION = "2026-03-10"  # GitHub's newest REST API version; what 2026-03-10 changed: docs/github-api-version.md
+GHES_API_VERSION = "2022-11-28"  # GHES 3.17-3.19's descriptions know no 2026-03-10 (docs/github-api-version.md)
 MAX_DURATION = 3660 * 86400.0  # ten years: longer waits overflow the scheduler's clock arithmetic
 MIN_INTERVAL = 1.0  # below a second the scheduler only logs missed runs
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -176,7 +178,11 @@ class GitHubSettings(StrictModel):
         default=None, description="File holding the token (relative to the config file); instead of token."
     )
     app: AppAuthSettings | None = None
-    api_version: str = Field(default="2022-11-28", description="X-GitHub-Api-Version sent with every request.")
+    api_version: str = Field(
+        default=API_VERSION,
+        description="X-GitHub-Api-Version sent with every request; 2022-11-28 on GHES unless set "
+        "(docs/github-api-version.md).",
+    )
     api_versions: dict[str, str] = Field(
         default_factory=dict, description="Per collector override of api_version (collector name: version)."
     )
@@ -254,6 +260,13 @@ class GitHubSettings(StrictModel):
             self.token = SecretStr(os.environ["GITHUB_TOKEN"].strip())
         if self.token is not None and self.app is not None:
             raise ValueError("set either a token or a GitHub App, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _ghes_api_version(self) -> GitHubSettings:
+        """A GHES release that predates a version answers it with 400: unless set, GHES gets 2022-11-28."""
+        if "api_version" not in self.model_fields_set and urlsplit(self.api_url).path.endswith("/api/v3"):
+            self.api_version = GHES_API_VERSION
         return self
 
     @property
@@ -469,8 +482,12 @@ class BillingSettings(CollectorSettings):
     export_timeout: Seconds = Field(
         default=3600.0, description="A processing export older than this is given up and a new one created."
     )
-    extra_labels: list[Literal["repository", "username"]] = Field(
+    extra_labels: list[Literal["repository", "username", "workflow_path", "exceeds_quota"]] = Field(
         default_factory=list, description="Unbounded labels, off by default."
+    )
+    max_models: int = Field(
+        default=20, ge=1, description="Models kept as model label values per report type, by cost; the rest sum "
+        "into other."
     )
 
     @field_validator("report_types", "extra_labels")
