@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from exporter.assembly import load_runnable_settings
 from exporter.collectors import COLLECTORS
 from exporter.daemon import Daemon, DaemonOptions
 from exporter.github.auth import AppAuth
@@ -160,3 +163,34 @@ async def test_a_discovered_org_that_grows_stretches_without_a_reload() -> None:
         [line] = refits(logs)
         assert line["stretch_before"] == 1.0 and line["stretch"] == round(grown, 2)
         assert line["log_level"] == "warning"
+
+
+async def test_a_reload_fits_afresh_from_what_github_reported_and_keeps_the_collectors(tmp_path: Path) -> None:
+    config = SimulatorConfig(orgs=(ORG,), users=10, apps=0, actors=30, rate_limit_budget=15_000)
+    with RunningSimulator(config=config, clock=ManualClock(NOW)) as sim_running:
+        clock = ManualClock(NOW)
+        file = tmp_path / "config.yml"
+        file.write_text(yaml.safe_dump({
+            "github": {"api_url": sim_running.url, "token": "ghp_reload", "rate_limit_budget": 0.5, "max_retries": 0},
+            "targets": {"orgs": [ORG]},
+            "collectors": only("api_insights", interval="30s"),
+        }))
+        settings = load_runnable_settings(str(file), {})
+        store = SnapshotStore(max_age=settings.store.max_age)
+        metrics = ExporterMetrics(store.registry)
+        client = GitHubClient(settings.github, metrics, clock=clock)
+        daemon = Daemon(settings, DaemonOptions(listen_addresses=(), config_file=str(file)))
+        scheduler = daemon.assemble(store, metrics, client, clock=clock)
+        key = ("api_insights", ORG)
+        try:
+            assert (stretch(store.registry) or 0) > 2
+            assert await scheduler.run_once(key)
+            assert stretch(store.registry) == 1.0
+            collector = scheduler.collector(key)
+            assert await daemon.reload() is None
+        finally:
+            await client.aclose()
+    assert stretch(store.registry) == 1.0, "fitted against the 15,000/h GitHub reported, not 5,000/h again"
+    assert scheduler.collector(key) is collector and collector is not None and collector.options.interval == 30.0
+    assert store.registry.get_sample_value("github_exporter_collector_runs_total",
+                                           {"collector": "api_insights", "target": ORG}) == 1
