@@ -29,9 +29,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from exporter.collectors.billing import Export, read_report
-from exporter.collectors.billing_csv import BASE_LABELS, COLUMNS
+from exporter.collectors.billing_csv import BASE_LABELS
 from exporter.github.client import GitHubClient
 from exporter.settings import GitHubSettings
+from exporter.simulator.billing import COLUMNS
 from exporter.telemetry import ExporterMetrics
 
 CHUNK = 64 * 1024

@@ -17,8 +17,11 @@ that hold commas, quotes or newlines (RFC 4180). A record is complete when its
 lines hold an even number of double quotes (a quote inside a quoted field is
 doubled), so a quoted newline never splits a record.
 
-The column sets are those of GitHub's "Billing reports reference"; the REST
-description documents only the export object, not the files.
+The columns each report type must have are those of GitHub's "Billing reports
+reference" that the reader uses; the REST description documents only the export
+object, not the files. The whole column sets, in GitHub's order, are written by
+the simulator (`exporter.simulator.billing.COLUMNS`), the stand-in for GitHub,
+and a test checks that every one of them satisfies this reader.
 """
 
 from __future__ import annotations
@@ -38,22 +41,8 @@ MAX_RECORD_CHARS = 1 << 20  # a record longer than this means a broken file (an 
 MEASURES = ("quantity", "gross_amount", "discount_amount", "net_amount")
 # AI-credit equivalents GitHub appends to the Copilot reports; optional (older files lack them, read as 0).
 AIC_MEASURES = ("aic_quantity", "aic_gross_amount")
-_METERED = ("date", "product", "sku", "quantity", "unit_type", "applied_cost_per_quantity",
-            "gross_amount", "discount_amount", "net_amount")
-# Every column each report type documents, in GitHub's order (for reference and the simulator's tests).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "detailed": (*_METERED, "username", "organization", "repository", "workflow_path", "cost_center_name"),
-    "summarized": (*_METERED, "organization", "repository", "cost_center_name"),
-    "premium_request": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
-                        "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                        "exceeds_quota", "total_monthly_quota", "organization", "cost_center_name",
-                        *AIC_MEASURES),
-    "ai_credit": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
-                  "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                  "total_monthly_quota", "organization", "repository", "cost_center_name", *AIC_MEASURES),
-}
-REPORT_TYPES = tuple(COLUMNS)
-AIC_REPORT_TYPES = tuple(kind for kind, columns in COLUMNS.items() if AIC_MEASURES[0] in columns)
+# Report types whose files end with the AIC_MEASURES columns (the Copilot ones).
+AIC_REPORT_TYPES = ("premium_request", "ai_credit")
 
 # Label name -> CSV column. The first five are always labels; the last two only when enabled.
 BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center")

@@ -9,13 +9,15 @@ from collections.abc import Iterable, Iterator
 import pytest
 
 from exporter.collectors.billing_csv import (
+    AIC_MEASURES,
+    AIC_REPORT_TYPES,
     BASE_LABELS,
-    COLUMNS,
     CsvRecords,
     ReportFormatError,
     UsageReader,
     required_columns,
 )
+from exporter.simulator.billing import COLUMNS  # GitHub's column sets, as the stand-in for GitHub writes them
 
 DETAILED_HEADER = ",".join(COLUMNS["detailed"])
 BOM = "\ufeff".encode()
@@ -221,10 +223,11 @@ def test_memory_stays_flat_on_a_few_megabytes() -> None:
     assert peak < 1_000_000, f"peak {peak} bytes while reading {size} bytes"
 
 
-def test_the_simulator_writes_the_documented_column_sets() -> None:
-    from exporter.simulator.billing import COLUMNS as SIMULATED
-
-    assert SIMULATED == COLUMNS
+def test_the_reader_knows_every_report_type_and_which_carry_ai_credit_columns() -> None:
+    for report_type in COLUMNS:
+        required_columns(report_type, BASE_LABELS)  # a report type the reader did not know would raise KeyError
+    assert AIC_REPORT_TYPES == tuple(kind for kind, columns in COLUMNS.items() if set(AIC_MEASURES) <= set(columns))
+    assert all(columns[-2:] == AIC_MEASURES for kind, columns in COLUMNS.items() if kind in AIC_REPORT_TYPES)
 
 
 def test_ai_credit_rows_with_zero_quantity_keep_their_ai_credit_cost() -> None:
