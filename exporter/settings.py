@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -121,6 +122,13 @@ def _read_secret_file(path: Path, field: str) -> SecretStr:
     return SecretStr(text)
 
 
+def _inline_or_file(value: SecretStr | None, path: Path | None, field: str) -> SecretStr | None:
+    """A secret set in the config (`field`) or read from a file (`field_file`), never both."""
+    if value and path:
+        raise ValueError(f"set {field} or {field}_file, not both")
+    return _read_secret_file(path, f"{field}_file") if path else value
+
+
 class AppAuthSettings(StrictModel):
     """A GitHub App instead of a token: its id and private key sign a JWT that buys an installation token per
     owner, refreshed five minutes before it expires."""
@@ -139,10 +147,7 @@ class AppAuthSettings(StrictModel):
 
     @model_validator(mode="after")
     def _load_key(self) -> AppAuthSettings:
-        if self.private_key and self.private_key_file:
-            raise ValueError("set private_key or private_key_file, not both")
-        if self.private_key_file:
-            self.private_key = _read_secret_file(self.private_key_file, "private_key_file")
+        self.private_key = _inline_or_file(self.private_key, self.private_key_file, "private_key")
         if not self.private_key:
             raise ValueError("a GitHub App needs private_key or private_key_file")
         if "PRIVATE KEY" not in self.private_key.get_secret_value():
@@ -252,10 +257,7 @@ class GitHubSettings(StrictModel):
 
     @model_validator(mode="after")
     def _resolve_credentials(self) -> GitHubSettings:
-        if self.token and self.token_file:
-            raise ValueError("set token or token_file, not both")
-        if self.token_file:
-            self.token = _read_secret_file(self.token_file, "token_file")
+        self.token = _inline_or_file(self.token, self.token_file, "token")
         if self.token is None and self.app is None and os.environ.get("GITHUB_TOKEN"):
             self.token = SecretStr(os.environ["GITHUB_TOKEN"].strip())
         if self.token is not None and self.app is not None:
@@ -292,6 +294,7 @@ def _check_url_parts(value: str) -> None:
 
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_T = TypeVar("_T")
 
 
 class TargetSettings(StrictModel):
@@ -319,12 +322,15 @@ class TargetSettings(StrictModel):
         return _unique(values)
 
 
-def _unique(values: list[str]) -> list[str]:
-    seen: set[str] = set()
+def _unique(
+    values: list[_T], key: Callable[[_T], Hashable] = lambda value: str(value).lower(), name: Callable[[_T], str] = repr
+) -> list[_T]:
+    """The values unchanged, or an error naming the first one listed twice (by `key`: names ignore case)."""
+    seen: set[Hashable] = set()
     for value in values:
-        if value.lower() in seen:
-            raise ValueError(f"{value!r} is listed twice")
-        seen.add(value.lower())
+        if key(value) in seen:
+            raise ValueError(f"{name(value)} is listed twice")
+        seen.add(key(value))
     return values
 
 
@@ -377,28 +383,21 @@ class ApiInsightsSettings(CollectorSettings):
     @field_validator("users")
     @classmethod
     def _check_users(cls, values: list[int | str]) -> list[int | str]:
-        seen: set[str] = set()
         for value in values:
             if isinstance(value, int) and value <= 0:
                 raise ValueError(f"user id {value} must be positive")
             if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", value):
                 raise ValueError(f"{value!r} is not a GitHub login (use a number for a user id)")
-            key = str(value).lower()
-            if key in seen:
-                raise ValueError(f"{value!r} is listed twice")
-            seen.add(key)
-        return values
+        return _unique(values)
 
     @field_validator("actors")
     @classmethod
     def _unique_actors(cls, values: list[ApiInsightsActor]) -> list[ApiInsightsActor]:
-        seen: set[tuple[str, int]] = set()
-        for actor in values:
-            key = (actor.actor_type, actor.actor_id)
-            if key in seen:
-                raise ValueError(f"actor {key[0]}/{key[1]} is listed twice")
-            seen.add(key)
-        return values
+        return _unique(
+            values,
+            key=lambda actor: (actor.actor_type, actor.actor_id),
+            name=lambda actor: f"actor {actor.actor_type}/{actor.actor_id}",
+        )
 
 
 class ServerStatisticsSettings(CollectorSettings):
