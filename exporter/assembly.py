@@ -31,6 +31,8 @@ def demo_settings(
         overrides["collectors"] = {name: {"interval": DEMO_INTERVAL} for name in COLLECTORS}
         overrides["collectors"]["api_insights"]["ranking_interval"] = DEMO_RANKING_INTERVAL
         overrides["collectors"]["copilot_usage"]["enabled"] = True  # off by default; the simulator still answers it
+        # Every report type, so the demo shows premium requests and AI credits by model besides the metered usage.
+        overrides["collectors"]["billing"]["report_types"] = ["detailed", "summarized", "premium_request", "ai_credit"]
     for name, value in flags.get("collectors", {}).items():
         overrides.setdefault("collectors", {}).setdefault(name, {}).update(value)
     if "sharding" in flags:

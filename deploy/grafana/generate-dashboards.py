@@ -765,9 +765,14 @@ BUDGET_LABELS = "account_type, account, budget_id, budget_scope, budget_entity, 
 
 
 def billing(c: Config) -> dashboard.Dashboard:
-    def usage(metric: str, by: str = "") -> str:
+    def usage(metric: str, by: str = "", selector: str = BILLING) -> str:
         return (f"sum{f' by ({by})' if by else ''} "
-                f"(max by ({USAGE_LABELS}) ({c.series(f'github_billing_usage_{metric}', BILLING)}))")
+                f"(max by ({USAGE_LABELS}) ({c.series(f'github_billing_usage_{metric}', selector)}))")
+
+    # The model panels read the reports that name a model, whichever report type the dashboard shows: only the
+    # premium_request and ai_credit reports have a model column, and only ai_credit the token columns.
+    by_model = BILLING.replace('report_type="$report_type"', 'report_type=~"premium_request|ai_credit"')
+    ai_credit = BILLING.replace('report_type="$report_type"', 'report_type="ai_credit"')
 
     def export(metric: str) -> str:
         return f"max by (enterprise, report_type) ({c.series(metric, EXPORT)})"
@@ -829,15 +834,17 @@ def billing(c: Config) -> dashboard.Dashboard:
              f"Billable amount in US dollars by cost center {mtd} (an empty name is usage outside any cost center).",
              [query(f"sort_desc({usage('net_amount_usd', 'cost_center')})", "{{cost_center}}")], "currencyUSD"),
         bars("Net amount by model",
-             f"Billable amount in US dollars by model {mtd}: premium_request and ai_credit reports (the metered "
-             "reports have no model: an empty name). Models beyond collectors.billing.max_models sum into other.",
-             [query(f"sort_desc({usage('net_amount_usd', 'model')})", "{{model}}")], "currencyUSD"),
+             f"Billable amount in US dollars by model {mtd}, from the premium_request and ai_credit reports whatever "
+             "the report type chosen above (the metered reports have no model). Models beyond "
+             "collectors.billing.max_models sum into other.",
+             [query(f"sort_desc({usage('net_amount_usd', 'model, report_type', by_model)})",
+                    "{{model}} ({{report_type}})")], "currencyUSD"),
         grid(
             "AI credits and tokens by model",
-            f"AI credits and the tokens behind them by model {mtd}; the token columns are in the ai_credit report "
-            "only.",
-            [query(usage(what, "model")) for what in ("ai_credits", "input_tokens", "output_tokens",
-                                                      "cache_read_tokens", "cache_write_tokens")],
+            f"AI credits and the tokens behind them by model {mtd}, from the ai_credit report whatever the report "
+            "type chosen above (the token columns are in that report only).",
+            [query(usage(what, "model", ai_credit)) for what in ("ai_credits", "input_tokens", "output_tokens",
+                                                                 "cache_read_tokens", "cache_write_tokens")],
             [("Value #A", "AI credits", "short"), ("Value #B", "Input tokens", "short"),
              ("Value #C", "Output tokens", "short"), ("Value #D", "Cache read tokens", "short"),
              ("Value #E", "Cache write tokens", "short")],
