@@ -11,9 +11,10 @@ CSV headers), with one small API:
     client.drift.report("copilot", "users-1-day", seen)   # after the run (FieldDrift, kept by ExporterMetrics)
 
 A path names a leaf: "a.b" steps into an object, "a[].b" into the entries of an array (positions collapsed);
-an empty object or array carries no field, an array of plain values is one. `known` is what the collector maps
-plus what it deliberately skips; `required` are documented fields every record carries, so a run whose
-records all lack one is how a rename shows (the new name arrives as unmapped at the same time).
+an empty object or array carries no field, an array of plain values is one. `known` is what the collector
+maps plus what it deliberately skips ("a.*" for a whole object skipped); `required` are documented fields
+every record carries, so a run whose records all lack one is how a rename shows (the new name arrives as
+unmapped at the same time).
 
 On /metrics (FieldDrift):
 - github_exporter_unmapped_fields{collector, field} 1 for each path seen since start that is not known; at
@@ -58,8 +59,13 @@ class Schema:
     def __init__(self, known: Iterable[str], required: Iterable[str] = ()) -> None:
         self.known = frozenset(known)
         self.required = frozenset(required)
+        # "assignee.*": a whole object deliberately skipped (say why beside it), whatever fields it grows.
+        self.subtrees = tuple(sorted(k.removesuffix("*") for k in self.known if k.endswith(".*")))
         if not self.required <= self.known:
             raise ValueError(f"required fields that are not known: {sorted(self.required - self.known)}")
+
+    def knows(self, path: str) -> bool:
+        return path in self.known or path.startswith(self.subtrees) or f"{path}.*" in self.known  # null object
 
     def check(self) -> FieldCheck:
         return FieldCheck(self)
@@ -86,7 +92,7 @@ class FieldCheck:
             self._see(name)
 
     def _see(self, path: str) -> None:
-        if path in self.schema.known:
+        if self.schema.knows(path):
             if path in self.schema.required:
                 self._present.add(path)
         elif len(self.unmapped) < 4 * MAX_PATHS:  # a bound on memory; FieldDrift keeps MAX_PATHS, counts the rest
