@@ -134,23 +134,12 @@ def test_editor_name_drops_versions() -> None:
     assert editor_name(None) == editor_name("") == "none"
 
 
-def _documented_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
-    """Leaf paths of a documented object (oneOf / anyOf alternatives merged)."""
-    out: set[str] = set()
-    for alternative in [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]:
-        for name, inner in alternative.get("properties", {}).items():
-            path = f"{prefix}{name}"
-            nested = _documented_paths(inner, f"{path}.")
-            out |= nested or {path}
-    return out
-
-
 def test_every_documented_seat_field_is_read_or_skipped_with_a_reason() -> None:
-    from tests.openapi import operation
+    from tests.openapi import documented_paths, operation
 
     for route in (SEATS, "/enterprises/{enterprise}/copilot/billing/seats"):
         body = operation(route)["responses"]["200"]["content"]["application/json"]["schema"]
-        documented = _documented_paths(body["properties"]["seats"]["items"])
+        documented = documented_paths(body["properties"]["seats"]["items"])
         assert "assignee.login" in documented and "assigning_team.slug" in documented
         assert {p for p in documented if not SEAT_SCHEMA.knows(p)} == set(), route
     assert all(reason.startswith(("read: ", "skipped: ")) for reason in SEAT_FIELDS.values())
