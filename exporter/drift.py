@@ -8,7 +8,10 @@ CSV headers), with one small API:
     seen = SCHEMA.check()                 # one per run (and per kind of record)
     seen.record(obj)                      # every JSON object / NDJSON record read ...
     seen.columns(["date", "sku", ...])    # ... or a CSV header
-    client.drift.report("copilot", "users-1-day", seen)   # after the run (FieldDrift, kept by ExporterMetrics)
+    client.drift.report("copilot", "users-1-day of octo-demo", seen)   # after the run (FieldDrift, in ExporterMetrics)
+
+`kind` names what was read and from whom: each kind keeps its own missing state, so two targets of one
+collector do not undo each other's signal (the metrics' labels are only collector and field).
 
 A path names a leaf: "a.b" steps into an object, "a[].b" into the entries of an array (positions collapsed);
 an empty object or array carries no field, an array of plain values is one. `known` is what the collector
@@ -132,7 +135,7 @@ class FieldDrift:
         self._missing: dict[tuple[str, str], set[str]] = {}
 
     def report(self, collector: str, kind: str, check: FieldCheck) -> None:
-        """Publish one run's check of one kind of record (`kind` names it in the log lines)."""
+        """Publish one run's check of one kind of record (`kind` also names it in the log lines)."""
         seen = self._seen.setdefault(collector, set())
         for path in sorted(check.unmapped - seen):
             if len(seen) >= MAX_PATHS:
@@ -146,16 +149,18 @@ class FieldDrift:
                 "GitHub sent a field this exporter does not know: upgrade the exporter, or tell us",
                 collector=collector, report=kind, field=path,
             )
+        if not check.records:
+            return  # a run without records says nothing about what records carry
         before = self._missing.get((collector, kind), set())
         now = check.missing
         for path in sorted(now - before):
-            self.missing.labels(collector, path).set(1)
             log.warning(
                 "A documented field GitHub always sent is missing (renamed or dropped?): upgrade, or tell us",
                 collector=collector, report=kind, field=path, records=check.records,
             )
-        for path in before - now:
-            if check.records:
-                self.missing.remove(collector, path)
-        if check.records:
-            self._missing[(collector, kind)] = now
+        self._missing[(collector, kind)] = now
+        still = {p for (c, _), paths_ in self._missing.items() if c == collector for p in paths_}
+        for path in now:
+            self.missing.labels(collector, path).set(1)
+        for path in before - still:  # back in every kind of record that had lost it
+            self.missing.remove(collector, path)

@@ -99,3 +99,21 @@ def test_missing_shows_while_the_field_stays_away_and_goes_when_it_returns() -> 
     assert run({"day": 1}, {"day": 2}) == 1
     assert run() == 1, "a run without records says nothing"
     assert run({"day": 1, "count": None}) is None, "null is carried: the field arrived"
+
+
+def test_two_targets_missing_the_same_field_clear_it_only_when_both_have_it_back() -> None:
+    registry = CollectorRegistry()
+    ledger = FieldDrift(registry)
+    schema = Schema({"day", "count"}, required={"count"})
+
+    def run(kind: str, record: dict[str, Any]) -> float | None:
+        check = schema.check()
+        check.record(record)
+        ledger.report("demo", kind, check)
+        return registry.get_sample_value("github_exporter_missing_fields", {"collector": "demo", "field": "count"})
+
+    assert run("a", {"day": 1}) == 1
+    assert run("b", {"day": 1, "count": 1}) == 1, "b having it does not clear a's signal"
+    assert run("b", {"day": 1}) == 1
+    assert run("a", {"day": 1, "count": 1}) == 1, "b still lacks it"
+    assert run("b", {"day": 1, "count": 1}) is None

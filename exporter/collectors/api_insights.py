@@ -689,7 +689,7 @@ class ApiInsightsCollector(Collector):
         for row in rows:
             if isinstance(row, dict):
                 check.record(row)
-        self.client.drift.report(self.name, route, check)
+        self.client.drift.report(self.name, f"{route} of {self.target}", check)
 
     async def _top(
         self, route: str, limit: int, lo: float, hi: float | None, **path: Any

@@ -758,7 +758,7 @@ class CopilotCollector(Collector):
                         if isinstance(record, dict):
                             check.record(record)
                             yield record
-        self.client.drift.report(self.name, kind, check)
+        self.client.drift.report(self.name, f"{kind} of {self.target}", check)
 
     async def _rows(self, report: str, day: float) -> list[dict[str, Any]] | None:
         """A 1-day report's records for `day` (rows naming another day are dropped), or None on 204."""

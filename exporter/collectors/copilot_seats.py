@@ -240,7 +240,7 @@ class CopilotSeatsCollector(Collector):
                 ident = f"unnamed-{unnamed}"
             holders.setdefault(str(ident), Holder()).add(seat)
         self.observed["seats"] = seen
-        self.client.drift.report(self.name, "seats", check)
+        self.client.drift.report(self.name, f"seats of {self.target}", check)
         total = await self._total_seats()
         owner, s = self.owner, self.specs
         cutoff = self._clock() - self.options.inactive_days * DAY

@@ -542,7 +542,7 @@ class RepoTrafficCollector(Collector):
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         for route, check in checks.items():
-            self.client.drift.report(self.name, route, check)
+            self.client.drift.report(self.name, f"{route} of {self.target}", check)
         results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]

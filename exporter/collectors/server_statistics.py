@@ -552,7 +552,7 @@ class ServerStatisticsCollector(Collector):
         for item in items:
             if isinstance(item, dict):
                 check.record(item)
-        self.client.drift.report(self.name, ROUTE, check)
+        self.client.drift.report(self.name, f"{ROUTE} of {self.target}", check)
         return families_for(self.target, newest_of(self.readable_rows(items, collection, ROUTE)))
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
