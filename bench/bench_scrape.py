@@ -243,7 +243,9 @@ def synthetic_snapshot(org: int, run: int) -> list:  # type: ignore[type-arg]
 
 def serve_synthetic(series: int, port: int) -> None:
     """The exporter's store, self-metrics and server, with synthetic collectors republishing one org per second."""
-    from exporter.server import ServingThread, create_app, serve
+    from exporter.http.app import create_app
+    from exporter.http.serve import serve
+    from exporter.http.thread import ServingThread
     from exporter.store import SnapshotStore
     from exporter.telemetry import ExporterMetrics
 

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.collectors import COLLECTORS, Collector
+from exporter.collectors import COLLECTORS, Collector, deployed_targets
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Observed
 from exporter.github.auth import TOKEN_CREDENTIAL, installation_credential
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.settings import ConfigError, Settings, load_settings
 from exporter.sharding import Sharder
 
@@ -58,7 +59,7 @@ def build_collectors(
     for collector_cls in COLLECTORS.values():
         if not collector_cls.options_of(settings).enabled:
             continue
-        for target in collector_cls.targets(settings):
+        for target in deployed_targets(collector_cls, settings):
             if sharder.owns(target) or not collector_cls.sharded_by_target:
                 collectors.append(collector_cls(client, settings, target, clock=clock))
     return collectors
@@ -131,7 +132,7 @@ def cadences_by_credential(settings: Settings, observed: ObservedSizes | None = 
     for cls in COLLECTORS.values():
         if not cls.options_of(settings).enabled:
             continue
-        for target in cls.targets(settings):
+        for target in deployed_targets(cls, settings):
             sizes = observed.get((cls.name, target), NOTHING_OBSERVED)
             for owner, cadences in cls.owners(settings, target, sizes).items():
                 plan[installation_credential(owner) if per_installation and owner else TOKEN_CREDENTIAL] += cadences
@@ -224,7 +225,11 @@ def check_runnable(settings: Settings) -> None:
     enabled = [name for name, cls in COLLECTORS.items() if cls.options_of(settings).enabled]
     if not enabled:
         problems.append("collectors: every collector is disabled")
-    elif not any(COLLECTORS[name].targets(settings) for name in enabled):
-        problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
+    elif not any(deployed_targets(COLLECTORS[name], settings) for name in enabled):
+        if Deployment.of(settings.github.api_url) is Deployment.GHES:  # the GHES-only collectors need no target
+            works = ", ".join(name for name, cls in COLLECTORS.items() if Deployment.GHES in cls.deployments)
+            problems.append(f"collectors: github.api_url is a GHES instance, where only these work: {works}")
+        else:
+            problems.append("targets: no enabled collector has a target (add orgs, teams, enterprises or repositories)")
     if problems:
         raise ConfigError("\n".join(problems))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, logs
-from exporter.httpguard import DEFAULT_MAX_REQUESTS
+from exporter.http.guard import DEFAULT_MAX_REQUESTS
 from exporter.settings import CollectorsSettings, ConfigError, Settings, load_settings
 
 # One flag pair per `collectors.NAME` section; read from the settings model so that parsing flags does not
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load(args)
         web_config = None
         if args.web_config_file:
-            from exporter.webconfig import load_web_config
+            from exporter.http.webconfig import load_web_config
 
             web_config = load_web_config(args.web_config_file)
     except ConfigError as exc:

@@ -18,17 +18,18 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from exporter import __version__, logs
-from exporter.httpguard import DEFAULT_MAX_REQUESTS
+from exporter.http.guard import DEFAULT_MAX_REQUESTS
 from exporter.settings import ConfigError, Settings
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 
 if TYPE_CHECKING:
     from exporter.github.client import GitHubClient
+    from exporter.http.serve import RunningServer
+    from exporter.http.thread import ServingThread
+    from exporter.http.webconfig import WebConfig
     from exporter.scheduler import CollectorScheduler
-    from exporter.server import RunningServer, ServingThread
     from exporter.simulator.server import DemoSimulator
-    from exporter.webconfig import WebConfig
 
 log = structlog.get_logger(__name__)
 
@@ -131,7 +132,11 @@ class Daemon:
             self._metrics.planned_requests.labels(credential).set(planned)
 
     async def run(self) -> int:
-        from exporter.server import LandingInfo, ServeError, ServingThread, create_app, run_in_loop, serve
+        from exporter.http.app import create_app
+        from exporter.http.landing import LandingInfo
+        from exporter.http.listen import ServeError
+        from exporter.http.serve import serve
+        from exporter.http.thread import ServingThread, run_in_loop
 
         self._install_signal_handlers()
         main_loop = asyncio.get_running_loop()
@@ -254,7 +259,7 @@ class Daemon:
         old, scheduler = self.settings, self._scheduler
         client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
 
-        wanted = {(c.name, c.target): c for c in build_collectors(new, client)}
+        wanted = {(c.name, str(c.target)): c for c in build_collectors(new, client)}
         kept = stopped = 0
         for key in scheduler.jobs:
             current = scheduler.collector(key)

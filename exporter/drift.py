@@ -8,7 +8,10 @@ CSV headers), with one small API:
     seen = SCHEMA.check()                 # one per run (and per kind of record)
     seen.record(obj)                      # every JSON object / NDJSON record read ...
     seen.columns(["date", "sku", ...])    # ... or a CSV header
-    client.drift.report("copilot", "users-1-day of octo-demo", seen)   # after the run (FieldDrift, in ExporterMetrics)
+    self.client.report_drift("users-1-day of octo-demo", seen)   # after the run, in a collector (FamilyClient)
+
+(the collector's FamilyClient hands the check to the FieldDrift its ExporterMetrics keeps, as
+`FieldDrift.report(collector, kind, check)`).
 
 `kind` names what was read and from whom: each kind keeps its own missing state, so two targets of one
 collector do not undo each other's signal (the metrics' labels are only collector and field).

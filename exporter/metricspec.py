@@ -48,7 +48,11 @@ class MetricSpec:
 
 
 def metric(family: str, name: str, kind: Kind, description: str, labels: Sequence[str], source: str) -> MetricSpec:
-    """Define and register a metric; names must be unique across the exporter."""
+    """Define and register a metric; names must be unique across the exporter.
+
+    `family` is the collector's name; a collector module passes its `__name__`, whose last part it is.
+    """
+    family = family.rpartition(".")[2]
     if not name.startswith("github_"):
         raise ValueError(f"{name}: every metric starts with github_")
     if kind == "counter" and name.endswith("_total"):

@@ -90,6 +90,9 @@ def _at_least_a_second(seconds: float) -> float:
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 # Intervals and timeouts: a millisecond would flood the scheduler's log with missed runs or time out every request.
+# Every collector's interval has this one floor: GitHub's own cadences (daily GHES uploads, hourly billing) are
+# advice in the descriptions, not limits, because the demo and the simulator tests compress a day into seconds
+# and github.rate_limit_budget already stretches intervals that would spend too much.
 Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_at_least_a_second)]
 
 
@@ -117,11 +120,16 @@ def _read_secret_file(path: Path, field: str) -> SecretStr:
 
 
 class AppAuthSettings(StrictModel):
-    """A GitHub App: its id and private key sign a JWT that buys installation tokens."""
+    """A GitHub App instead of a token: its id and private key sign a JWT that buys an installation token per
+    owner, refreshed five minutes before it expires."""
 
-    app_id: int = Field(gt=0)
-    private_key: SecretStr | None = None
-    private_key_file: Path | None = None
+    app_id: int = Field(gt=0, description="The App's numeric id (its settings page shows it).")
+    private_key: SecretStr | None = Field(
+        default=None, description="The App's RSA private key in PEM; better private_key_file or the environment."
+    )
+    private_key_file: Path | None = Field(
+        default=None, description="File holding the App's PEM private key (relative to the config file)."
+    )
     installation_ids: dict[str, int] = Field(
         default_factory=dict,
         description="Owner (org or enterprise) to installation id; looked up via the API when absent.",
@@ -154,19 +162,33 @@ def _check_private_key(pem: str) -> None:
 class GitHubSettings(StrictModel):
     """Where GitHub is and how to talk to it politely."""
 
-    api_url: str = "https://api.github.com"
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    app: AppAuthSettings | None = None
-    api_version: str = "2022-11-28"
-    api_versions: dict[str, str] = Field(
-        default_factory=dict, description="Per collector override of X-GitHub-Api-Version."
+    api_url: str = Field(
+        default="https://api.github.com",
+        description="https://api.github.com, https://api.SUBDOMAIN.ghe.com for GHE.com, or https://HOST/api/v3 for "
+        "GitHub Enterprise Server (where only ghes_stats works; see the README's \"Where each collector works\").",
     )
-    timeout: Interval = 15.0
-    max_concurrency: int = Field(default=4, ge=1, le=32)
-    max_retries: int = Field(default=3, ge=0, le=10)
-    max_pages: int = Field(default=50, ge=1, le=1000)
-    max_rate_limit_wait: Seconds = 300.0
+    token: SecretStr | None = Field(
+        default=None,
+        description="Personal access token (classic or fine-grained); when none of token, token_file and app is "
+        "set, the GITHUB_TOKEN environment variable's.",
+    )
+    token_file: Path | None = Field(
+        default=None, description="File holding the token (relative to the config file); instead of token."
+    )
+    app: AppAuthSettings | None = None
+    api_version: str = Field(default="2022-11-28", description="X-GitHub-Api-Version sent with every request.")
+    api_versions: dict[str, str] = Field(
+        default_factory=dict, description="Per collector override of api_version (collector name: version)."
+    )
+    timeout: Interval = Field(default=15.0, description="Per request.")
+    max_concurrency: int = Field(default=4, ge=1, le=32, description="Requests in flight at once.")
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of 5xx and transport errors (exponential back-off with jitter)."
+    )
+    max_pages: int = Field(default=50, ge=1, le=1000, description="Page cap per listing.")
+    max_rate_limit_wait: Seconds = Field(
+        default=300.0, description="Longest wait for a rate limit before a run gives up; the next run tries again."
+    )
     max_response_bytes: int = Field(
         default=32 * 1024 * 1024,
         ge=1024,
@@ -177,15 +199,23 @@ class GitHubSettings(StrictModel):
     validator_cache_bytes: ByteSize = Field(
         default=ByteSize(64 * 2**20),
         ge=0,
-        description="Memory for the ETag/Last-Modified of the last answer to each URL (e.g. 64MiB; 0: off), least "
-        "recently used evicted first: about 11 kB per repository and 33 kB per followed API Insights series.",
+        description="Memory for the ETag/Last-Modified and body of each URL's last answer, so the next GET is "
+        "conditional and a 304 is free (e.g. 64MiB; 0: off); least recently used evicted first. Measured: about "
+        "11 kB per repository (4 traffic URLs) and 33 kB per followed API Insights series (1.3 MB per org at the "
+        "defaults). Replaces etag_cache_entries.",
     )
 
     rate_limit_budget: float = Field(
         default=0.5,
         gt=0,
         le=1,
-        description="Share of each hourly rate limit this exporter may spend; below the rest it waits for the reset.",
+        description="Share of each hourly rate limit this exporter may spend, per credential (the token, or each "
+        "GitHub App installation). At start-up the collectors' planned requests in the busiest hour are compared "
+        "with budget x 5,000 per credential; when one exceeds it every interval (and ranking_interval) is stretched "
+        "by the same factor, with one log line (github_exporter_collector_interval_seconds shows the effective "
+        "intervals; see the README's \"What it costs in rate limit\"). At run time, once x-ratelimit-remaining (less "
+        "max_concurrency in flight) falls to (1 - budget) x limit, whoever spent it, that credential's requests wait "
+        "for the reset and its runs fail as rate limited until then.",
     )
 
     @model_validator(mode="before")
@@ -254,10 +284,10 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 class TargetSettings(StrictModel):
     """What to watch. Teams are `org/team-slug`, repositories `owner/name`."""
 
-    orgs: list[str] = Field(default_factory=list)
-    teams: list[str] = Field(default_factory=list)
-    enterprises: list[str] = Field(default_factory=list)
-    repositories: list[str] = Field(default_factory=list)
+    orgs: list[str] = Field(default_factory=list, description="Organizations, by login.")
+    teams: list[str] = Field(default_factory=list, description="Teams as org/team-slug (Copilot team figures).")
+    enterprises: list[str] = Field(default_factory=list, description="Enterprises, by slug.")
+    repositories: list[str] = Field(default_factory=list, description="Repositories as owner/name (traffic).")
 
     @field_validator("orgs", "enterprises")
     @classmethod
@@ -288,34 +318,45 @@ def _unique(values: list[str]) -> list[str]:
 class CollectorSettings(StrictModel):
     """What every collector has: a switch and how often it runs."""
 
-    enabled: bool = True
-    interval: Interval = 300.0
+    enabled: bool = Field(default=True, description="Run this collector; --collector.NAME / --no-collector.NAME win.")
+    interval: Interval = Field(default=300.0, description="How often the collector runs.")
 
 
 class ApiInsightsActor(StrictModel):
     """An API Insights actor to follow: a token, OAuth grant or app installation, by type and id."""
 
-    actor_type: Literal["installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server"]
-    actor_id: int = Field(gt=0)
+    actor_type: Literal[
+        "installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server"
+    ] = Field(description="What kind of actor, as API Insights names it.")
+    actor_id: int = Field(gt=0, description="Its id: the installation, token or OAuth grant id.")
 
 
 class ApiInsightsSettings(CollectorSettings):
     """API Insights for each org in targets.orgs, and for the users and actors it follows there."""
 
-    timestamp_increment: Literal["5m", "10m", "15m", "30m", "1h"] = "5m"
-    lookback: Seconds = 24 * 3600.0
-    summary_window: Seconds = 24 * 3600.0
+    interval: Interval = Field(default=300.0, description="How often time-stats are read.")
+    timestamp_increment: Literal["5m", "10m", "15m", "30m", "1h"] = Field(
+        default="5m", description="Time-stats bucket size."
+    )
+    lookback: Seconds = Field(default=24 * 3600.0, description="Window re-read each run for late-arriving data.")
+    summary_window: Seconds = Field(
+        default=24 * 3600.0,
+        description="Window of the *_window_* gauges (whole time-stats buckets) and of the top-N rankings.",
+    )
     users: list[int | str] = Field(
         default_factory=list, description="Users followed in every org: numeric ids, or logins (looked up once)."
     )
     actors: list[ApiInsightsActor] = Field(default_factory=list, description="Actors followed in every org.")
-    top_subjects: int = Field(default=10, ge=0, le=1000, description="Busiest subjects followed automatically.")
+    top_subjects: int = Field(
+        default=10, ge=0, le=1000, description="Busiest users and apps followed automatically (their actors too)."
+    )
     top_actors: int = Field(default=3, ge=0, le=100, description="Busiest actors followed per followed user.")
     top_routes: int = Field(default=10, ge=0, le=100, description="Busiest routes exported per followed actor.")
-    forget_after: Seconds = 3600.0
-    ranking_interval: Seconds = Field(
+    forget_after: Seconds = Field(
+        default=3600.0, description="When the counters of what is no longer followed are dropped."
+    )
+    ranking_interval: Interval = Field(
         default=3600.0,
-        gt=0,
         description="How often the rankings (subject-stats, user-stats, route-stats) that pick who is followed "
         "are refreshed; they change slowly, and each refresh costs one request per followed user and actor.",
     )
@@ -350,9 +391,14 @@ class ApiInsightsSettings(CollectorSettings):
 class ServerStatisticsSettings(CollectorSettings):
     """GitHub Enterprise Server statistics (GitHub Connect) for each of targets.enterprises and `orgs`."""
 
-    interval: Interval = 3600.0
-    lookback: Seconds = Field(default=7 * 86400.0,
-                              description="How far back each run asks for collections (date_start); at most 365 days.")
+    interval: Interval = Field(
+        default=3600.0, description="How often collections are read; GHES servers upload once a day."
+    )
+    lookback: Seconds = Field(
+        default=7 * 86400.0,
+        description="How far back each run asks for collections (date_start): the newest collection per server "
+        "within this period is exported; at most 365d.",
+    )
     orgs: list[str] = Field(default_factory=list,
                             description="Organizations a GitHub Enterprise Server is connected to "
                             "(rather than an enterprise).")
@@ -373,13 +419,20 @@ class ServerStatisticsSettings(CollectorSettings):
 class RepoTrafficSettings(CollectorSettings):
     """Repository traffic for targets.repositories and for the repositories discovered under `discover`."""
 
-    interval: Interval = 3600.0
-    discover: list[str] = Field(default_factory=list, description="Orgs or users whose repositories are discovered.")
+    interval: Interval = Field(
+        default=3600.0, description="How often traffic is read: 4 requests per repository per run (1 when refused)."
+    )
+    discover: list[str] = Field(
+        default_factory=list,
+        description="Orgs or users whose repositories with push access are collected, besides targets.repositories.",
+    )
     include: list[str] = Field(default_factory=list, description="Globs on owner/name; empty means every repository.")
     exclude: list[str] = Field(default_factory=list, description="Globs on owner/name, applied after include.")
-    include_archived: bool = False
-    include_forks: bool = False
-    top_paths: int = Field(default=10, ge=0, le=10, description="Popular paths per repository; 0 skips the request.")
+    include_archived: bool = Field(default=False, description="Also discovered repositories that are archived.")
+    include_forks: bool = Field(default=False, description="Also discovered repositories that are forks.")
+    top_paths: int = Field(
+        default=10, ge=0, le=10, description="Popular paths per repository (GitHub returns at most 10); 0 skips it."
+    )
     top_referrers: int = Field(default=10, ge=0, le=10, description="Referrers per repository; 0 skips the request.")
 
     @field_validator("discover")
@@ -399,7 +452,9 @@ class RepoTrafficSettings(CollectorSettings):
 class BillingSettings(CollectorSettings):
     """Usage report exports for each enterprise in targets.enterprises (month-to-date, USD)."""
 
-    interval: Interval = 3600.0
+    interval: Interval = Field(
+        default=3600.0, description="How often exports are read; at most one is created per report type per interval."
+    )
     report_types: list[Literal["detailed", "summarized", "premium_request", "ai_credit"]] = Field(
         default_factory=lambda: ["detailed"],  # type: ignore[arg-type]  # a list of literals; pydantic infers list[str]
         min_length=1,
@@ -429,7 +484,10 @@ class BillingSettings(CollectorSettings):
 class CopilotSettings(CollectorSettings):
     """Copilot usage-metrics reports (NDJSON) for each org in targets.orgs and enterprise in targets.enterprises."""
 
-    interval: Interval = 3600.0  # a report day is fetched once; later runs only ask whether the next day is ready
+    interval: Interval = Field(
+        default=3600.0,
+        description="How often to ask whether the next report day is ready (a day is downloaded once).",
+    )
     teams: Literal["targets", "all", "none"] = Field(
         default="targets",
         description="Team figures: teams listed in targets.teams as owner/slug, every team in the report, or none.",
@@ -438,14 +496,20 @@ class CopilotSettings(CollectorSettings):
         default="none",
         description="Per-user series and how the user label is written; none exports no per-user series.",
     )
-    user_hash_key: SecretStr | None = Field(default=None, description="Secret key for user_label: hashed.")
+    user_hash_key: SecretStr | None = Field(
+        default=None,
+        description="Secret key of user_label: hashed (an HMAC of the user id), so the hashes cannot be reversed; "
+        "better set as GITHUB_EXPORTER_COLLECTORS__COPILOT__USER_HASH_KEY.",
+    )
     max_users: int = Field(default=500, ge=1, description="Per-user series kept, most active first.")
     max_label_values: int = Field(
         default=20, ge=1, description="Editors, languages, features, models kept; the rest sum into other."
     )
     lookback_days: int = Field(default=3, ge=1, le=28, description="Days to step back when the newest is not ready.")
     max_repositories: int = Field(
-        default=10, ge=0, description="Repositories kept from repos-1-day, busiest first; 0 skips the report."
+        default=10,
+        ge=0,
+        description="Repositories kept from repos-1-day, busiest first, the rest in other; 0 skips the report.",
     )
 
     @model_validator(mode="after")
@@ -460,18 +524,27 @@ class CopilotSettings(CollectorSettings):
 class CopilotUsageSettings(CollectorSettings):
     """The retired Copilot usage summaries for each org in targets.orgs and team in targets.teams."""
 
-    interval: Interval = 3600.0
+    interval: Interval = Field(default=3600.0, description="How often the retired usage summaries are read.")
     enabled: bool = Field(
-        default=False, description="Off by default: GitHub retired these endpoints (see the README)."
+        default=False,
+        description="Off by default: only github.com and GitHub Enterprise Cloud ever had the /copilot/usage summaries "
+        "(GitHub's description up to @octokit/openapi 18.x); they are absent from every current description, no GHES "
+        "release (3.12 to 3.19) describes them, and github.com answers 404/410. Turn it on only for an instance you "
+        "have seen answer 200.",
     )
-    retired_retry: Seconds = Field(default=86400.0, description="How often to ask again after GitHub refuses.")
+    retired_retry: Seconds = Field(
+        default=86400.0,
+        description="After a refusal (any 4xx but 401, 403 and 429: 404, 410, 405...), how often to ask again.",
+    )
     max_label_values: int = Field(default=20, ge=1, description="Editors and languages kept; the rest sum into other.")
 
 
 class BillingUsageSettings(CollectorSettings):
     """Current-month usage, premium requests, AI credits and budgets from the JSON billing endpoints."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = Field(
+        default=3600.0, description="How often usage and budgets are read: 5 requests per account plus one per budget."
+    )
     organizations: bool = Field(
         default=True, description="Also for each org in targets.orgs (github.com's organization endpoints)."
     )
@@ -486,20 +559,25 @@ class BillingUsageSettings(CollectorSettings):
 class GhesStatsSettings(CollectorSettings):
     """GHES's own statistics (/enterprise/stats/all); runs only when github.api_url is a GHES instance."""
 
-    interval: Seconds = 900.0
+    interval: Interval = Field(default=900.0, description="How often /enterprise/stats/all is read.")
 
 
 class CopilotSeatsSettings(CollectorSettings):
     """Copilot seats (billing seat listings) for each org in targets.orgs and enterprise in targets.enterprises."""
 
-    interval: Seconds = 3600.0
+    interval: Interval = Field(default=3600.0, description="How often the seat listings are read.")
     inactive_days: int = Field(
-        default=30, ge=1, le=365, description="A seat without activity for more than this many days is inactive."
+        default=30,
+        ge=1,
+        le=365,
+        description="A seat without activity for more than this many days counts in github_copilot_seats_inactive.",
     )
     max_label_values: int = Field(default=10, ge=1, description="Last-activity editors kept; the rest sum into other.")
 
 
 class CollectorsSettings(StrictModel):
+    """One section per collector, named as its --collector.NAME flag."""
+
     api_insights: ApiInsightsSettings = Field(default_factory=ApiInsightsSettings)
     server_statistics: ServerStatisticsSettings = Field(default_factory=ServerStatisticsSettings)
     repo_traffic: RepoTrafficSettings = Field(default_factory=RepoTrafficSettings)
@@ -514,14 +592,14 @@ class CollectorsSettings(StrictModel):
 class StoreSettings(StrictModel):
     """How long a collector's last good data is served after its runs start failing."""
 
-    max_age: Seconds = 3 * 3600.0
+    max_age: Seconds = Field(default=3 * 3600.0, description="How long a failing collector's last good data is served.")
 
 
 class ShardingSettings(StrictModel):
     """Split targets across replicas: this one owns the targets whose stable hash lands on `index`."""
 
-    index: int = Field(default=0, ge=0)
-    count: int = Field(default=1, ge=1, le=1024)
+    index: int = Field(default=0, ge=0, description="This replica's share, from 0 to count - 1.")
+    count: int = Field(default=1, ge=1, le=1024, description="How many replicas share the targets.")
 
     @model_validator(mode="after")
     def _index_in_range(self) -> ShardingSettings:
@@ -531,7 +609,11 @@ class ShardingSettings(StrictModel):
 
 
 class SchedulerSettings(StrictModel):
-    jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
+    """When runs start: each collector's interval plus a random share of it, so replicas and collectors spread."""
+
+    jitter: float = Field(
+        default=0.1, ge=0, le=0.5, description="Share of the interval added at random to each run's start."
+    )
 
 
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("yaml_data", default=None)

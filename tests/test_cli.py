@@ -36,7 +36,9 @@ def test_example_config_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("name", ["invalid-unknown-key.yml", "invalid-duration.yml", "invalid-yaml.yml"])
+@pytest.mark.parametrize(
+    "name", ["invalid-unknown-key.yml", "invalid-duration.yml", "invalid-yaml.yml", "invalid-short-interval.yml"]
+)
 def test_config_check_rejects_a_bad_file_naming_the_field(name: str) -> None:
     path = TESTDATA / name
     expected = path.read_text().splitlines()[0].removeprefix("# error: ")

@@ -27,6 +27,7 @@ from exporter.collectors import COLLECTORS
 from exporter.collectors.billing_csv import CsvRecords, UsageReader
 from exporter.drift import FieldDrift
 from exporter.github.client import Response
+from exporter.github.deployment import Deployment
 from exporter.github.errors import GitHubError, MalformedResponseError
 from exporter.github.streams import capped_lines
 from exporter.settings import Settings, load_settings
@@ -129,7 +130,7 @@ def every_collector_settings() -> Settings:
 
 
 SETTINGS = every_collector_settings()
-# ghes_stats runs only against a GHES instance (an api_url ending in /api/v3).
+# For the collectors whose endpoints only GHES has (an api_url ending in /api/v3).
 GHES_SETTINGS = load_settings(None, {"github": {"api_url": "http://127.0.0.1:1/api/v3", "token": "ghp_property"}})
 
 
@@ -137,7 +138,7 @@ async def run_collector(name: str, data: Any, body: bytes) -> list[Metric]:
     cls = COLLECTORS[name]
     github, clock = AnyAnswerGitHub(data, body), Clock()
     extra = {"sleep": clock.sleep} if name == "billing" else {}
-    settings = GHES_SETTINGS if name == "ghes_stats" else SETTINGS
+    settings = next(s for s in (SETTINGS, GHES_SETTINGS) if Deployment.of(s.github.api_url) in cls.deployments)
     collector = cls(github, settings, cls.targets(settings)[0], clock=clock, **extra)  # type: ignore[arg-type, call-arg]
     families: list[Metric] = []
     for _ in range(2):  # a second run meets the state the first one left

@@ -214,8 +214,9 @@ async def _served_common_name(address: tuple[str, int], trust: ssl.SSLContext) -
 
 
 async def test_a_rotated_tls_certificate_is_served_without_a_restart(tmp_path: Path) -> None:
-    from exporter.server import create_app, serve
-    from exporter.webconfig import load_web_config
+    from exporter.http.app import create_app
+    from exporter.http.serve import serve
+    from exporter.http.webconfig import load_web_config
     from tests.test_server import _write_cert, _write_key, always_ready, make_store
 
     _write_cert(tmp_path / "first.crt", _write_key(tmp_path / "first.key"), "first")

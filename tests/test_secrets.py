@@ -36,20 +36,20 @@ def run_through_faults(running: RunningSimulator, elsewhere: RunningSimulator, d
     try:
         time.sleep(1.5)  # a healthy round first: App tokens bought, exports created, pages followed
         for switch in every.values():
-            issued |= set(running.sim._issued)  # noqa: SLF001  (reset() forgets them)
+            issued |= running.sim.credentials.issued()  # reset() forgets them
             running.sim.reset()
             switch(running.sim)
             deadline = time.monotonic() + FAULT_SECONDS
             while time.monotonic() < deadline:
                 daemon.scrape()
                 time.sleep(0.15)
-        issued |= set(running.sim._issued)  # noqa: SLF001
+        issued |= running.sim.credentials.issued()
         running.sim.reset()
         time.sleep(1.0)
         daemon.scrape()
     finally:
         daemon.stop()
-    return issued | set(running.sim._issued)  # noqa: SLF001
+    return issued | running.sim.credentials.issued()
 
 
 def secret_pieces(text: str) -> list[str]:

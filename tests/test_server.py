@@ -25,18 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from prometheus_client.core import GaugeMetricFamily
 
-from exporter.server import (
-    LandingInfo,
-    RunningServer,
-    ServeError,
-    ServingThread,
-    accepts_gzip,
-    create_app,
-    parse_listen_address,
-    serve,
-)
+from exporter.http.app import accepts_gzip, create_app
+from exporter.http.landing import LandingInfo
+from exporter.http.listen import ServeError, parse_listen_address
+from exporter.http.serve import RunningServer, serve
+from exporter.http.thread import ServingThread
+from exporter.http.webconfig import WebConfig, load_web_config
 from exporter.store import SnapshotStore
-from exporter.webconfig import WebConfig, load_web_config
 
 TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"

@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from exporter.server import create_app, serve
+from exporter.http.app import create_app
+from exporter.http.serve import serve
 from tests import test_server
 from tests.test_server import Pki, always_ready, make_store, web_config_file
 

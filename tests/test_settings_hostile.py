@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from exporter.settings import ConfigError, load_settings
+from exporter.collectors import COLLECTORS
+from exporter.settings import CollectorsSettings, ConfigError, load_settings
 from tests.test_cli import run
 
 
@@ -51,21 +52,56 @@ def test_bad_environment_override_names_the_variable(variable: str, value: str, 
     assert len(result.stderr.splitlines()) <= 3
 
 
+# Every `*interval` of every collector the daemon knows, so a new collector or a new interval is covered unlisted.
+INTERVALS = [
+    (name, field)
+    for name in COLLECTORS
+    for field in CollectorsSettings.model_fields[name].annotation.model_fields  # type: ignore[union-attr]
+    if field.endswith("interval")
+]
+
+
+def test_every_collector_has_a_settings_section() -> None:
+    assert set(COLLECTORS) == set(CollectorsSettings.model_fields)
+    assert {name for name, _ in INTERVALS} == set(COLLECTORS)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("inf", "is not a number of seconds"),
-        ("nan", "is not a number of seconds"),
-        ("1e12", "longer than ten years"),
-        (".inf", "is not a number of seconds"),
-        ("1ms", "too short"),
-        ("0.5", "too short"),
+        ("inf", "duration 'inf' is not a number of seconds"),
+        ("nan", "duration 'nan' is not a number of seconds"),
+        ("1e12", "duration '1e12' is longer than ten years (3660d)"),
+        (".inf", "duration inf is not a number of seconds"),
+        ("1ms", "0.001s is too short: use at least 1s"),
+        ("0.5", "0.5s is too short: use at least 1s"),
+        ("0", "duration 0 must be greater than zero"),
+        ("5x", "invalid duration '5x': use seconds or a duration such as 30s, 5m, 1h"),
     ],
 )
-def test_durations_have_a_range_and_name_the_field(value: str, expected: str, tmp_path: Path) -> None:
-    message = config_error(tmp_path, f"collectors:\n  billing:\n    interval: {value}\n")
-    assert message.startswith("collectors.billing.interval: ")
-    assert expected in message
+@pytest.mark.parametrize(("collector", "field"), INTERVALS, ids=[f"{c}.{f}" for c, f in INTERVALS])
+def test_every_interval_has_a_range_and_names_the_field(
+    collector: str, field: str, value: str, expected: str, tmp_path: Path
+) -> None:
+    message = config_error(tmp_path, f"collectors:\n  {collector}:\n    {field}: {value}\n")
+    assert message == f"collectors.{collector}.{field}: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("{enabled: maybe}", "{name}.enabled: must be true or false"),
+        ("{intervall: 5m}", "{name}.intervall: unknown key"),
+        ("[interval, 5m]", "{name}: must be a mapping of keys to values (indented key: value lines)"),
+        ("5m", "{name}: must be a mapping of keys to values (indented key: value lines)"),
+    ],
+)
+@pytest.mark.parametrize("collector", sorted(COLLECTORS))
+def test_every_collector_section_rejects_what_it_cannot_hold(
+    collector: str, section: str, expected: str, tmp_path: Path
+) -> None:
+    message = config_error(tmp_path, f"collectors:\n  {collector}: {section}\n")
+    assert message == expected.format(name=f"collectors.{collector}")
 
 
 @pytest.mark.parametrize("field", ["github: {timeout: nan}", "store: {max_age: .inf}", "github: {timeout: 1e12}"])

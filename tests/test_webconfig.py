@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from exporter.http.webconfig import CIPHER_SUITES, WebConfig, load_web_config
 from exporter.settings import ConfigError, format_validation_error
-from exporter.webconfig import CIPHER_SUITES, WebConfig, load_web_config
 
 TESTDATA = Path(__file__).parent / "testdata" / "web"
 

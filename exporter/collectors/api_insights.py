@@ -80,8 +80,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -89,17 +88,16 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
+from exporter.collectors import fields
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target
 from exporter.collectors.late_data import LateDataCounter
 from exporter.drift import Schema
-from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import ApiInsightsSettings, Settings, parse_duration
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "api_insights"
 _BASE = "/orgs/{org}/insights/api"
 TIME_STATS = f"{_BASE}/time-stats"
 SUBJECT_STATS = f"{_BASE}/subject-stats"
@@ -152,7 +150,7 @@ RANKED = (
 # -- the org --------------------------------------------------------------------------------------
 
 REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_requests",
     "counter",
     "API requests made in the org; each time bucket's late-arriving growth is counted once, the first run after "
@@ -161,7 +159,7 @@ REQUESTS = metric(
     f"GET {TIME_STATS}: total_request_count",
 )
 RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_rate_limited_requests",
     "counter",
     "API requests in the org that were rate limited; late data counted once, the first run is a baseline.",
@@ -169,7 +167,7 @@ RATE_LIMITED = metric(
     f"GET {TIME_STATS}: rate_limited_request_count",
 )
 DATA_LATEST = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_data_latest_timestamp_seconds",
     "gauge",
     "Start of the newest time bucket that holds any requests; time() minus this is GitHub's reporting lag.",
@@ -177,7 +175,7 @@ DATA_LATEST = metric(
     f"GET {TIME_STATS}: timestamp",
 )
 SUMMARY_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_window_requests",
     "gauge",
     f"API requests in the org, {BUCKETS}.",
@@ -185,7 +183,7 @@ SUMMARY_REQUESTS = metric(
     f"GET {TIME_STATS}: total_request_count (sum of buckets)",
 )
 SUMMARY_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_window_rate_limited_requests",
     "gauge",
     f"Rate-limited API requests in the org, {BUCKETS}.",
@@ -193,7 +191,7 @@ SUMMARY_RATE_LIMITED = metric(
     f"GET {TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 SUMMARY_WINDOW = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_window_seconds",
     "gauge",
     "Length of the trailing window (collectors.api_insights.summary_window) the github_api_insights_*window_* gauges "
@@ -205,7 +203,7 @@ SUMMARY_WINDOW = metric(
 # -- subjects (users and apps), the top_subjects of subject-stats -----------------------------------
 
 SUBJECT_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_subject_window_requests",
     "gauge",
     f"API requests by a subject (a user or a GitHub App) {RANKED}; only the collectors.api_insights.top_subjects "
@@ -214,7 +212,7 @@ SUBJECT_REQUESTS = metric(
     f"GET {SUBJECT_STATS}: total_request_count",
 )
 SUBJECT_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_subject_window_rate_limited_requests",
     "gauge",
     f"Rate-limited API requests by a subject {RANKED}; top subjects only.",
@@ -222,7 +220,7 @@ SUBJECT_RATE_LIMITED = metric(
     f"GET {SUBJECT_STATS}: rate_limited_request_count",
 )
 SUBJECT_LAST_REQUEST = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_subject_last_request_timestamp_seconds",
     "gauge",
     "Time of the subject's last API request within the summary window, as of the last ranking refresh; top "
@@ -231,7 +229,7 @@ SUBJECT_LAST_REQUEST = metric(
     f"GET {SUBJECT_STATS}: last_request_timestamp",
 )
 SUBJECT_LAST_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_subject_last_rate_limited_timestamp_seconds",
     "gauge",
     "Time of the subject's last rate-limited request within the summary window; no sample when there was none.",
@@ -242,7 +240,7 @@ SUBJECT_LAST_RATE_LIMITED = metric(
 # -- followed users -------------------------------------------------------------------------------
 
 USER_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_user_requests",
     "counter",
     "API requests in the org by a followed user, through any of their actors; late data counted once, following "
@@ -251,7 +249,7 @@ USER_REQUESTS = metric(
     f"GET {USER_TIME_STATS}: total_request_count",
 )
 USER_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_user_rate_limited_requests",
     "counter",
     "Rate-limited API requests in the org by a followed user; late data counted once, following starts with a "
@@ -260,7 +258,7 @@ USER_RATE_LIMITED = metric(
     f"GET {USER_TIME_STATS}: rate_limited_request_count",
 )
 USER_SUMMARY_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_user_window_requests",
     "gauge",
     f"API requests in the org by a followed user, {BUCKETS}.",
@@ -268,7 +266,7 @@ USER_SUMMARY_REQUESTS = metric(
     f"GET {USER_TIME_STATS}: total_request_count (sum of buckets)",
 )
 USER_SUMMARY_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_user_window_rate_limited_requests",
     "gauge",
     f"Rate-limited API requests in the org by a followed user, {BUCKETS}.",
@@ -276,7 +274,7 @@ USER_SUMMARY_RATE_LIMITED = metric(
     f"GET {USER_TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 USER_INFO = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_user_info",
     "gauge",
     "A followed user's login (1 per followed user whose login is known from configuration or subject-stats).",
@@ -287,7 +285,7 @@ USER_INFO = metric(
 # -- followed actors ------------------------------------------------------------------------------
 
 ACTOR_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_requests",
     "counter",
     "API requests in the org by a followed actor (token, OAuth grant or app installation); late data counted once, "
@@ -296,7 +294,7 @@ ACTOR_REQUESTS = metric(
     f"GET {ACTOR_TIME_STATS}: total_request_count",
 )
 ACTOR_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_rate_limited_requests",
     "counter",
     "Rate-limited API requests in the org by a followed actor; late data counted once, following starts with a "
@@ -305,7 +303,7 @@ ACTOR_RATE_LIMITED = metric(
     f"GET {ACTOR_TIME_STATS}: rate_limited_request_count",
 )
 ACTOR_SUMMARY_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_window_requests",
     "gauge",
     f"API requests in the org by a followed actor, {BUCKETS}.",
@@ -313,7 +311,7 @@ ACTOR_SUMMARY_REQUESTS = metric(
     f"GET {ACTOR_TIME_STATS}: total_request_count (sum of buckets)",
 )
 ACTOR_SUMMARY_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_window_rate_limited_requests",
     "gauge",
     f"Rate-limited API requests in the org by a followed actor, {BUCKETS}.",
@@ -321,7 +319,7 @@ ACTOR_SUMMARY_RATE_LIMITED = metric(
     f"GET {ACTOR_TIME_STATS}: rate_limited_request_count (sum of buckets)",
 )
 ACTOR_LAST_REQUEST = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_last_request_timestamp_seconds",
     "gauge",
     "Time of a followed actor's last API request within the summary window, as of the last ranking refresh; only for "
@@ -330,7 +328,7 @@ ACTOR_LAST_REQUEST = metric(
     f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_request_timestamp",
 )
 ACTOR_LAST_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_last_rate_limited_timestamp_seconds",
     "gauge",
     "Time of a followed actor's last rate-limited request within the summary window; no sample when there was none "
@@ -339,7 +337,7 @@ ACTOR_LAST_RATE_LIMITED = metric(
     f"GET {USER_STATS}, GET {SUBJECT_STATS} (installations): last_rate_limited_timestamp",
 )
 ACTOR_INFO = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_actor_info",
     "gauge",
     "A followed actor and who it acts for (1 per followed actor; labels are empty while unknown, e.g. for a "
@@ -351,7 +349,7 @@ ACTOR_INFO = metric(
 # -- routes of followed actors --------------------------------------------------------------------
 
 ROUTE_REQUESTS = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_route_window_requests",
     "gauge",
     f"API requests by a followed actor to one route (GitHub's route template) {RANKED}; the "
@@ -360,7 +358,7 @@ ROUTE_REQUESTS = metric(
     f"GET {ROUTE_STATS}: total_request_count",
 )
 ROUTE_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_route_window_rate_limited_requests",
     "gauge",
     f"Rate-limited API requests by a followed actor to one route {RANKED}; top routes only.",
@@ -368,7 +366,7 @@ ROUTE_RATE_LIMITED = metric(
     f"GET {ROUTE_STATS}: rate_limited_request_count",
 )
 ROUTE_LAST_REQUEST = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_route_last_request_timestamp_seconds",
     "gauge",
     "Time of a followed actor's last request to the route within the summary window, as of the last ranking "
@@ -377,7 +375,7 @@ ROUTE_LAST_REQUEST = metric(
     f"GET {ROUTE_STATS}: last_request_timestamp",
 )
 ROUTE_LAST_RATE_LIMITED = metric(
-    FAMILY,
+    __name__,
     "github_api_insights_route_last_rate_limited_timestamp_seconds",
     "gauge",
     "Time of a followed actor's last rate-limited request to the route within the summary window; no sample when "
@@ -393,27 +391,6 @@ ROUTE_LAST_RATE_LIMITED = metric(
 def iso(ts: float) -> str:
     """GitHub's timestamp format for API Insights queries: YYYY-MM-DDTHH:MM:SSZ."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any, field: str, endpoint: str) -> float:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: {field} {value!r} is not a timestamp", endpoint=endpoint) from None
-
-
-def optional_time(item: dict[str, Any], field: str, endpoint: str) -> float | None:
-    value = item.get(field)
-    return None if value is None else parse_time(value, field, endpoint)
-
-
-def count(item: dict[str, Any], field: str, endpoint: str) -> float:
-    value = item.get(field)
-    if value is None:
-        return 0.0
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise MalformedResponseError(f"{endpoint}: {field} {value!r} is not a number", endpoint=endpoint)
-    return float(value)
 
 
 def text(item: dict[str, Any], field: str, endpoint: str) -> str:
@@ -438,11 +415,6 @@ def objects(data: Any, endpoint: str) -> list[dict[str, Any]]:
     return data
 
 
-def time_buckets(data: Any, endpoint: str) -> list[tuple[float, float, float]]:
-    """(bucket start, total, rate limited) from a time-stats answer."""
-    return [time_bucket(item, endpoint) for item in bucket_list(data, endpoint)]
-
-
 def bucket_list(data: Any, endpoint: str) -> list[Any]:
     if not isinstance(data, list):
         raise MalformedResponseError(f"{endpoint}: expected a list of buckets", endpoint=endpoint)
@@ -453,8 +425,9 @@ def time_bucket(item: Any, endpoint: str) -> tuple[float, float, float]:
     """(bucket start, total, rate limited) from one time-stats bucket."""
     if not isinstance(item, dict):
         raise MalformedResponseError(f"{endpoint}: bucket is not an object", endpoint=endpoint)
-    start = parse_time(item.get("timestamp"), "timestamp", endpoint)
-    return start, count(item, "total_request_count", endpoint), count(item, "rate_limited_request_count", endpoint)
+    start = fields.timestamp(item, "timestamp", endpoint, required=True)
+    total, limited = (fields.count(item, f, endpoint) for f in ("total_request_count", "rate_limited_request_count"))
+    return start, total, limited
 
 
 @dataclass(frozen=True)
@@ -469,10 +442,10 @@ class Stats:
     @classmethod
     def of(cls, item: dict[str, Any], endpoint: str) -> Stats:
         return cls(
-            count(item, "total_request_count", endpoint),
-            count(item, "rate_limited_request_count", endpoint),
-            optional_time(item, "last_request_timestamp", endpoint),
-            optional_time(item, "last_rate_limited_timestamp", endpoint),
+            fields.count(item, "total_request_count", endpoint),
+            fields.count(item, "rate_limited_request_count", endpoint),
+            fields.timestamp(item, "last_request_timestamp", endpoint),
+            fields.timestamp(item, "last_rate_limited_timestamp", endpoint),
         )
 
 
@@ -608,18 +581,13 @@ def _cumulative(
     return samples
 
 
-class ApiInsightsCollector(Collector):
+class ApiInsightsCollector(Collector[ApiInsightsSettings]):
     """One org: its counters and summary, its top subjects, and the users, actors and routes it follows."""
 
     name = "api_insights"
     sharded_by_target = False  # followed users and actors are sharded by their own keys; see the module docstring
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: ApiInsightsSettings = settings.collectors.api_insights  # typed for this family
-        self._clock = clock
+    def setup(self) -> None:
         self._org_counters = RequestCounters()
         self._latest_data: float | None = None
         self._users: dict[int, Followed] = {}
@@ -628,11 +596,11 @@ class ApiInsightsCollector(Collector):
         self._ranking: Ranking | None = None  # the last refresh of who is followed, reused until its slot ends
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
-        return list(settings.targets.orgs)
+    def targets(cls, settings: Settings) -> list[Target]:
+        return Target.organizations(settings.targets.orgs)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """The worst case of the module docstring: every followed series asked each run and each ranking."""
         o = settings.collectors.api_insights
         users = o.top_subjects + len(o.users)
@@ -678,7 +646,7 @@ class ApiInsightsCollector(Collector):
         params = {"min_timestamp": iso(window_start), "timestamp_increment": self.options.timestamp_increment}
         if window_end is not None:
             params["max_timestamp"] = iso(window_end)
-        response = await self.client.get(route, family=FAMILY, params=params, org=self.target, **path)
+        response = await self.client.get(route, params=params, org=self.target, **path)
         data = bucket_list(response.data if response.data is not None else [], route)
         self._check_fields(route, data)
         return self.readable_rows(data, lambda item: time_bucket(item, route), route)
@@ -689,7 +657,7 @@ class ApiInsightsCollector(Collector):
         for row in rows:
             if isinstance(row, dict):
                 check.record(row)
-        self.client.drift.report(self.name, f"{route} of {self.target}", check)
+        self.client.report_drift(f"{route} of {self.target}", check)
 
     async def _top(
         self, route: str, limit: int, lo: float, hi: float | None, **path: Any
@@ -707,7 +675,7 @@ class ApiInsightsCollector(Collector):
         rows = [
             row
             async for row in self.client.paginate(
-                route, params=params, family=FAMILY, limit=limit, org=self.target, **path
+                route, params=params, limit=limit, org=self.target, **path
             )
         ]
         self._check_fields(route, rows)
@@ -757,7 +725,7 @@ class ApiInsightsCollector(Collector):
         key = user.lower()
         if key not in self._logins:
             try:
-                response = await self.client.get(USER_BY_LOGIN, family=FAMILY, username=user)
+                response = await self.client.get(USER_BY_LOGIN, username=user)
             except NotFoundError:
                 log.warning("API Insights: configured user not found; not followed", user=user)
                 self._logins[key] = None

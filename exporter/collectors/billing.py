@@ -41,10 +41,8 @@ type is a different view of the same bill: sum within one report_type, never acr
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -53,7 +51,16 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
+from exporter.collectors import fields
+from exporter.collectors.base import (
+    NOTHING_OBSERVED,
+    Cadence,
+    Collector,
+    FamilyClient,
+    HistoricalSample,
+    Observed,
+    Target,
+)
 from exporter.collectors.billing_csv import (
     AIC_REPORT_TYPES,
     BASE_LABELS,
@@ -61,14 +68,12 @@ from exporter.collectors.billing_csv import (
     Totals,
     UsageReader,
 )
-from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import BillingSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "billing"
 REPORTS = "/enterprises/{enterprise}/settings/billing/reports"
 REPORT = "/enterprises/{enterprise}/settings/billing/reports/{report_id}"
 STATES = ("processing", "completed", "failed")
@@ -88,7 +93,7 @@ _USAGE_NOTE = (
 _CSV = f"usage report CSV at download_urls of GET {REPORT}"
 
 QUANTITY = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_quantity",
     "gauge",
     f"Quantity used this month to date (UTC), in the unit named by unit_type (Minutes, GigabyteHours, Requests ...). "
@@ -97,7 +102,7 @@ QUANTITY = metric(
     f"{_CSV}: quantity",
 )
 GROSS = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_gross_amount_usd",
     "gauge",
     f"Gross amount this month to date (UTC) in US dollars, GitHub's billing currency, before discounts. {_USAGE_NOTE}",
@@ -105,7 +110,7 @@ GROSS = metric(
     f"{_CSV}: gross_amount",
 )
 DISCOUNT = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_discount_amount_usd",
     "gauge",
     f"Discount this month to date (UTC) in US dollars, GitHub's billing currency (included usage, public "
@@ -114,7 +119,7 @@ DISCOUNT = metric(
     f"{_CSV}: discount_amount",
 )
 NET = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_net_amount_usd",
     "gauge",
     f"Billable amount this month to date (UTC) in US dollars, GitHub's billing currency: gross minus discount. "
@@ -123,7 +128,7 @@ NET = metric(
     f"{_CSV}: net_amount",
 )
 ROWS = metric(
-    FAMILY,
+    __name__,
     "github_billing_report_rows",
     "gauge",
     "Data rows in the usage report the github_billing_usage_* gauges come from (0 for an empty report).",
@@ -131,7 +136,7 @@ ROWS = metric(
     f"{_CSV}: number of data lines",
 )
 LATEST_DATE = metric(
-    FAMILY,
+    __name__,
     "github_billing_report_latest_date_timestamp_seconds",
     "gauge",
     "Start (00:00 UTC) of the newest day with usage in the served report; time() minus this is GitHub's billing lag.",
@@ -139,7 +144,7 @@ LATEST_DATE = metric(
     f"{_CSV}: date",
 )
 LAST_COMPLETED = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_last_completed_timestamp_seconds",
     "gauge",
     "Creation time of the newest completed export whose data the github_billing_usage_* gauges show (GitHub gives "
@@ -148,7 +153,7 @@ LAST_COMPLETED = metric(
     f"GET {REPORT}: created_at of an export with status completed",
 )
 STATE = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_state",
     "gauge",
     "1 for the status last seen of the newest export this collector created, adopted or reused, 0 for the others "
@@ -157,7 +162,7 @@ STATE = metric(
     f"GET {REPORT}: status",
 )
 CREATED = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_created",
     "counter",
     "Usage report exports this exporter created (at most one per report type per collection interval).",
@@ -165,7 +170,7 @@ CREATED = metric(
     f"POST {REPORTS}",
 )
 POLLS = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_polls",
     "counter",
     "Status requests for exports still processing.",
@@ -173,7 +178,7 @@ POLLS = metric(
     f"GET {REPORT}",
 )
 REUSES = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_reuses",
     "counter",
     "Runs that found a completed export of the same type and period younger than collectors.billing.max_export_age "
@@ -182,7 +187,7 @@ REUSES = metric(
     f"GET {REPORTS}: usage_report_exports",
 )
 FAILURES = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_failures",
     "counter",
     "Usage report exports this exporter created or adopted that ended with status failed; the previous data is kept.",
@@ -190,7 +195,7 @@ FAILURES = metric(
     f"GET {REPORT}: status failed",
 )
 TIMEOUTS = metric(
-    FAMILY,
+    __name__,
     "github_billing_export_timeouts",
     "counter",
     "Exports given up while still processing after collectors.billing.export_timeout; a new one is created.",
@@ -198,7 +203,7 @@ TIMEOUTS = metric(
     f"GET {REPORT}: status processing",
 )
 AIC_QUANTITY = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_ai_credits",
     "gauge",
     f"AI credits this month to date (UTC): the AI-credit equivalent of Copilot usage, counted also on rows whose "
@@ -207,7 +212,7 @@ AIC_QUANTITY = metric(
     f"{_CSV}: aic_quantity",
 )
 AIC_GROSS = metric(
-    FAMILY,
+    __name__,
     "github_billing_usage_ai_credit_gross_amount_usd",
     "gauge",
     f"Gross amount of the AI credits this month to date (UTC) in US dollars, GitHub's billing currency; it carries "
@@ -249,14 +254,6 @@ class Export:
         urls = data.get("download_urls") or []
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise MalformedResponseError(f"{endpoint}: download_urls is not a list of URLs", endpoint=endpoint)
-        created = None
-        if isinstance(data.get("created_at"), str):
-            try:
-                created = datetime.fromisoformat(data["created_at"]).timestamp()
-            except ValueError:
-                raise MalformedResponseError(
-                    f"{endpoint}: created_at {data['created_at']!r} is not a time", endpoint=endpoint
-                ) from None
         error = data.get("error_message")
         return cls(
             data["id"],
@@ -265,7 +262,7 @@ class Export:
             data["end_date"],
             data["status"],
             tuple(urls),
-            created,
+            fields.timestamp(data, "created_at", endpoint),
             error if isinstance(error, str) else "",
         )
 
@@ -354,7 +351,7 @@ def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> 
 
 
 async def read_report(
-    client: GitHubClient,
+    client: FamilyClient,
     export: Export,
     labels: tuple[str, ...],
     *,
@@ -379,23 +376,12 @@ async def read_report(
     return report
 
 
-class BillingCollector(Collector):
+class BillingCollector(Collector[BillingSettings]):
     """One enterprise: one export per configured report type, polled, downloaded and summed."""
 
     name = "billing"
 
-    def __init__(
-        self,
-        client: GitHubClient,
-        settings: Settings,
-        target: str,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: BillingSettings = settings.collectors.billing  # typed for this family
-        self._clock = clock
-        self._sleep = sleep
+    def setup(self) -> None:
         self.labels = (
             *BASE_LABELS,
             *(name for name in ("repository", "username") if name in self.options.extra_labels),
@@ -404,11 +390,11 @@ class BillingCollector(Collector):
         self._finished_ids: set[str] = set()  # exports seen finishing during this run (the listing is older)
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
-        return list(settings.targets.enterprises)
+    def targets(cls, settings: Settings) -> list[Target]:
+        return Target.enterprises(settings.targets.enterprises)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """One listing per run, and per report type one export (a POST and its polls) per reuse cycle.
 
         A completed export is reused while younger than max_export_age, so a new one is created every
@@ -523,7 +509,7 @@ class BillingCollector(Collector):
         return None
 
     async def _list(self) -> list[Export]:
-        response = await self.client.get(REPORTS, family=FAMILY, enterprise=self.target)
+        response = await self.client.get(REPORTS, enterprise=self.target)
         data = response.data
         items = data.get("usage_report_exports") if isinstance(data, dict) else None
         if not isinstance(items, list):
@@ -534,7 +520,7 @@ class BillingCollector(Collector):
         state = self.states[report_type]
         state.last_created_at = self._clock()
         body = {"report_type": report_type, "start_date": period[0], "end_date": period[1]}
-        response = await self.client.post(REPORTS, json=body, family=FAMILY, enterprise=self.target)
+        response = await self.client.post(REPORTS, json=body, enterprise=self.target)
         export = Export.parse(response.data, REPORTS)
         check_answer(export, report_type, period, REPORTS)
         state.created += 1
@@ -569,7 +555,7 @@ class BillingCollector(Collector):
             delay = min(delay * 2, POLL_CAP)
         while True:
             try:
-                response = await self.client.get(REPORT, family=FAMILY, enterprise=self.target, report_id=export.id)
+                response = await self.client.get(REPORT, enterprise=self.target, report_id=export.id)
             except NotFoundError:
                 log.warning(
                     "billing export vanished while processing",
@@ -637,7 +623,7 @@ class BillingCollector(Collector):
         state = self.states[report_type]
         state.undownloaded = None
         try:
-            response = await self.client.get(REPORT, family=FAMILY, enterprise=self.target, report_id=export.id)
+            response = await self.client.get(REPORT, enterprise=self.target, report_id=export.id)
         except NotFoundError:
             log.warning("billing export vanished before it was downloaded", enterprise=self.target,
                         report_type=report_type, id=export.id)

@@ -29,8 +29,8 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from exporter.collectors import fields
 from exporter.github.errors import MalformedResponseError
 
 MAX_RECORD_CHARS = 1 << 20  # a record longer than this means a broken file (an unterminated quote)
@@ -260,8 +260,8 @@ class UsageReader:
 
     def _day(self, text: str) -> float:
         try:
-            value = datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
-        except ValueError:
+            value = fields.day({"date": text}, "date", self.source, required=True)
+        except MalformedResponseError:
             raise self._bad(f"column 'date' is not a date (YYYY-MM-DD): {text!r}") from None
         if len(self._days) < 1024:
             self._days[text] = value

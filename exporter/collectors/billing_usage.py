@@ -25,8 +25,7 @@ are kept for the `top_n` product/SKU pairs (by gross amount); the rest sum into 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,17 +33,16 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed
-from exporter.github.client import GitHubClient
+from exporter.collectors import fields
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Kind, Observed, Target
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import BillingUsageSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "billing_usage"
 OTHER = "other"
-ENTERPRISE, ORGANIZATION = "enterprise", "organization"
+ENTERPRISE, ORGANIZATION = Kind.ENTERPRISE, Kind.ORGANIZATION
 _BASE = {
     ENTERPRISE: "/enterprises/{account}/settings/billing",
     ORGANIZATION: "/organizations/{account}/settings/billing",
@@ -66,23 +64,23 @@ _ENDPOINT = "GET /{enterprises|organizations}/{account}/settings/billing"
 def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[MetricSpec, ...]:
     """The quantity, gross, discount and net gauges of one usage endpoint."""
     note = (
-        f" Kept for the top collectors.{FAMILY}.top_n product/SKU pairs by gross amount; the rest sum into "
+        " Kept for the top collectors.billing_usage.top_n product/SKU pairs by gross amount; the rest sum into "
         f"product and sku {OTHER}."
         if bounded
         else ""
     )
     source = f"{_ENDPOINT}/{endpoint}: usageItems"
     return (
-        metric(FAMILY, f"{prefix}_quantity", "gauge",
+        metric(__name__, f"{prefix}_quantity", "gauge",
                f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", _SKU,
                f"{source}[].netQuantity"),
-        metric(FAMILY, f"{prefix}_gross_amount_usd", "gauge",
+        metric(__name__, f"{prefix}_gross_amount_usd", "gauge",
                f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", _SKU,
                f"{source}[].grossAmount"),
-        metric(FAMILY, f"{prefix}_discount_amount_usd", "gauge",
+        metric(__name__, f"{prefix}_discount_amount_usd", "gauge",
                f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", _SKU,
                f"{source}[].discountAmount"),
-        metric(FAMILY, f"{prefix}_net_amount_usd", "gauge",
+        metric(__name__, f"{prefix}_net_amount_usd", "gauge",
                f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", _SKU,
                f"{source}[].netAmount"),
     )
@@ -93,7 +91,7 @@ PREMIUM_SPECS = _usage_specs("github_billing_premium_requests", "Premium request
 CREDIT_SPECS = _usage_specs("github_billing_ai_credits", "AI credits", "ai_credit/usage", True)
 
 BUDGET_AMOUNT = metric(
-    FAMILY,
+    __name__,
     "github_billing_budget_amount_usd",
     "gauge",
     "Monthly budget in whole US dollars (for a license-based product, a number of licenses).",
@@ -101,7 +99,7 @@ BUDGET_AMOUNT = metric(
     f"{_ENDPOINT}/budgets: budget_amount",
 )
 BUDGET_SPENT = metric(
-    FAMILY,
+    __name__,
     "github_billing_budget_spent_usd",
     "gauge",
     f"Spent against the budget {_MONTH} in US dollars: consumed_amount of a user budget, otherwise the net amount "
@@ -111,7 +109,7 @@ BUDGET_SPENT = metric(
     "&product|sku: usageItems[].netAmount",
 )
 BUDGET_RATIO = metric(
-    FAMILY,
+    __name__,
     "github_billing_budget_spent_ratio",
     "gauge",
     "Share of the budget spent this month (1 = all of it; above 1 when overspent). Absent when the budget amount is 0 "
@@ -120,7 +118,7 @@ BUDGET_RATIO = metric(
     f"{_ENDPOINT}/budgets: budget_amount, and the spent amount above",
 )
 BUDGET_INFO = metric(
-    FAMILY,
+    __name__,
     "github_billing_budget_info",
     "gauge",
     "1 per budget, with its pricing type and whether GitHub stops usage once it is spent.",
@@ -129,7 +127,7 @@ BUDGET_INFO = metric(
 )
 _POOL_SOURCE = "GET /enterprises/{enterprise}/settings/billing/cost-centers: ai_credit_pool_state"
 POOL_TARGET = metric(
-    FAMILY,
+    __name__,
     "github_billing_cost_center_ai_credit_pool_target_credits",
     "gauge",
     "AI credits a cost centre may draw from the AI credit pool this month (its cap). Only for cost centres that "
@@ -138,7 +136,7 @@ POOL_TARGET = metric(
     f"{_POOL_SOURCE}.target_amount",
 )
 POOL_CURRENT = metric(
-    FAMILY,
+    __name__,
     "github_billing_cost_center_ai_credit_pool_applied_credits",
     "gauge",
     "AI credits a cost centre applied against its AI credit pool cap this month.",
@@ -146,7 +144,7 @@ POOL_CURRENT = metric(
     f"{_POOL_SOURCE}.current_amount",
 )
 DATA_MONTH = metric(
-    FAMILY,
+    __name__,
     "github_billing_month_start_timestamp_seconds",
     "gauge",
     "Start (00:00 UTC) of the month the github_billing_metered_*, premium request, AI credit and budget figures "
@@ -189,13 +187,6 @@ class Budget:
         return (self.id, self.scope, self.entity, self.sku)
 
 
-def _number(item: dict[str, Any], key: str, endpoint: str) -> float:
-    value = item.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{endpoint}: {key} is not a number", endpoint=endpoint)
-    return float(value)
-
-
 def parse_items(data: Any, endpoint: str) -> list[Item]:
     items = data.get("usageItems") if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -205,10 +196,10 @@ def parse_items(data: Any, endpoint: str) -> list[Item]:
             str(i.get("product", "")),
             str(i.get("sku", "")),
             str(i.get("unitType", "")),
-            _number(i, "netQuantity", endpoint),
-            _number(i, "grossAmount", endpoint),
-            _number(i, "discountAmount", endpoint),
-            _number(i, "netAmount", endpoint),
+            fields.count(i, "netQuantity", endpoint),
+            fields.count(i, "grossAmount", endpoint),
+            fields.count(i, "discountAmount", endpoint),
+            fields.count(i, "netAmount", endpoint),
         )
         for i in items
     ]
@@ -241,60 +232,49 @@ def parse_budget(data: Any, endpoint: str) -> Budget:
     if not isinstance(sku, str):  # GitHub's examples send a list, budget_product_skus
         skus = data.get("budget_product_skus")
         sku = ",".join(s for s in skus if isinstance(s, str)) if isinstance(skus, list) else ""
-    consumed = data.get("consumed_amount")
     return Budget(
         data["id"],
         str(data.get("budget_scope", "")),
         str(data.get("budget_entity_name") or data.get("user") or ""),
         sku,
         str(data.get("budget_type", "")),
-        _number(data, "budget_amount", endpoint),
+        fields.count(data, "budget_amount", endpoint),
         bool(data.get("prevent_further_usage", False)),
-        float(consumed) if isinstance(consumed, int | float) and not isinstance(consumed, bool) else None,
+        fields.number(data, "consumed_amount", endpoint),
     )
 
 
-class BillingUsageCollector(Collector):
+class BillingUsageCollector(Collector[BillingUsageSettings]):
     """One enterprise or organization: five to a few dozen GETs a run, no export."""
 
     name = "billing_usage"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target, clock)
-        self.options: BillingUsageSettings = settings.collectors.billing_usage
-        self.account_type, _, self.account = target.partition(":")
-        self.base = _BASE[self.account_type]
-
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
         """`enterprise:NAME` for targets.enterprises, `organization:NAME` for targets.orgs when enabled."""
         orgs = settings.targets.orgs if settings.collectors.billing_usage.organizations else []
-        return [f"{ENTERPRISE}:{name}" for name in settings.targets.enterprises] + [
-            f"{ORGANIZATION}:{name}" for name in orgs
-        ]
+        return Target.enterprises(settings.targets.enterprises, tagged=True) + Target.organizations(orgs, tagged=True)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: usage summary, premium requests, AI credits, the budget pages, an enterprise's cost centres,
         and one usage summary per distinct budget scope GitHub gives no consumed amount for.
 
         Before the first run: one page of budgets and no such scope.
         """
-        per_run = 3 + observed.get("budget_pages", 1) + (target.startswith(ENTERPRISE + ":"))
+        per_run = 3 + observed.get("budget_pages", 1) + (target.kind == ENTERPRISE)
         per_run += observed.get("budget_queries", 0)
         return [Cadence(settings.collectors.billing_usage.interval, per_run)]
 
     async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
-        template = route.format(base=self.base)
-        response = await self.client.get(template, params=params, family=FAMILY, account=self.account)
+        template = route.format(base=_BASE[self.target.kind])
+        response = await self.client.get(template, params=params, account=self.target.owner)
         return response.data
 
     async def collect(self) -> list[Metric]:
         now = datetime.fromtimestamp(self._clock(), UTC)
         month = {"year": now.year, "month": now.month}
-        head = [self.account_type, self.account]
+        head = [self.target.kind.value, self.target.owner]
         families: list[Metric] = []
         summary = parse_items(await self._get(SUMMARY, month), SUMMARY)
         families += self._usage(SUMMARY_SPECS, head, sorted(summed(summary).values(), key=lambda i: i.key))
@@ -332,7 +312,7 @@ class BillingUsageCollector(Collector):
         amount, spent, ratio, info = BUDGET_AMOUNT.new(), BUDGET_SPENT.new(), BUDGET_RATIO.new(), BUDGET_INFO.new()
         pools: list[Metric] = []
         centers: dict[str, str] = {}
-        if self.account_type == ENTERPRISE:
+        if self.target.kind == ENTERPRISE:
             centers, pools = await self._cost_centers(head)
         asked: dict[tuple[tuple[str, str], ...], float] = {}  # one usage/summary request per distinct filter
         for budget in budgets:
@@ -358,7 +338,7 @@ class BillingUsageCollector(Collector):
     def _scope_filter(self, budget: Budget, centers: dict[str, str]) -> dict[str, str] | None:
         """The usage/summary query that selects a budget's usage; None when it cannot be expressed."""
         query: dict[str, str] = {}
-        if budget.scope == "organization" and self.account_type == ENTERPRISE:
+        if budget.scope == ORGANIZATION and self.target.kind == ENTERPRISE:
             query["organization"] = budget.entity
         elif budget.scope == "repository":
             query["repository"] = budget.entity
@@ -375,7 +355,7 @@ class BillingUsageCollector(Collector):
     async def _cost_centers(self, head: list[str]) -> tuple[dict[str, str], list[Metric]]:
         """Cost centre name -> id (to filter usage by a cost-centre budget), and their AI credit pools."""
         pool = {"target": POOL_TARGET.new(), "current": POOL_CURRENT.new()}
-        response = await self.client.get(COST_CENTERS, params={"state": "active"}, family=FAMILY, account=self.account)
+        response = await self.client.get(COST_CENTERS, params={"state": "active"}, account=self.target.owner)
         items = response.data.get("costCenters") if isinstance(response.data, dict) else None
         if not isinstance(items, list):
             raise MalformedResponseError(f"{COST_CENTERS}: expected costCenters", endpoint=COST_CENTERS)
@@ -387,7 +367,7 @@ class BillingUsageCollector(Collector):
             state = center.get("ai_credit_pool_state")
             if center.get("ai_credit_pool_enabled") and isinstance(state, dict):
                 for kind, family in pool.items():
-                    value = state.get(f"{kind}_amount")
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        family.add_metric([*head, center["name"]], float(value))
+                    value = fields.number(state, f"{kind}_amount", COST_CENTERS)
+                    if value is not None:
+                        family.add_metric([*head, center["name"]], value)
         return centers, list(pool.values())

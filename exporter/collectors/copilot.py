@@ -72,18 +72,18 @@ import hashlib
 import hmac
 import json
 import math
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from prometheus_client.metrics_core import Metric
 
 from exporter import logs
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed
+from exporter.collectors import fields
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Kind, Observed, Target
 from exporter.collectors.copilot_fields import (
     ACTIVE_USERS,
     ALL,
@@ -107,7 +107,7 @@ from exporter.collectors.copilot_fields import (
     USER_FIGURES,
     report_schemas,
 )
-from exporter.github.client import DOWNLOAD_ENDPOINT, GitHubClient
+from exporter.github.client import DOWNLOAD_ENDPOINT
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import capped_lines
 from exporter.metricspec import MetricSpec, metric
@@ -115,19 +115,17 @@ from exporter.settings import CopilotSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "copilot"
 DAY = 86400
 OTHER = "other"  # label value for editors, languages, features and models beyond max_label_values
 UNKNOWN = "unknown"  # label value when a record does not name its editor, language, feature or model
-ENTERPRISE_PREFIX = "enterprise:"  # targets of enterprises; plain names are organisations
 # Before a day was seen arriving, the plan assumes GitHub processes a day this long after it ends (UTC).
 DEFAULT_REPORT_LAG = 6 * 3600.0
 
 @dataclass(frozen=True)
-class Kind:
+class Scope:
     """Organisation or enterprise: where its reports live and how its metrics are named."""
 
-    name: str  # "organization" or "enterprise"
+    name: Kind
     prefix: str
     label: str
     base: str  # route prefix
@@ -138,11 +136,16 @@ class Kind:
         return f"{self.base}/{report}"
 
 
-ORG = Kind(
-    "organization", "github_copilot_", "org", "/orgs/{org}/copilot/metrics/reports", "organization-1-day", "in the org"
+ORG = Scope(
+    Kind.ORGANIZATION,
+    "github_copilot_",
+    "org",
+    "/orgs/{org}/copilot/metrics/reports",
+    "organization-1-day",
+    "in the org",
 )
-ENTERPRISE = Kind(
-    "enterprise",
+ENTERPRISE = Scope(
+    Kind.ENTERPRISE,
     "github_copilot_enterprise_",
     "enterprise",
     "/enterprises/{enterprise}/copilot/metrics/reports",
@@ -196,7 +199,7 @@ def _figures() -> dict[str, tuple[str, str]]:
 FIGURES = _figures()
 
 
-def _define(kind: Kind) -> Specs:
+def _define(kind: Scope) -> Specs:
     p, owner, phrase = kind.prefix, kind.label, kind.phrase
     entity = f"GET {kind.route(kind.entity_report)} NDJSON"
     users = f"GET {kind.route('users-1-day')} NDJSON"
@@ -212,7 +215,7 @@ def _define(kind: Kind) -> Specs:
     team = [owner, *TEAM_LABELS]
 
     def spec(name: str, description: str, labels: Sequence[str], source: str) -> MetricSpec:
-        return metric(FAMILY, f"{p}{name}", "gauge", description, labels, source)
+        return metric(__name__, f"{p}{name}", "gauge", description, labels, source)
 
     totals = {f: spec(suffix, f"{what} {phrase} {LATEST_DAY}.", [owner], f"{entity}: {f}") for f, (suffix, what) in
               COUNTERS.items()}
@@ -424,22 +427,16 @@ def schema_of(report: str) -> str:
 
 
 def number(value: Any) -> float | None:
-    """A count from a report, or None for a missing, null or non-numeric value."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A report figure; None when not reported and, unlike `fields`' rule, when it is not a number: a record
+    holds hundreds of figures, and one whose type GitHub changed is skipped, not the whole day."""
+    try:
+        return fields.as_number(value, "figure", DOWNLOAD_ENDPOINT)
+    except MalformedResponseError:
         return None
-    return float(value)
 
 
 def label_value(value: Any) -> str:
     return value if isinstance(value, str) and value else UNKNOWN
-
-
-def day_start(text: Any, endpoint: str) -> float:
-    """Epoch seconds of a `YYYY-MM-DD` day's UTC midnight."""
-    try:
-        return datetime.combine(date.fromisoformat(str(text)[:10]), datetime.min.time(), UTC).timestamp()
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: {text!r} is not a day (YYYY-MM-DD)", endpoint=endpoint) from None
 
 
 def day_text(start: float) -> str:
@@ -672,19 +669,14 @@ def teams_of(settings: Settings, owner: str) -> set[str] | None:
     return {t.split("/", 1)[1] for t in settings.targets.teams if t.lower().startswith(prefix)}
 
 
-class CopilotCollector(Collector):
+class CopilotCollector(Collector[CopilotSettings]):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its newest report day."""
 
     name = "copilot"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: CopilotSettings = settings.collectors.copilot
-        self._clock = clock
-        self.kind = ENTERPRISE if target.startswith(ENTERPRISE_PREFIX) else ORG
-        self.owner = target.removeprefix(ENTERPRISE_PREFIX)
+    def setup(self) -> None:
+        self.kind = ENTERPRISE if self.target.kind == Kind.ENTERPRISE else ORG
+        self.owner = self.target.owner
         self.specs = SPECS[self.kind.name]
         self._path = {"org" if self.kind is ORG else "enterprise": self.owner}
         self._current: tuple[float, list[Metric]] | None = None
@@ -693,11 +685,11 @@ class CopilotCollector(Collector):
             logs.register_secret(self.options.user_hash_key.get_secret_value())
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
-        return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
+    def targets(cls, settings: Settings) -> list[Target]:
+        return Target.organizations_and_enterprises(settings)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """A day's reports once a day, and one 204 per run while the next day is not processed yet.
 
         A day costs the entity report, repos-1-day (unless max_repositories is 0), user-teams-1-day when
@@ -705,7 +697,7 @@ class CopilotCollector(Collector):
         are counted on the last day seen arriving; before that, DEFAULT_REPORT_LAG is assumed.
         """
         o = settings.collectors.copilot
-        teams = teams_of(settings, target.removeprefix(ENTERPRISE_PREFIX))
+        teams = teams_of(settings, target.owner)
         per_day = 1 + (o.max_repositories > 0) + (teams != set()) + (teams != set() or o.user_label != "none")
         waits = observed.get("waits_per_day", math.ceil(DEFAULT_REPORT_LAG / o.interval))
         return [Cadence(DAY, per_day + waits)]  # the waits spread over hours: at most this in one window
@@ -724,7 +716,7 @@ class CopilotCollector(Collector):
         """The report's answer (download links and days), or None while GitHub answers 204."""
         route = self.kind.route(report)
         params = {"day": day_text(day)} if day is not None else None
-        response = await self.client.get(route, params=params, family=FAMILY, **self._path)
+        response = await self.client.get(route, params=params, **self._path)
         if response.status == 204:
             return None
         data = response.data
@@ -758,7 +750,7 @@ class CopilotCollector(Collector):
                         if isinstance(record, dict):
                             check.record(record)
                             yield record
-        self.client.drift.report(self.name, f"{kind} of {self.target}", check)
+        self.client.report_drift(f"{kind} of {self.target}", check)
 
     async def _rows(self, report: str, day: float) -> list[dict[str, Any]] | None:
         """A 1-day report's records for `day` (rows naming another day are dropped), or None on 204."""
@@ -782,13 +774,13 @@ class CopilotCollector(Collector):
             answer = await self._links(self.kind.entity_report, day)
             if answer is None:
                 return None
-            reported = answer.get("report_day")
-            if reported is not None and day_start(reported, self.kind.entity_report) != day:
+            reported = fields.day(answer, "report_day", self.kind.entity_report)
+            if reported is not None and reported != day:
                 log.warning(
                     "Copilot report: GitHub answered another day than asked; exporting the day it names",
-                    target=self.target, asked=day_text(day), report_day=str(reported),
+                    target=self.target, asked=day_text(day), report_day=day_text(reported),
                 )
-                day = day_start(reported, self.kind.entity_report)
+                day = reported
             records = self._records(self.kind.entity_report, answer["download_links"])
             entity = [r async for record in records for r in day_records(record)]
         data = DayData(day)
@@ -1007,7 +999,7 @@ class CopilotCollector(Collector):
                 rows = users.get(day, []) if users is not None and day in recent else None  # none: nobody active
                 data = await self._day(day, recent.get(day), rows)
                 if data is not None:
-                    samples += self._samples(self._families(data), at)
+                    samples += HistoricalSample.from_families(self._families(data), self.specs.by_name, at)
             day += DAY
         return samples
 
@@ -1019,21 +1011,13 @@ class CopilotCollector(Collector):
             async for record in self._records(report, answer["download_links"]):
                 for row in day_records(record) if entity else [record]:
                     if row.get("day") is not None:
-                        out[day_start(row["day"], DOWNLOAD_ENDPOINT)].append(row)
-        return out
-
-    def _samples(self, families: list[Metric], at: float) -> list[HistoricalSample]:
-        out = []
-        for family in families:
-            spec = self.specs.by_name[family.name]
-            for sample in family.samples:
-                out.append(HistoricalSample(spec, tuple(sample.labels[k] for k in spec.labels), sample.value, at))
+                        out[fields.day(row, "day", DOWNLOAD_ENDPOINT, required=True)].append(row)
         return out
 
 
 def _on(record: dict[str, Any], day: float) -> bool:
     """Whether a record is about `day` (a record without a day is taken to be)."""
-    return record.get("day") is None or day_start(record["day"], DOWNLOAD_ENDPOINT) == day
+    return record.get("day") is None or fields.day(record, "day", DOWNLOAD_ENDPOINT) == day
 
 
 def _breakdown(

@@ -32,27 +32,23 @@ Choices where the documentation and the OpenAPI description differ (the descript
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Observed, pages
+from exporter.collectors import fields
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Kind, Observed, Target, pages
 from exporter.drift import Schema
-from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotSeatsSettings, Settings
 
-FAMILY = "copilot_seats"
 DAY = 86400
 OTHER = "other"
 NONE = "none"  # editor of a seat that never had activity
-ENTERPRISE_PREFIX = "enterprise:"
 SEATS_PAGE = 100  # per_page of the seat listing, GitHub's largest
 BREAKDOWN_STATES = ("pending_invitation", "added_this_cycle", "active_this_cycle", "inactive_this_cycle")
 # A seat's fields (GET .../copilot/billing/seats, `seats[]`): read, or skipped with the reason. Checked against
@@ -74,7 +70,7 @@ SEAT_SCHEMA = Schema(SEAT_FIELDS, required={"created_at"})
 
 
 @dataclass(frozen=True)
-class Kind:
+class Scope:
     prefix: str
     label: str
     seats_route: str
@@ -82,14 +78,15 @@ class Kind:
     phrase: str
 
 
-ORG = Kind("github_copilot_", "org", "/orgs/{org}/copilot/billing/seats", "/orgs/{org}/copilot/billing", "in the org")
-ENTERPRISE = Kind(
+ORG = Scope("github_copilot_", "org", "/orgs/{org}/copilot/billing/seats", "/orgs/{org}/copilot/billing", "in the org")
+ENTERPRISE = Scope(
     "github_copilot_enterprise_",
     "enterprise",
     "/enterprises/{enterprise}/copilot/billing/seats",
     None,
     "in the enterprise",
 )
+SCOPES = {Kind.ORGANIZATION: ORG, Kind.ENTERPRISE: ENTERPRISE}
 
 
 @dataclass(frozen=True)
@@ -101,11 +98,11 @@ class Specs:
     plan: MetricSpec
 
 
-def _define(kind: Kind) -> Specs:
+def _define(kind: Scope) -> Specs:
     p, owner, phrase, seats = kind.prefix, kind.label, kind.phrase, f"GET {kind.seats_route}"
 
     def spec(name: str, description: str, labels: Sequence[str], source: str) -> MetricSpec:
-        return metric(FAMILY, f"{p}{name}", "gauge", description, labels, source)
+        return metric(__name__, f"{p}{name}", "gauge", description, labels, source)
 
     states = "assigned (total_seats), pending_cancellation (seats with a pending_cancellation_date)"
     sources = f"{seats}: total_seats, seats[].pending_cancellation_date"
@@ -149,15 +146,6 @@ def _define(kind: Kind) -> Specs:
 SPECS = {ORG.label: _define(ORG), ENTERPRISE.label: _define(ENTERPRISE)}
 
 
-def _instant(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def editor_name(value: Any) -> str:
     """"vscode/1.77.3/copilot/1.86.82" -> "vscode"; none for a seat never used."""
     if not isinstance(value, str) or not value.strip():
@@ -184,8 +172,8 @@ class Holder:
     plan: str = "unknown"
     cancelling: bool = False
 
-    def add(self, seat: dict[str, Any]) -> None:
-        at = _instant(seat.get("last_activity_at"))
+    def add(self, seat: dict[str, Any], route: str) -> None:
+        at = fields.timestamp(seat, "last_activity_at", route)
         if at is not None and (self.last_activity is None or at > self.last_activity):
             self.last_activity, self.editor = at, editor_name(seat.get("last_activity_editor"))
         plan = seat.get("plan_type")
@@ -194,29 +182,25 @@ class Holder:
         self.cancelling = self.cancelling or bool(seat.get("pending_cancellation_date"))
 
 
-class CopilotSeatsCollector(Collector):
+class CopilotSeatsCollector(Collector[CopilotSeatsSettings]):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its Copilot seats now."""
 
     name = "copilot_seats"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target, clock)
-        self.options: CopilotSeatsSettings = settings.collectors.copilot_seats
-        self.kind = ENTERPRISE if target.startswith(ENTERPRISE_PREFIX) else ORG
-        self.owner = target.removeprefix(ENTERPRISE_PREFIX)
+    def setup(self) -> None:
+        self.kind = SCOPES[self.target.kind]
+        self.owner = self.target.owner
         self.specs = SPECS[self.kind.label]
         self._path: dict[str, Any] = {self.kind.label: self.owner}
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
-        return [*settings.targets.orgs, *(ENTERPRISE_PREFIX + e for e in settings.targets.enterprises)]
+    def targets(cls, settings: Settings) -> list[Target]:
+        return Target.organizations_and_enterprises(settings)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: the seat pages (100 a page; one before the first run), total_seats, an org's seat breakdown."""
-        kind = ENTERPRISE if target.startswith(ENTERPRISE_PREFIX) else ORG
+        kind = SCOPES[target.kind]
         per_run = pages(observed.get("seats", 0), SEATS_PAGE) + 1 + (kind.billing_route is not None)
         return [Cadence(settings.collectors.copilot_seats.interval, per_run)]
 
@@ -224,7 +208,7 @@ class CopilotSeatsCollector(Collector):
         route = self.kind.seats_route
         holders: dict[str, Holder] = {}
         unnamed = 0
-        listing = self.client.paginate(route, params={"per_page": SEATS_PAGE}, family=FAMILY, items_key="seats",
+        listing = self.client.paginate(route, params={"per_page": SEATS_PAGE}, items_key="seats",
                                        **self._path)
         seen = 0
         check = SEAT_SCHEMA.check()
@@ -238,9 +222,9 @@ class CopilotSeatsCollector(Collector):
             if ident is None:  # a seat without an assignee still costs; count it on its own
                 unnamed += 1
                 ident = f"unnamed-{unnamed}"
-            holders.setdefault(str(ident), Holder()).add(seat)
+            holders.setdefault(str(ident), Holder()).add(seat, route)
         self.observed["seats"] = seen
-        self.client.drift.report(self.name, f"seats of {self.target}", check)
+        self.client.report_drift(f"seats of {self.target}", check)
         total = await self._total_seats()
         owner, s = self.owner, self.specs
         cutoff = self._clock() - self.options.inactive_days * DAY
@@ -271,13 +255,13 @@ class CopilotSeatsCollector(Collector):
 
     async def _total_seats(self) -> float | None:
         """`total_seats` of the first page (the same on every page)."""
-        response = await self.client.get(self.kind.seats_route, params={"per_page": 1}, family=FAMILY, **self._path)
+        response = await self.client.get(self.kind.seats_route, params={"per_page": 1}, **self._path)
         value = response.data.get("total_seats") if isinstance(response.data, dict) else None
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
     async def _breakdown(self) -> dict[str, Any]:
         assert self.kind.billing_route is not None
-        response = await self.client.get(self.kind.billing_route, family=FAMILY, **self._path)
+        response = await self.client.get(self.kind.billing_route, **self._path)
         data = response.data if isinstance(response.data, dict) else {}
         breakdown = data.get("seat_breakdown")
         return breakdown if isinstance(breakdown, dict) else {}

@@ -25,24 +25,21 @@ bucket (languages or editors beyond `max_label_values`) carries none. Ratios are
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
 import structlog
 from prometheus_client.metrics_core import Metric
 
+from exporter.collectors import fields
 from exporter.collectors.api_insights import iso
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
-from exporter.collectors.copilot import DAY, Tally, day_start, number
-from exporter.github.client import GitHubClient
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target, pages
+from exporter.collectors.copilot import DAY, Tally, number
 from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotUsageSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "copilot_usage"
 ORG_USAGE = "/orgs/{org}/copilot/usage"
 TEAM_USAGE = "/orgs/{org}/team/{team_slug}/copilot/usage"
 MAX_DAYS = 28  # the endpoint keeps 28 days and pages by day (per_page max 28)
@@ -87,7 +84,7 @@ class _Specs:
         labels = ["org", "team"] if team else ["org"]
         self.labels = labels
         self.day = metric(
-            FAMILY,
+            __name__,
             f"{prefix}usage_day_timestamp_seconds",
             "gauge",
             f"Start (UTC midnight) of the newest day the Copilot usage summary for {who} lists.",
@@ -95,7 +92,7 @@ class _Specs:
             f"GET {route}: day",
         )
         self.retired = metric(
-            FAMILY,
+            __name__,
             f"{prefix}usage_endpoint_retired",
             "gauge",
             "1 while the Copilot usage summary endpoint refuses with a 4xx such as 404, 410 or 405 "
@@ -106,13 +103,13 @@ class _Specs:
         )
         self.totals = {
             f: metric(
-                FAMILY, f"{prefix}usage_{suffix}", "gauge", f"{what} to {who} {LATEST}.", labels, f"GET {route}: {f}"
+                __name__, f"{prefix}usage_{suffix}", "gauge", f"{what} to {who} {LATEST}.", labels, f"GET {route}: {f}"
             )
             for f, (suffix, what) in TOTALS.items()
         }
         self.breakdown = {
             f: metric(
-                FAMILY,
+                __name__,
                 f"{prefix}code_{suffix}",
                 "gauge",
                 f"{what}, to {who} by editor and language, {LATEST}.",
@@ -130,18 +127,13 @@ ORG_SPECS = _Specs(team=False)
 TEAM_SPECS = _Specs(team=True)
 
 
-class CopilotUsageCollector(Collector):
+class CopilotUsageCollector(Collector[CopilotUsageSettings]):
     """One org (target `org`) or team (target `org/team-slug`): its newest summarised day."""
 
     name = "copilot_usage"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: CopilotUsageSettings = settings.collectors.copilot_usage
-        self._clock = clock
-        org, _, team = target.partition("/")
+    def setup(self) -> None:
+        org, team = self.target.owner, self.target.team
         self.labels = [org, team] if team else [org]
         self.specs = TEAM_SPECS if team else ORG_SPECS
         self.route = TEAM_USAGE if team else ORG_USAGE
@@ -150,15 +142,15 @@ class CopilotUsageCollector(Collector):
         self._announced = False
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
         # The retired summaries exist for organisation teams only: enterprise teams (owner/slug with an
         # enterprise as owner) are the Copilot reports' business.
         orgs = {org.lower() for org in settings.targets.orgs}
         teams = [team for team in settings.targets.teams if team.split("/", 1)[0].lower() in orgs]
-        return [*settings.targets.orgs, *teams]
+        return Target.organizations(settings.targets.orgs) + Target.teams(teams)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run the day pages (28 days a page: one); once GitHub refused, one request per retired_retry."""
         o = settings.collectors.copilot_usage
         if observed.get("retired"):
@@ -168,7 +160,7 @@ class CopilotUsageCollector(Collector):
     async def _days(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         days = []
         async for item in self.client.paginate(
-            self.route, params={"per_page": MAX_DAYS, **params}, family=FAMILY, **self._path
+            self.route, params={"per_page": MAX_DAYS, **params}, **self._path
         ):
             if not isinstance(item, dict):
                 raise MalformedResponseError(f"{self.route}: a day is not an object", endpoint=self.route)
@@ -212,13 +204,13 @@ class CopilotUsageCollector(Collector):
         self.observed.update(retired=0, days=len(days))
         families: list[Metric] = [self.specs.retired.one(self.labels, 0)]
         if days:
-            newest = max(days, key=lambda d: day_start(d.get("day"), self.route))
+            newest = max(days, key=lambda d: fields.day(d, "day", self.route, required=True))
             families += self._families(newest)
         return families
 
     def _families(self, record: dict[str, Any]) -> list[Metric]:
         s, labels = self.specs, self.labels
-        families: list[Metric] = [s.day.one(labels, day_start(record.get("day"), self.route))]
+        families: list[Metric] = [s.day.one(labels, fields.day(record, "day", self.route, required=True))]
         for name, spec in s.totals.items():
             value = number(record.get(name))
             if value is not None:
@@ -244,14 +236,10 @@ class CopilotUsageCollector(Collector):
             params["since"] = iso(start - DAY)
         samples = []
         for record in await self._days(params):
-            at = day_start(record.get("day"), self.route) + DAY
+            at = fields.day(record, "day", self.route, required=True) + DAY
             if not start <= at <= end:
                 continue
-            for family in self._families(record):
-                spec = self.specs.by_name[family.name]
-                samples += [
-                    HistoricalSample(spec, tuple(x.labels[k] for k in spec.labels), x.value, at) for x in family.samples
-                ]
+            samples += HistoricalSample.from_families(self._families(record), self.specs.by_name, at)
         return samples
 
 

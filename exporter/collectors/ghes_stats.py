@@ -19,38 +19,26 @@ A field that is missing or null is left out, never read as 0.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import Collector
+from exporter.collectors import fields
+from exporter.collectors.base import Collector, Kind, Target
 from exporter.collectors.server_statistics import GHE_STATS
+from exporter.github.deployment import Deployment
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
-from exporter.settings import Settings
+from exporter.settings import GhesStatsSettings, Settings
 
-FAMILY = "ghes_stats"
 ROUTE = "/enterprise/stats/all"
-GITHUB_COM, GHE_COM, GHES = "github.com", "ghe.com", "ghes"
-
-
-def deployment(api_url: str) -> str:
-    """Which GitHub `api_url` is: github.com, GHE.com (data residency) or a GHES instance."""
-    parts = urlsplit(api_url)
-    host = (parts.hostname or "").lower()
-    if host == "api.github.com":
-        return GITHUB_COM
-    if host.endswith(".ghe.com"):
-        return GHE_COM
-    return GHES if parts.path.rstrip("/").endswith("/api/v3") else GITHUB_COM
 
 
 def _on_box(spec: MetricSpec) -> MetricSpec:
     """The GitHub Connect metric's on-box twin: `host` instead of the account and server id, a GHES source."""
     field = spec.source.split(": ghe_stats.", 1)[1]
     return metric(
-        FAMILY,
+        __name__,
         spec.name.replace("github_enterprise_server_", "github_ghes_"),
         "gauge",
         spec.description,
@@ -65,34 +53,26 @@ for _group, _field, _spec, _extra in GHE_STATS:
         SPECS[_spec.name] = _on_box(_spec)
 
 
-def number(group: Any, field: str) -> float | None:
-    """A count of a statistics group; None when the group or the field is missing or null."""
-    value = group.get(field) if isinstance(group, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{ROUTE}: {field} {value!r} is not a number", endpoint=ROUTE)
-    return float(value)
-
-
-class GhesStatsCollector(Collector):
+class GhesStatsCollector(Collector[GhesStatsSettings]):
     """One GHES instance: one request a run."""
 
     name = "ghes_stats"
+    deployments = frozenset({Deployment.GHES})
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
+        """The instance's host name (the daemon builds this collector only when `github.api_url` is GHES)."""
         url = settings.github.api_url
-        return [urlsplit(url).hostname or url] if deployment(url) == GHES else []
+        return [Target(Kind.INSTANCE, urlsplit(url).hostname or url)]
 
     async def collect(self) -> list[Metric]:
-        response = await self.client.get(ROUTE, family=FAMILY)
+        response = await self.client.get(ROUTE)
         data = response.data
         if not isinstance(data, dict):
             raise MalformedResponseError(f"{ROUTE}: expected an object of statistics groups", endpoint=ROUTE)
         families = {name: spec.new() for name, spec in SPECS.items()}
         for group, field, spec, extra in GHE_STATS:
-            value = number(data.get(group), field)
+            value = fields.number(data.get(group), field, ROUTE)
             if value is not None:
                 families[spec.name].add_metric([self.target, *extra], value)
         return list(families.values())

@@ -41,7 +41,3 @@ class LateDataCounter:
         self._baselined = True
         self.total += growth
         return growth
-
-    @property
-    def baselined(self) -> bool:
-        return self._baselined

@@ -57,18 +57,24 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
+from exporter.collectors import fields
+from exporter.collectors.base import (
+    NOTHING_OBSERVED,
+    Cadence,
+    Collector,
+    HistoricalSample,
+    Kind,
+    Observed,
+    Target,
+    pages,
+)
 from exporter.drift import FieldCheck, Schema
-from exporter.github.client import GitHubClient
 from exporter.github.errors import (
     APIError,
     ForbiddenError,
@@ -82,7 +88,6 @@ from exporter.sharding import Sharder
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "repo_traffic"
 VIEWS = "/repos/{owner}/{repo}/traffic/views"
 CLONES = "/repos/{owner}/{repo}/traffic/clones"
 PATHS = "/repos/{owner}/{repo}/traffic/popular/paths"
@@ -98,7 +103,7 @@ TRAFFIC_FIELDS: dict[str, Schema] = {
 }
 ORG_REPOS = "/orgs/{org}/repos"
 USER_REPOS = "/users/{username}/repos"
-LIST_TARGET = "targets.repositories"
+LIST_TARGET = Target(Kind.REPOSITORIES, "targets.repositories")
 # Before an owner's first listing, the plan assumes this many listed repositories, all collected.
 DEFAULT_DISCOVERED = 100
 LISTING_PAGE = 100  # per_page of the owner listing
@@ -116,7 +121,7 @@ class _OwnerPath(TypedDict, total=False):
 
 REPO = ["repository"]
 VIEWS_14D = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_views_14d",
     "gauge",
     "Page views over GitHub's 14-day window, today's partial UTC day included.",
@@ -124,7 +129,7 @@ VIEWS_14D = metric(
     f"GET {VIEWS}: count",
 )
 VISITORS_14D = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_unique_visitors_14d",
     "gauge",
     "Unique visitors over GitHub's 14-day window, today's partial UTC day included.",
@@ -132,7 +137,7 @@ VISITORS_14D = metric(
     f"GET {VIEWS}: uniques",
 )
 CLONES_14D = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_clones_14d",
     "gauge",
     "Clones over GitHub's 14-day window, today's partial UTC day included.",
@@ -140,7 +145,7 @@ CLONES_14D = metric(
     f"GET {CLONES}: count",
 )
 CLONERS_14D = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_unique_cloners_14d",
     "gauge",
     "Unique cloners over GitHub's 14-day window, today's partial UTC day included.",
@@ -148,7 +153,7 @@ CLONERS_14D = metric(
     f"GET {CLONES}: uniques",
 )
 DAY_VIEWS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_day_views",
     "gauge",
     "Page views on the latest complete UTC day (see github_repo_traffic_day_timestamp_seconds).",
@@ -156,7 +161,7 @@ DAY_VIEWS = metric(
     f"GET {VIEWS}?per=day: views[].count",
 )
 DAY_VISITORS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_day_unique_visitors",
     "gauge",
     "Unique visitors on the latest complete UTC day.",
@@ -164,7 +169,7 @@ DAY_VISITORS = metric(
     f"GET {VIEWS}?per=day: views[].uniques",
 )
 DAY_CLONES = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_day_clones",
     "gauge",
     "Clones on the latest complete UTC day.",
@@ -172,7 +177,7 @@ DAY_CLONES = metric(
     f"GET {CLONES}?per=day: clones[].count",
 )
 DAY_CLONERS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_day_unique_cloners",
     "gauge",
     "Unique cloners on the latest complete UTC day.",
@@ -180,7 +185,7 @@ DAY_CLONERS = metric(
     f"GET {CLONES}?per=day: clones[].uniques",
 )
 DAY_TIMESTAMP = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_day_timestamp_seconds",
     "gauge",
     "Start (00:00 UTC) of the day the github_repo_traffic_day_* gauges describe.",
@@ -188,7 +193,7 @@ DAY_TIMESTAMP = metric(
     f"GET {VIEWS}?per=day: views[].timestamp",
 )
 PATH_VIEWS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_top_path_views_14d",
     "gauge",
     "Page views of one of the repository's most viewed paths over the 14-day window (top 10 at most).",
@@ -196,7 +201,7 @@ PATH_VIEWS = metric(
     f"GET {PATHS}: count",
 )
 PATH_VISITORS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_top_path_unique_visitors_14d",
     "gauge",
     "Unique visitors of one of the repository's most viewed paths over the 14-day window.",
@@ -204,7 +209,7 @@ PATH_VISITORS = metric(
     f"GET {PATHS}: uniques",
 )
 PATH_INFO = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_top_path_info",
     "gauge",
     "Page title of a top path; always 1.",
@@ -212,7 +217,7 @@ PATH_INFO = metric(
     f"GET {PATHS}: title",
 )
 REFERRER_VIEWS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_top_referrer_views_14d",
     "gauge",
     "Views referred by one of the repository's top referring sites over the 14-day window (top 10 at most).",
@@ -220,7 +225,7 @@ REFERRER_VIEWS = metric(
     f"GET {REFERRERS}: count",
 )
 REFERRER_VISITORS = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_top_referrer_unique_visitors_14d",
     "gauge",
     "Unique visitors referred by one of the repository's top referring sites over the 14-day window.",
@@ -228,7 +233,7 @@ REFERRER_VISITORS = metric(
     f"GET {REFERRERS}: uniques",
 )
 REPOSITORIES = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_repositories",
     "gauge",
     "Repositories whose traffic this replica exported in the last run of the job; source is an "
@@ -237,7 +242,7 @@ REPOSITORIES = metric(
     f"GET {ORG_REPOS} or GET {USER_REPOS}, and targets.repositories",
 )
 SKIPPED = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_skipped_repositories",
     "gauge",
     "Repositories of this replica skipped in the last run because GitHub refused their traffic, by reason "
@@ -247,7 +252,7 @@ SKIPPED = metric(
     f"GET {VIEWS}: HTTP status",
 )
 FILTERED = metric(
-    FAMILY,
+    __name__,
     "github_repo_traffic_filtered_repositories",
     "gauge",
     "Discovered repositories of this replica left out by configuration in the last run, by reason (excluded: "
@@ -269,25 +274,6 @@ class Traffic:
     referrers: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
 
-def _count(item: Any, name: str, endpoint: str) -> float | None:
-    value = item.get(name) if isinstance(item, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{endpoint}: {name} {value!r} is not a number", endpoint=endpoint)
-    return float(value)
-
-
-def _day_of(value: Any, endpoint: str) -> int:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MalformedResponseError(f"{endpoint}: timestamp {value!r} is not a timestamp", endpoint=endpoint) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return math.floor(parsed.timestamp() / DAY)
-
-
 def daily(data: Any, kind: str, endpoint: str) -> dict[int, tuple[float, float]]:
     """Day number -> (count, uniques) from a per=day views or clones answer; null counts read as 0."""
     items = data.get(kind) if isinstance(data, dict) else None
@@ -297,10 +283,11 @@ def daily(data: Any, kind: str, endpoint: str) -> dict[int, tuple[float, float]]
         raise MalformedResponseError(f"{endpoint}: {kind} is not a list", endpoint=endpoint)
     out: dict[int, tuple[float, float]] = {}
     for item in items:
-        if not isinstance(item, dict) or item.get("timestamp") is None:
+        at = fields.timestamp(item, "timestamp", endpoint)
+        if at is None:
             continue
-        day = _day_of(item["timestamp"], endpoint)
-        count, uniques = _count(item, "count", endpoint) or 0.0, _count(item, "uniques", endpoint) or 0.0
+        day = math.floor(at / DAY)
+        count, uniques = fields.count(item, "count", endpoint), fields.count(item, "uniques", endpoint)
         before = out.get(day, (0.0, 0.0))
         out[day] = (before[0] + count, before[1] + uniques)
     return out
@@ -314,7 +301,7 @@ def top_paths(data: Any, limit: int) -> list[tuple[str, str, float | None, float
             continue
         row = merged.setdefault(str(item["path"]), [str(item.get("title") or ""), None, None])
         for i, name in ((1, "count"), (2, "uniques")):
-            value = _count(item, name, PATHS)
+            value = fields.number(item, name, PATHS)
             if value is not None:
                 row[i] = (row[i] or 0.0) + value
     rows = sorted(merged.items(), key=lambda kv: (-(kv[1][1] or 0.0), kv[0]))[:limit]
@@ -329,7 +316,7 @@ def top_referrers(data: Any, limit: int) -> list[tuple[str, float | None, float 
             continue
         row = merged.setdefault(str(item["referrer"]), [None, None])
         for i, name in ((0, "count"), (1, "uniques")):
-            value = _count(item, name, REFERRERS)
+            value = fields.number(item, name, REFERRERS)
             if value is not None:
                 row[i] = (row[i] or 0.0) + value
     rows = sorted(merged.items(), key=lambda kv: (-(kv[1][0] or 0.0), kv[0]))[:limit]
@@ -364,24 +351,19 @@ def complete_day(now: float) -> int:
     return math.floor(now / DAY) - 1
 
 
-class RepoTrafficCollector(Collector):
+class RepoTrafficCollector(Collector[RepoTrafficSettings]):
     """One owner from `discover`, or the explicit `targets.repositories` list."""
 
     name = "repo_traffic"
     sharded_by_target = False
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: RepoTrafficSettings = settings.collectors.repo_traffic
-        self._clock = clock
+    def setup(self) -> None:
         self._listing: tuple[str, _OwnerPath] | None = None  # (route, path parameters) once known
         self._skipped: dict[str, str] = {}
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
-        owners = list(settings.collectors.repo_traffic.discover)
+    def targets(cls, settings: Settings) -> list[Target]:
+        owners = Target.organizations(settings.collectors.repo_traffic.discover)  # organizations or users
         return [*owners, LIST_TARGET] if settings.targets.repositories else owners
 
     # -- the request plan ------------------------------------------------------------------------
@@ -393,7 +375,9 @@ class RepoTrafficCollector(Collector):
         return 2 + (o.top_paths > 0) + (o.top_referrers > 0)
 
     @classmethod
-    def owners(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> dict[str, list[Cadence]]:
+    def owners(
+        cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED
+    ) -> dict[str, list[Cadence]]:
         """An owner's job is that owner's; the explicit list's is split by each repository's owner."""
         if target != LIST_TARGET:
             return super().owners(settings, target, observed)
@@ -408,7 +392,7 @@ class RepoTrafficCollector(Collector):
         return {owner: [Cadence(interval, requests)] for owner, requests in split.items()}
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run: the listing's pages, the per-repository requests for each collected repository, one per skipped.
 
         Sizes come from the last run; before it, an owner is assumed to list DEFAULT_DISCOVERED repositories
@@ -433,7 +417,7 @@ class RepoTrafficCollector(Collector):
                 items = [
                     r
                     async for r in self.client.paginate(
-                        ORG_REPOS, params={"type": "all", "per_page": 100}, family=FAMILY, org=self.target
+                        ORG_REPOS, params={"type": "all", "per_page": 100}, org=self.target
                     )
                 ]
                 self._listing = (ORG_REPOS, {"org": self.target})
@@ -442,7 +426,7 @@ class RepoTrafficCollector(Collector):
                 self._listing = (USER_REPOS, {"username": self.target})
         route, path = self._listing
         params = {"type": "all", "per_page": 100} if route == ORG_REPOS else {"type": "owner", "per_page": 100}
-        return [r async for r in self.client.paginate(route, params=params, family=FAMILY, **path)]
+        return [r async for r in self.client.paginate(route, params=params, **path)]
 
     async def repositories(self) -> tuple[list[str], dict[str, int]]:
         """The repositories this replica collects for this job, and how many discovery left out per reason."""
@@ -479,7 +463,7 @@ class RepoTrafficCollector(Collector):
 
     async def _get(self, route: str, full_name: str, params: dict[str, Any] | None = None) -> Any:
         owner, repo = full_name.split("/", 1)
-        return (await self.client.get(route, params=params, family=FAMILY, owner=owner, repo=repo)).data
+        return (await self.client.get(route, params=params, owner=owner, repo=repo)).data
 
     async def traffic(self, full_name: str, now: float, checks: dict[str, FieldCheck] | None = None) -> Traffic:
         """One repository's figures; `checks` (by route) see every answer's fields, for the drift signal."""
@@ -495,8 +479,8 @@ class RepoTrafficCollector(Collector):
                     checks[route].record(record)
         day = complete_day(now)
         return Traffic(
-            views=(_count(views, "count", VIEWS), _count(views, "uniques", VIEWS)),
-            clones=(_count(clones, "count", CLONES), _count(clones, "uniques", CLONES)),
+            views=(fields.number(views, "count", VIEWS), fields.number(views, "uniques", VIEWS)),
+            clones=(fields.number(clones, "count", CLONES), fields.number(clones, "uniques", CLONES)),
             day_views=daily(views, "views", VIEWS).get(day, (0.0, 0.0)),
             day_clones=daily(clones, "clones", CLONES).get(day, (0.0, 0.0)),
             paths=top_paths(paths, self.options.top_paths),
@@ -542,7 +526,7 @@ class RepoTrafficCollector(Collector):
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         for route, check in checks.items():
-            self.client.drift.report(self.name, f"{route} of {self.target}", check)
+            self.client.report_drift(f"{route} of {self.target}", check)
         results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]

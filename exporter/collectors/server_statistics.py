@@ -55,8 +55,7 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,16 +63,15 @@ from typing import Any
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, pages
+from exporter.collectors import fields
+from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target, pages
 from exporter.drift import Schema
-from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import ServerStatisticsSettings, Settings
 
 log = structlog.get_logger(__name__)
 
-FAMILY = "server_statistics"
 DEFAULT_PAGE = 30  # GitHub's per_page when none is asked for
 ROUTE = "/enterprise-installation/{enterprise_or_org}/server-statistics"
 SRC = f"GET {ROUTE}"
@@ -84,12 +82,12 @@ SERVER = ("enterprise_or_org", "server_id")
 
 def _gauge(name: str, description: str, field: str, extra: Iterable[str] = ()) -> MetricSpec:
     return metric(
-        FAMILY, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}"
+        __name__, f"github_enterprise_server_{name}", "gauge", description, [*SERVER, *extra], f"{SRC}: {field}"
     )
 
 
 INFO = metric(
-    FAMILY,
+    __name__,
     "github_enterprise_server_info",
     "gauge",
     "A GHES server that uploads Server Statistics, from its newest collection; always 1.",
@@ -347,18 +345,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s
 _UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": DAY, "week": 7 * DAY}
 
 
-def _number(obj: Any, field: str) -> float | None:
-    """A count from a collection; None when the object or the field is missing or null."""
-    if not isinstance(obj, dict):
-        return None
-    value = obj.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponseError(f"{ROUTE}: {field} {value!r} is not a number", endpoint=ROUTE)
-    return float(value)
-
-
 def _flag(obj: Any, field: str) -> float | None:
     value = obj.get(field) if isinstance(obj, dict) else None
     if value is None:
@@ -385,16 +371,6 @@ def threshold_seconds(value: Any) -> float | None:
     return float(match.group(1)) * _UNIT[match.group(2).lower()] if match else None
 
 
-def parse_date(value: Any) -> float:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MalformedResponseError(f"{ROUTE}: collection_date {value!r} is not a timestamp", endpoint=ROUTE) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 @dataclass(frozen=True)
 class Collection:
     server_id: str
@@ -406,10 +382,11 @@ def collection(item: Any) -> Collection | None:
     """One collection; None for an item without a server or date (ignored), an error for one that is unreadable."""
     if not isinstance(item, dict):
         raise MalformedResponseError(f"{ROUTE}: a collection is not an object", endpoint=ROUTE)
-    server_id, date = item.get("server_id"), item.get("collection_date")
-    if not server_id or date is None:
+    server_id = item.get("server_id")
+    collected_at = fields.timestamp(item, "collection_date", ROUTE) if server_id else None
+    if collected_at is None:
         return None
-    return Collection(str(server_id), parse_date(date), item)
+    return Collection(str(server_id), collected_at, item)
 
 
 def newest_per_server(items: Iterable[Any]) -> list[Collection]:
@@ -455,11 +432,12 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
             add(CONNECT_FEATURE, (*server, feature), 1.0)
 
         stats = d.get("ghe_stats")
+        stats = stats if isinstance(stats, dict) else {}
         for group, field, spec, extra in _GHE_STATS:
-            add(spec, (*server, *extra), _number(stats.get(group) if isinstance(stats, dict) else None, field))
+            add(spec, (*server, *extra), fields.number(stats.get(group), field, ROUTE))
 
         dormant = d.get("dormant_users")
-        add(DORMANT_USERS, server, _number(dormant, "total_dormant_users"))
+        add(DORMANT_USERS, server, fields.number(dormant, "total_dormant_users", ROUTE))
         add(
             DORMANCY,
             server,
@@ -467,7 +445,7 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
         )
 
         actions = d.get("actions_stats")
-        add(ACTIONS_REPOS, server, _number(actions, "number_of_repos_using_actions"))
+        add(ACTIONS_REPOS, server, fields.number(actions, "number_of_repos_using_actions", ROUTE))
         add(
             ACTIONS_RATIO,
             server,
@@ -489,7 +467,7 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
                 for value in ECOSYSTEM_STATES.values():
                     add(ECOSYSTEM_STATE, (*server, name, value), 1.0 if value == state else 0.0)
             for field, spec, extra in _ECOSYSTEM_COUNTS:
-                add(spec, (*server, name, *extra), _number(eco, field))
+                add(spec, (*server, name, *extra), fields.number(eco, field, ROUTE))
     return list(families.values())
 
 
@@ -514,26 +492,20 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-class ServerStatisticsCollector(Collector):
+class ServerStatisticsCollector(Collector[ServerStatisticsSettings]):
     """One enterprise or organization: the newest collection of each of its servers."""
 
     name = "server_statistics"
 
-    def __init__(
-        self, client: GitHubClient, settings: Settings, target: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(client, settings, target)
-        self.options: ServerStatisticsSettings = settings.collectors.server_statistics
-        self._clock = clock
 
     @classmethod
-    def targets(cls, settings: Settings) -> list[str]:
+    def targets(cls, settings: Settings) -> list[Target]:
         seen = {name.lower() for name in settings.targets.enterprises}
         extra = [org for org in settings.collectors.server_statistics.orgs if org.lower() not in seen]
-        return [*settings.targets.enterprises, *extra]
+        return Target.enterprises(settings.targets.enterprises) + Target.organizations(extra)
 
     @classmethod
-    def cadences(cls, settings: Settings, target: str, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
+    def cadences(cls, settings: Settings, target: Target, observed: Observed = NOTHING_OBSERVED) -> list[Cadence]:
         """Per run the pages of collections over the lookback (GitHub's 30 a page; one before the first run)."""
         interval = settings.collectors.server_statistics.interval
         return [Cadence(interval, pages(observed.get("collections", 0), DEFAULT_PAGE))]
@@ -542,7 +514,7 @@ class ServerStatisticsCollector(Collector):
         params = {"date_start": _day(start), "date_end": _day(end) if end is not None else None}
         return [
             item
-            async for item in self.client.paginate(ROUTE, params=params, family=FAMILY, enterprise_or_org=self.target)
+            async for item in self.client.paginate(ROUTE, params=params, enterprise_or_org=self.target)
         ]
 
     async def collect(self) -> list[Metric]:
@@ -552,7 +524,7 @@ class ServerStatisticsCollector(Collector):
         for item in items:
             if isinstance(item, dict):
                 check.record(item)
-        self.client.drift.report(self.name, f"{ROUTE} of {self.target}", check)
+        self.client.report_drift(f"{ROUTE} of {self.target}", check)
         return families_for(self.target, newest_of(self.readable_rows(items, collection, ROUTE)))
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:
@@ -564,11 +536,8 @@ class ServerStatisticsCollector(Collector):
             chunk_end = min(end, chunk_start + (MAX_RANGE_DAYS - 1) * DAY)
             for found in self.readable_rows(await self._collections(chunk_start, chunk_end), collection, ROUTE):
                 if found is not None and start <= found.collected_at <= end:
-                    for family in families_for(self.target, [found]):
-                        for s in family.samples:
-                            labels = tuple(s.labels[name] for name in specs[family.name].labels)
-                            samples.append(
-                                HistoricalSample(specs[family.name], labels, s.value, found.collected_at)
-                            )
+                    samples += HistoricalSample.from_families(
+                        families_for(self.target, [found]), specs, found.collected_at
+                    )
             chunk_start = chunk_end + DAY
         return samples

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, iso
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, iso, register_state
 from exporter.simulator.world import Org, World, stable_hash, unit
 
 if TYPE_CHECKING:
@@ -98,10 +98,6 @@ def parse_date(text: Any, field: str) -> date:
     except ValueError:
         raise GitHubError(400, f"Invalid {field}: expected a date in YYYY-MM-DD format.",
                           documentation_url=f"{DOCS}#create-a-usage-report-export") from None
-
-
-def _day_start(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 def _today(now: float) -> date:
@@ -267,8 +263,13 @@ def _amounts(row: Row) -> tuple[str, str, str]:
     return _num(gross), _num(discount), _num(round(gross - discount, 4))
 
 
+@register_state
 class Billing:
     """The exports of the world's enterprise, the fail switch and the download counters."""
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> Billing:
+        return cls(sim.world, sim.config, lambda: sim.downloads_url)
 
     def __init__(self, world: World, config: SimulatorConfig, downloads_url: Callable[[], str] = lambda: "") -> None:
         self.world = world
@@ -328,6 +329,9 @@ class Billing:
             return {**{k: 0 for k in ("served", "refused_authorization", "refused_signature", "not_found")},
                     **self._downloads, "authorization_headers_seen": sum(
                         1 for h in self._download_headers if "authorization" in h)}
+
+    def describe(self) -> dict[str, Any]:
+        return {}  # shown by its own switch, POST /_sim/billing
 
     def state(self, now: float) -> dict[str, Any]:
         with self._lock:

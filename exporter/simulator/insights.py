@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from exporter.simulator.routing import Call, GitHubError, SimRoute, iso, parse_iso
+from exporter.simulator.routing import Call, GitHubError, SimRoute, SimulatorHost, iso, parse_iso, register_state
 from exporter.simulator.world import ACTOR_TYPES, Org, World
 
 # Which cells of an org's traffic a request is about (an org, a user, an actor); None when unknown.
@@ -269,8 +269,14 @@ def _rhythm(start: int) -> tuple[float, float]:
     return human, bot
 
 
+@register_state
 class Insights:
     """API Insights for every organisation of a world: traffic models, the data lag and spikes."""
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> Insights:
+        c = sim.config
+        return cls(sim.world, c.insights_lag_min, c.insights_lag_full, c.insights_retention, c.insights_cache_buckets)
 
     def __init__(
         self, world: World, lag_min: float, lag_full: float, retention: float = 30 * 86400, cache_buckets: int = 9000
@@ -314,6 +320,13 @@ class Insights:
     def clear_spikes(self) -> None:
         with self._lock:
             self._spikes = ()
+
+    def reset(self) -> None:
+        self.clear_spikes()
+
+    def describe(self) -> dict[str, object]:
+        return {"insights_lag": {"min": self.lag_min, "full": self.lag_full},
+                "spikes": [s.as_dict() for s in self.spikes]}
 
 
 # -- HTTP handlers --------------------------------------------------------------------------

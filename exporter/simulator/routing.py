@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from exporter.simulator.config import SimulatorConfig
     from exporter.simulator.world import World
 
-S = TypeVar("S")
 
 REST_DOCS = "https://docs.github.com/rest"
 
@@ -121,6 +120,34 @@ class Fault:
         return self.route is None or self.route == template or fnmatch.fnmatchcase(template, self.route)
 
 
+class FamilyState(Protocol):
+    """What a family keeps between requests (exports, spikes, ...): one per simulator, made on first use.
+
+    The family marks its class with `@register_state`, so the simulator can make,
+    reset and show it without naming it: adding a family with state edits no machinery.
+    """
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> Self: ...
+
+    def reset(self) -> None:
+        """Forget what requests and switches changed (the `/_sim/reset` switch); keep the world."""
+
+    def describe(self) -> dict[str, Any]:
+        """Its part of `/_sim/state`: keys merged into the simulator's own."""
+
+
+FS = TypeVar("FS", bound=FamilyState)
+STATE_KINDS: list[type[FamilyState]] = []
+
+
+def register_state(kind: type[FS]) -> type[FS]:
+    """Class decorator: the simulator keeps one `kind` per instance (see `SimulatorHost.family_state`)."""
+    if kind not in STATE_KINDS:
+        STATE_KINDS.append(kind)
+    return kind
+
+
 class SimulatorHost(Protocol):
     """What a family module may use of the simulator serving it; `app.Simulator` is the one implementation.
 
@@ -133,7 +160,7 @@ class SimulatorHost(Protocol):
 
     def now(self) -> float: ...
 
-    def family_state(self, kind: type[S]) -> S: ...
+    def family_state(self, kind: type[FS]) -> FS: ...
 
     def issue_installation_token(self, installation_id: int) -> tuple[str, float]: ...
 

@@ -325,10 +325,11 @@ class _RecordingClient:
 
 async def test_top_n_above_a_page_uses_full_pages_and_the_limit() -> None:
     settings = Settings(targets={"orgs": [ORG]}, collectors={"api_insights": {"top_subjects": 150}})
-    collector = ApiInsightsCollector(_RecordingClient(500), settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
+    client = _RecordingClient(500)
+    collector = ApiInsightsCollector(client, settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
     rows = await collector._subjects(NOW - 3600, NOW)
     assert len(rows) == 150
-    ((route, params, limit),) = collector.client.calls  # type: ignore[attr-defined]
+    ((route, params, limit),) = client.calls
     assert route == ai.SUBJECT_STATS and limit == 150
     assert params["per_page"] == 100 and params["sort"] == "total_request_count" and params["direction"] == "desc"
 
@@ -677,12 +678,12 @@ def test_every_documented_row_field_is_known() -> None:
 async def test_a_followed_run_leaves_no_drift_and_a_renamed_count_shows(harness: Harness) -> None:
     collector = harness.collector(users=["mona"], top_subjects=3, top_actors=2, top_routes=2)
     await collector.collect()
-    unmapped = [s for f in collector.client.drift.unmapped.collect() for s in f.samples]
+    drift = harness.clients[-1].drift
+    unmapped = [s for f in drift.unmapped.collect() for s in f.samples]
     assert unmapped == [], "every field the simulator sends is known"
     assert {r for r in harness.requests() if "/insights/api/" in r} >= {ai.TIME_STATS, ai.SUBJECT_STATS,
                                                                         ai.USER_STATS, ai.ROUTE_STATS}
     renamed = [{"timestamp": "2024-09-18T00:00:00Z", "total_requests": 3, "rate_limited_request_count": 0}]
     collector._check_fields(ai.TIME_STATS, renamed)
-    drift = collector.client.drift
     assert [s.labels["field"] for f in drift.unmapped.collect() for s in f.samples] == ["total_requests"]
     assert [s.labels["field"] for f in drift.missing.collect() for s in f.samples] == ["total_request_count"]

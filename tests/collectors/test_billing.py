@@ -436,16 +436,6 @@ def test_settings_defaults_and_validation() -> None:
             load_settings(None, {"collectors": {"billing": bad}})
 
 
-def test_example_config_documents_every_billing_key() -> None:
-    import yaml
-
-    example = yaml.safe_load((Path(__file__).parents[2] / "config" / "example.yml").read_text())
-    section = example["collectors"]["billing"]
-    assert set(section) == {"interval", "report_types", "max_export_age", "poll_timeout", "export_timeout",
-                            "extra_labels"}
-    load_settings(None, {"collectors": {"billing": section}})
-
-
 async def test_billing_runs_in_the_demo() -> None:
     from exporter.assembly import build_collectors, demo_settings
     from exporter.simulator.server import start_simulator

@@ -56,7 +56,7 @@ YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
 async def collect(
     running: RunningSimulator, target: str = ORG, clock: Clock | None = None, **options: Any
 ) -> list[Metric]:
-    settings = settings_for(running.url, {"copilot_usage": options}, [f"{ORG}/platform"])
+    settings = settings_for(running.url, {"copilot_usage": options}, [f"{ORG}/platform", f"{ORG}/backend"])
     async with github(settings) as client:
         return await CopilotUsageCollector(client, settings, target, clock=clock or Clock()).collect()
 

@@ -7,8 +7,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.assembly import build_collectors
-from exporter.collectors.ghes_stats import GHE_COM, GHES, GITHUB_COM, GhesStatsCollector, deployment
+from exporter.collectors import deployed_targets
+from exporter.collectors.ghes_stats import GhesStatsCollector
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator.server_statistics import collection, servers
 from exporter.telemetry import ExporterMetrics
@@ -27,20 +29,20 @@ from tests.collectors.simharness import (  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize(("url", "kind"), [
-    ("https://api.github.com", GITHUB_COM),
-    ("https://api.octocorp.ghe.com", GHE_COM),
-    ("https://github.example.com/api/v3", GHES),
-    ("https://github.example.com/api/v3/", GHES),
-    ("http://127.0.0.1:8080", GITHUB_COM),
+    ("https://api.github.com", Deployment.GITHUB_COM),
+    ("https://api.octocorp.ghe.com", Deployment.GHE_COM),
+    ("https://github.example.com/api/v3", Deployment.GHES),
+    ("https://github.example.com/api/v3/", Deployment.GHES),
+    ("http://127.0.0.1:8080", Deployment.GITHUB_COM),
 ])
-def test_deployment_from_api_url(url: str, kind: str) -> None:
-    assert deployment(url) == kind
+def test_deployment_from_api_url(url: str, kind: Deployment) -> None:
+    assert Deployment.of(url) == kind
 
 
 def test_no_target_unless_api_url_is_ghes(running: RunningSimulator) -> None:
-    assert GhesStatsCollector.targets(settings_for(running)) == []
+    assert deployed_targets(GhesStatsCollector, settings_for(running)) == []
     ghes = settings_for(running, github={"api_url": f"{running.url}/api/v3"})
-    assert GhesStatsCollector.targets(ghes) == ["127.0.0.1"]
+    assert deployed_targets(GhesStatsCollector, ghes) == ["127.0.0.1"]
 
 
 async def test_ghes_mode_exposes_the_instance_statistics(running: RunningSimulator, clock: ManualClock) -> None:

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.assembly import build_collectors
 from exporter.collectors import COLLECTORS
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.scheduler import CollectorScheduler
 from exporter.settings import load_settings
 from exporter.simulator.routing import parse_iso
@@ -36,7 +37,8 @@ def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def settings_for(proxy: ContractProxy, family: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Only `family` enabled, on the simulator's targets, with short waits; `overrides` on top."""
-    api_url = proxy.url + (GHES_PREFIX if family == "ghes_stats" else "")
+    # github.com's routes at the root; a family that only GHES has under /api/v3
+    api_url = proxy.url + ("" if Deployment.GITHUB_COM in COLLECTORS[family].deployments else GHES_PREFIX)
     base: dict[str, Any] = {
         "github": {"api_url": api_url, "token": TOKEN, "timeout": "10s", "max_retries": 0,
                    "max_rate_limit_wait": "1s"},

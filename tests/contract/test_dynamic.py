@@ -1,12 +1,11 @@
 """Dynamic mode: Prism makes up every answer from the description's schemas (a seed each); nothing may crash.
 
 For each seed the daemon runs as a user runs it (`python -m exporter`, every collector) until it is ready (every
-collector has finished a run) against
-Prism behind the harness proxy, with `github.api_url` a GHES-style URL so that ghes_stats runs too (the proxy
-strips the /api/v3 prefix). Random data may break GitHub's business rules (an export of another type than
-asked, a report day that is not a date): such runs fail and are counted, which is allowed. Not allowed: a
-traceback, a "collector crashed", /metrics not answering or failing `promtool check metrics`, and any request
-Prism finds invalid.
+collector has finished a run) against Prism behind the harness proxy, twice: with a github.com-style
+`github.api_url`, and with a GHES-style one for the collectors that only GHES has (the proxy strips the /api/v3
+prefix). Random data may break GitHub's business rules (an export of another type than asked, a report day that is
+not a date): such runs fail and are counted, which is allowed. Not allowed: a traceback, a "collector crashed",
+/metrics not answering or failing `promtool check metrics`, and any request Prism finds invalid.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from exporter.collectors import COLLECTORS
+from exporter.github.deployment import Deployment
 from exporter.simulator import RunningSimulator
 from tests.contract.conftest import serve
 from tests.contract.harness import GHES_PREFIX, ContractProxy, Exchange
@@ -32,6 +32,7 @@ from tests.contract.rig import ENTERPRISE, ORG, TOKEN
 from tests.hostile import Daemon
 
 SEEDS = ("1", "42", "20260611")
+DEPLOYMENTS = (Deployment.GITHUB_COM, Deployment.GHES)  # together, they have every collector's endpoints
 READY_WITHIN = 60.0  # seconds for every collector to finish its first run
 
 
@@ -39,15 +40,15 @@ READY_WITHIN = 60.0  # seconds for every collector to finish its first run
 class DynamicRun:
     seed: str
     log: str
-    metrics: str
+    metrics: list[str]  # one scrape per deployment
     exchanges: list[Exchange]
 
 
-def config(proxy: ContractProxy) -> dict[str, Any]:
+def config(proxy: ContractProxy, deployment: Deployment) -> dict[str, Any]:
     every = {"interval": "1m"}  # one run each: the rate-limit budget stretches the intervals far beyond the test
     return {
-        "github": {"api_url": proxy.url + GHES_PREFIX, "token": TOKEN, "timeout": "5s", "max_retries": 0,
-                   "max_rate_limit_wait": "1s"},
+        "github": {"api_url": proxy.url + (GHES_PREFIX if deployment is Deployment.GHES else ""), "token": TOKEN,
+                   "timeout": "5s", "max_retries": 0, "max_rate_limit_wait": "1s"},
         "targets": {"orgs": [ORG], "enterprises": [ENTERPRISE], "teams": [f"{ORG}/platform"],
                     "repositories": [f"{ORG}/website"]},
         "collectors": {
@@ -66,16 +67,19 @@ def dynamic(request: pytest.FixtureRequest, contract_description: Path, download
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamicRun]:
     seed = request.param
     for proxy in serve(contract_description, downloads, seed):
-        daemon = Daemon(tmp_path_factory.mktemp(f"dynamic-{seed}"), config(proxy))
-        try:
-            deadline = time.monotonic() + READY_WITHIN
-            while httpx.get(daemon.url + "/-/ready", timeout=5).status_code != 200:
-                assert time.monotonic() < deadline, f"not every collector ran within {READY_WITHIN} s"
-                time.sleep(0.2)
-            metrics = daemon.scrape()
-        finally:
-            daemon.stop()
-        yield DynamicRun(seed, daemon.output(), metrics, list(proxy.exchanges))
+        logs, metrics = [], []
+        for deployment in DEPLOYMENTS:
+            daemon = Daemon(tmp_path_factory.mktemp(f"dynamic-{seed}-{deployment}"), config(proxy, deployment))
+            try:
+                deadline = time.monotonic() + READY_WITHIN
+                while httpx.get(daemon.url + "/-/ready", timeout=5).status_code != 200:
+                    assert time.monotonic() < deadline, f"not every collector ran within {READY_WITHIN} s"
+                    time.sleep(0.2)
+                metrics.append(daemon.scrape())
+            finally:
+                daemon.stop()
+            logs.append(daemon.output())
+        yield DynamicRun(seed, "\n".join(logs), metrics, list(proxy.exchanges))
 
 
 def failures(log: str) -> Counter[tuple[str, str]]:
@@ -106,11 +110,12 @@ def test_nothing_crashes(dynamic: DynamicRun) -> None:
 def test_metrics_pass_promtool(dynamic: DynamicRun) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: run ./scripts/test, which installs Debian's prometheus package"
-    assert "github_exporter_collector_success" in dynamic.metrics
-    result = subprocess.run([promtool, "check", "metrics"], input=dynamic.metrics, capture_output=True, text=True,
-                            timeout=30)
-    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (
-        result.stdout + result.stderr)
+    for metrics in dynamic.metrics:
+        assert "github_exporter_collector_success" in metrics
+        result = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (
+            result.stdout + result.stderr)
 
 
 def test_no_request_violations(dynamic: DynamicRun) -> None:

@@ -34,8 +34,14 @@ Where Python's `ssl` module differs from Go's crypto/tls:
 * Rejected: `client_allowed_sans`. Python's ssl module cannot check a client
   certificate's SANs during the handshake, and silently ignoring an access
   control setting would be unsafe. Use a dedicated CA instead.
-* The file is read once at start-up; exporter-toolkit re-reads it on every
-  request. Restart to pick up new certificates or users.
+* Reloading: exporter-toolkit re-reads the file for every request. Here, with
+  `--web.config.file`, the served app (`exporter.http.reload`) looks at the
+  file's modification time and size at most once a second, when a request
+  arrives. A changed, valid file applies to the next request (headers, rate
+  limit, users) and its certificates to the next TLS handshake; a bad one is
+  logged and the running one kept; turning TLS on or off needs a restart.
+  Certificate or key files rewritten in place under the same names are not
+  noticed until the web config file itself changes (touch it).
 """
 
 from __future__ import annotations
