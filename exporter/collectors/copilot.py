@@ -60,10 +60,11 @@ read as flat day records or as records holding a `day_totals` list (the document
 `total_engaged_users`; a repos-1-day row carries `repository` ("owner/name"; else `repository_name`, else the
 id) and a `pull_requests` object. Where the pages and the description differ, the description wins: the
 report list (it has `repos-1-day` and `users-28-day/latest`), the `day` parameter (required, `YYYY-MM-DD`)
-and `report_day` (required in the answer). Parsing is defensive: unknown fields are ignored, and a missing,
-null or non-numeric counter contributes nothing (a total nobody reported is not exported). The shapes of
-`totals_by_vscode_agent`, the CLI customisation items and `pull_request_review_times` are ASSUMED (see
-tests/testdata/copilot-report-fields.json): the sources read do not give them.
+and `report_day` (required in the answer). Parsing is defensive: unknown fields are not exported (they show
+in the drift metrics), and a missing, null or non-numeric counter contributes nothing (a total nobody
+reported is not exported). The shapes of `totals_by_vscode_agent`, the CLI customisation items and
+`pull_request_review_times` are ASSUMED (see tests/testdata/copilot-report-fields.json): the sources read
+do not give them.
 """
 
 from __future__ import annotations
