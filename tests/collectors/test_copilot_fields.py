@@ -7,6 +7,7 @@ they were read are inside it, with the fields the sources disagree on or are sil
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,58 @@ async def test_an_added_and_a_renamed_field_show_within_one_run(running: Running
         assert _drift(registry)["missing"] == set()
     finally:
         await client.aclose()
+
+
+def test_the_daemon_shows_an_added_and_a_renamed_field_on_metrics(tmp_path: Path) -> None:
+    """The real exporter process against a simulator whose report files drift: both signals on /metrics, one
+    warning per new field however many records and runs, no traceback, the run still a success.
+
+    The daemon asks for yesterday by the wall clock and steps back (lookback_days 3) while a day is not processed
+    (6 h), so any hour of any day finds a report.
+    """
+    from tests.hostile import Daemon, daemon_config
+
+    added, (old, new) = model.DRIFT_ADDED[0], model.DRIFT_RENAMED
+    expected = {"unmapped": {("copilot", new), ("copilot", f"{added}.session_count"),
+                             ("copilot", f"{added}.request_count")},
+                "missing": {("copilot", old)}}
+    with RunningSimulator() as drifting:
+        model.set_field_drift(drifting.sim, True)
+        daemon = Daemon(tmp_path, daemon_config(drifting.sim, drifting.url, {"token": "ghp_driftcheck"}))
+        try:
+            deadline = time.monotonic() + 40
+            while True:
+                text = daemon.scrape()
+                found = _signals(text)
+                success = _success(text)
+                if (found["unmapped"] >= expected["unmapped"] and found["missing"] and len(success) >= 2) \
+                        or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            time.sleep(2)  # a few more runs of every collector: still one warning per field
+            text = daemon.scrape()
+        finally:
+            daemon.stop()
+        output = daemon.output()
+    assert _signals(text) == expected, "only the drifted Copilot fields, no other collector's"
+    assert _success(text) == {"octo-demo": 1.0, "enterprise:octo-enterprise": 1.0}
+    assert "Traceback" not in output
+    warned = [json.loads(line)["field"] for line in output.splitlines()
+              if "GitHub sent a field this exporter does not know" in line]
+    assert sorted(warned) == sorted(f for _, f in expected["unmapped"]), "one warning per new field"
+
+
+def _signals(text: str) -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set[tuple[str, str]]] = {"unmapped": set(), "missing": set()}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            kind = {"github_exporter_unmapped_fields": "unmapped", "github_exporter_missing_fields": "missing"}.get(
+                sample.name)
+            if kind and sample.value == 1:
+                out[kind].add((sample.labels["collector"], sample.labels["field"]))
+    return out
+
+
+def _success(text: str) -> dict[str, float]:
+    return {s.labels["target"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == "github_exporter_collector_success" and s.labels["collector"] == "copilot"}
