@@ -64,8 +64,9 @@ only) and, with CLI use, the CLI customisation top-5 lists and distinct counts; 
 `pull_request_review_times` (median and p90 minutes per stage, human reviews only). Entity figures are the
 sums of the user rows, except the distinct counts and the top-5 lists (of the summed items).
 
-Drift: `set_field_drift(sim, True)` makes every report file add a field nobody documents (DRIFT_ADDED) and
-rename a documented one (DRIFT_RENAMED), as GitHub does now and then; the exporter should say so on /metrics.
+Drift: `set_field_drift(sim, True)` (or POST /_sim/copilot {"field_drift": true}) makes every report
+file add a field nobody documents (DRIFT_ADDED) and rename a documented one (DRIFT_RENAMED), as GitHub
+does now and then; the exporter should say so on /metrics. /_sim/reset turns it off.
 
 Users: some never use Copilot (their seats stay inactive), some use only the CLI
 and GitHub's agents, some lapse for weeks at a time.
@@ -97,7 +98,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso, register_state
 from exporter.simulator.world import EDITORS, LANGUAGES, Org, User, World, stable_hash, unit
 
 DAY = 86400
@@ -1008,20 +1009,44 @@ def _count(sim: SimulatorHost, outcome: str) -> None:
 
 # -- field drift: GitHub adds a field and renames another ------------------------------------------
 
-_drift: weakref.WeakKeyDictionary[SimulatorHost, bool] = weakref.WeakKeyDictionary()
 DRIFT_ADDED = ("totals_by_copilot_spaces", {"session_count": 3, "request_count": 7})  # a field nobody documents
 DRIFT_RENAMED = ("code_generation_activity_count", "code_generation_event_count")  # old name -> new name
 
 
+@register_state
+class CopilotSwitches:
+    """The Copilot reports' run-time switches: field drift (see drifted()); off again after /_sim/reset."""
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> CopilotSwitches:
+        return cls()
+
+    def __init__(self) -> None:
+        self.field_drift = False
+
+    def reset(self) -> None:
+        self.field_drift = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"copilot_field_drift": self.field_drift}
+
+
 def set_field_drift(sim: SimulatorHost, on: bool) -> None:
     """Make the report files carry an unknown field and rename a documented one (or stop); see drifted()."""
-    with _downloads_lock:
-        _drift[sim] = on
+    sim.family_state(CopilotSwitches).field_drift = on
 
 
 def field_drift(sim: SimulatorHost) -> bool:
-    with _downloads_lock:
-        return _drift.get(sim, False)
+    return sim.family_state(CopilotSwitches).field_drift
+
+
+def control(sim: SimulatorHost, data: dict[str, Any]) -> dict[str, Any]:
+    """POST /_sim/copilot {"field_drift": true|false}; returns the switches."""
+    if "field_drift" in data:
+        if not isinstance(data["field_drift"], bool):
+            raise ValueError("field_drift: expected true or false")
+        set_field_drift(sim, data["field_drift"])
+    return sim.family_state(CopilotSwitches).describe()
 
 
 def drifted(record: dict[str, Any]) -> dict[str, Any]:
