@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import CollectorRegistry
 
-from exporter import assembly
+from exporter import assembly, budget
 from exporter.collectors import COLLECTORS
 from exporter.github.auth import AppAuth
 from exporter.github.client import GitHubClient
@@ -105,7 +105,7 @@ class Outcome:
     runs: int
     deferred: int
     cache_bytes: int
-    plan: assembly.RequestPlan
+    plan: budget.RequestPlan
     intervals: dict[str, float]  # target -> its (stretched) interval
     run_times: dict[str, list[float]]  # target -> when its successful runs started
 
@@ -216,7 +216,7 @@ async def run(scenario: Scenario) -> Outcome:
         exporter_clock = ManualClock(START)
         github.update(api_url=running.url, max_retries=0)
         settings = load_settings(None, {"github": github, **scenario.settings})
-        settings, plan = assembly.fit_to_budget(settings)
+        settings, plan = budget.fit_to_budget(settings)
 
         async def wait(seconds: float) -> None:  # a rate-limit wait passes in virtual time, for both sides
             exporter_clock.advance(seconds)

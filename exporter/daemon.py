@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics, register_runtime_metrics
 
 if TYPE_CHECKING:
+    from exporter.budget import BudgetPlanner
     from exporter.github.client import GitHubClient
     from exporter.http.serve import RunningServer
     from exporter.http.thread import ServingThread
@@ -68,6 +70,7 @@ class Daemon:
         self._simulator: DemoSimulator | None = None
         self._client: GitHubClient | None = None
         self._scheduler: CollectorScheduler | None = None
+        self._planner: BudgetPlanner | None = None  # the configured settings and the stretch in force
         self._store: SnapshotStore | None = None
         self._metrics: ExporterMetrics | None = None
         self._http: ServingThread | None = None
@@ -80,56 +83,51 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
 
     def _load(self) -> Settings:
-        """The configuration as the command line and the file say now (raises ConfigError)."""
+        """The configuration as the command line and the file say now, before any stretch (raises ConfigError)."""
         from exporter.assembly import demo_settings, load_runnable_settings
 
         if self._simulator is not None:
             sim = self._simulator
             return demo_settings(self.options.config_file, sim.url, sim.targets(), self.options.overrides)
-        return self._fit_to_budget(load_runnable_settings(self.options.config_file, self.options.overrides))
+        return load_runnable_settings(self.options.config_file, self.options.overrides)
 
-    def _fit_to_budget(self, settings: Settings) -> Settings:
-        """Stretch every interval when a credential's plan exceeds github.rate_limit_budget of its limit.
+    def _after_run(self) -> None:
+        """After every run: fit the plan again if GitHub's limits or the run's sizes moved it, then publish it."""
+        self._refit()
+        self._publish_plan()
 
-        At start-up the plan uses each collector's default sizes; a reload uses the sizes the last runs saw
-        and the limits GitHub reported. (The demo's simulator has more than enough and is not fitted.)
-        """
-        from exporter.assembly import fit_to_budget, observed_sizes
+    def _refit(self) -> None:
+        """Stretch or unstretch every interval in place when the plan crossed the budget (BudgetPlanner.refit)."""
+        from exporter.budget import observed_sizes
 
-        collectors = [c for key in self._scheduler.jobs if (c := self._scheduler.collector(key)) is not None] \
-            if self._scheduler is not None else []
-        limits = self._client.rate_limits.limits() if self._client is not None else None
-        fitted, plan = fit_to_budget(settings, observed_sizes(collectors), limits)
-        busiest = max(plan.credentials.items(), key=lambda kv: kv[1].over, default=None)
-        fields: dict[str, object] = dict(planned_per_hour=round(plan.planned), credentials=len(plan.credentials))
-        if busiest is not None:
-            name, share = busiest
-            fields.update(busiest=name, busiest_planned_per_hour=round(share.planned),
-                          busiest_peak_per_hour=round(share.peak), busiest_allowed_per_hour=round(share.allowed))
-        if plan.stretch > 1:
-            log.warning(
-                "planned GitHub requests exceed github.rate_limit_budget: every interval stretched",
-                stretch=round(plan.stretch, 2),
-                **fields,
-            )
-        else:
-            log.info("planned GitHub requests", **fields)
-        return fitted
+        if self._planner is None or self._scheduler is None or self._client is None or self._metrics is None:
+            return
+        if self._reload_lock.locked():  # a reload fits afresh when it is done
+            return
+        fitted = self._planner.refit(observed_sizes(self._scheduler.collectors), self._client.rate_limits.limits(),
+                                     settled=self._scheduler.readiness()[0])
+        if fitted is None:
+            return
+        self.settings = fitted
+        self._scheduler.retime(fitted)
+        self._metrics.interval_stretch.set(self._planner.stretch)
+        self._publish_plan(force=True)
 
     def _publish_plan(self, force: bool = False) -> None:
         """github_exporter_planned_requests_per_hour by credential, with the sizes the last runs saw."""
-        from exporter.assembly import observed_sizes, planned_by_credential
+        from exporter.budget import observed_sizes, planned_by_credential
 
         if self._metrics is None or self._scheduler is None:
             return
-        collectors = [c for key in self._scheduler.jobs if (c := self._scheduler.collector(key)) is not None]
-        sizes = observed_sizes(collectors)
+        sizes = observed_sizes(self._scheduler.collectors)
         if sizes == self._published_sizes and not force:
             return
         self._published_sizes = sizes
         self._metrics.planned_requests.clear()
         for credential, planned in planned_by_credential(self.settings, sizes).items():
             self._metrics.planned_requests.labels(credential).set(planned)
+        if self._store is not None:
+            self._store.touch()  # the run's own touch came before this: /metrics would serve the old plan
 
     async def run(self) -> int:
         from exporter.http.app import create_app
@@ -195,11 +193,6 @@ class Daemon:
 
     async def _start_collecting(self, store: SnapshotStore, metrics: ExporterMetrics) -> None:
         """The demo's simulator (if any), the GitHub client and the scheduler with every collector, started."""
-        from exporter.assembly import build_collectors
-        from exporter.github.client import GitHubClient
-        from exporter.scheduler import CollectorScheduler
-
-        settings = self.settings
         if self.options.demo:
             from exporter.simulator.config import SimulatorConfig, world_for_series
             from exporter.simulator.server import start_simulator
@@ -207,21 +200,42 @@ class Daemon:
             world = world_for_series(self.options.demo_series) if self.options.demo_series else {}
             self._simulator = await start_simulator(SimulatorConfig.demo(**world))
             try:
-                settings = self.settings = self._load()
+                self.settings = self._load()
             except BaseException:
                 await self._simulator.stop()
                 raise
             log.info("demo: GitHub simulator started", url=self._simulator.url)
-        else:
-            settings = self.settings = self._fit_to_budget(settings)
+        self.assemble(store, metrics).start()
 
-        client = self._client = GitHubClient(settings.github, metrics)
-        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter, after_run=self._publish_plan)
-        for collector in build_collectors(settings, client):
+    def assemble(
+        self,
+        store: SnapshotStore,
+        metrics: ExporterMetrics,
+        client: GitHubClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> CollectorScheduler:
+        """The plan fitted, the client, and a scheduler holding every collector, not started yet.
+
+        Tests run its jobs one by one (run_once) on a clock of their own, with a client they made.
+        """
+        from exporter.assembly import build_collectors
+        from exporter.budget import BudgetPlanner
+        from exporter.github.client import GitHubClient
+        from exporter.scheduler import CollectorScheduler
+
+        self._store, self._metrics = store, metrics
+        # The demo's simulator has more than enough; a real run fits the plan now and after every run.
+        planner = self._planner = BudgetPlanner(self.settings, fitted=not self.options.demo)
+        settings = self.settings = planner.fit(self.settings)
+        metrics.interval_stretch.set(planner.stretch)
+
+        client = self._client = client or GitHubClient(settings.github, metrics)
+        scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter, after_run=self._after_run)
+        for collector in build_collectors(settings, client, clock=clock):
             scheduler.add(collector, collector.options.interval)
         self._scheduler = scheduler
         self._publish_plan()
-        scheduler.start()
+        return scheduler
 
     async def reload(self) -> str | None:
         """Re-read the configuration; None when applied, else why it was refused (the old one keeps running).
@@ -250,35 +264,41 @@ class Daemon:
             log.info("configuration reloaded", kept=kept, started=started, stopped=stopped)
             return None
 
-    async def _apply(self, new: Settings) -> tuple[int, int, int]:
+    async def _apply(self, configured: Settings) -> tuple[int, int, int]:
+        """Swap in a reloaded configuration: fitted afresh, collectors kept when their configured section is."""
         assert self._scheduler is not None and self._client is not None and self._store is not None
-        assert self._metrics is not None
+        assert self._metrics is not None and self._planner is not None
         from exporter.assembly import build_collectors, same_setup
+        from exporter.budget import observed_sizes
         from exporter.github.client import GitHubClient
 
-        old, scheduler = self.settings, self._scheduler
-        client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
+        planner, scheduler = self._planner, self._scheduler
+        old = planner.configured
+        new = planner.fit(configured, observed_sizes(scheduler.collectors), self._client.rate_limits.limits())
+        client = self._client if new.github == self.settings.github else GitHubClient(new.github, self._metrics)
 
         wanted = {(c.name, str(c.target)): c for c in build_collectors(new, client)}
         kept = stopped = 0
         for key in scheduler.jobs:
             current = scheduler.collector(key)
             fresh = wanted.get(key)
-            if current is not None and fresh is not None and client is self._client and same_setup(current, old, new):
-                current.settings = new  # target lists (teams, repositories) are read at run time
-                del wanted[key]
+            if current is not None and fresh is not None and client is self._client \
+                    and same_setup(current, old, configured):
+                del wanted[key]  # target lists (teams, repositories) are read at run time; retime sets them
                 kept += 1
             else:
                 await scheduler.remove(key, keep_data=fresh is not None)
                 stopped += 1
         for collector in wanted.values():
             scheduler.add(collector, collector.options.interval)
+        scheduler.retime(new)  # the kept ones: the new settings, and the stretch the new plan needs
         if client is not self._client:
             await self._client.aclose()
             self._client = client
         self._store.max_age = new.store.max_age
         scheduler.jitter = new.scheduler.jitter
         self.settings = new
+        self._metrics.interval_stretch.set(planner.stretch)
         self._publish_plan(force=True)
         return kept, len(wanted), stopped
 

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from exporter.collectors.base import Collector
 from exporter.github.client import requests_in_run
 from exporter.github.errors import GitHubError
+from exporter.settings import Settings
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
 
@@ -32,6 +33,7 @@ class _Job:
     collector: Collector
     interval: float
     runs: int = 0
+    started: datetime | None = None  # when the last run started
     running: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -104,6 +106,33 @@ class CollectorScheduler:
     def jobs(self) -> list[tuple[str, str]]:
         return [job.key for job in self._jobs]
 
+    @property
+    def collectors(self) -> list[Collector]:
+        """The collectors it runs, one per (collector, target) job: what the request plan is made of."""
+        return [job.collector for job in self._jobs]
+
+    def retime(self, settings: Settings) -> None:
+        """Run every job at the intervals of `settings` (a refitted stretch), keeping collectors, counters and data.
+
+        A job that has run goes next one new interval after its last start (now, if that is past); one still
+        waiting for its first run keeps it.
+        """
+        now = _now()
+        for job in self._jobs:
+            collector = job.collector
+            collector.settings = settings
+            collector.options = collector.options_of(settings)
+            if collector.options.interval == job.interval:
+                continue
+            job.interval = collector.options.interval
+            self._metrics.collector_interval.labels(*job.key).set(job.interval)
+            if self._scheduler.get_job(_job_id(job)) is None:  # not started yet: start() schedules it as it is
+                continue
+            changes: dict[str, object] = {"trigger": self._trigger(job)}
+            if job.started is not None:
+                changes["next_run_time"] = max(now, job.started + timedelta(seconds=job.interval))
+            self._scheduler.modify_job(_job_id(job), **changes)
+
     def start(self) -> None:
         for job in self._jobs:
             self._schedule(job)
@@ -112,11 +141,14 @@ class CollectorScheduler:
     def _schedule(self, job: _Job) -> None:
         self._scheduler.add_job(
             self._run,
-            IntervalTrigger(seconds=job.interval, jitter=job.interval * self._jitter),
+            self._trigger(job),
             args=[job],
             id=_job_id(job),
             next_run_time=_now(),
         )
+
+    def _trigger(self, job: _Job) -> IntervalTrigger:
+        return IntervalTrigger(seconds=job.interval, jitter=job.interval * self._jitter)
 
     def readiness(self) -> tuple[bool, str]:
         """Ready once every job has finished its first run, whatever its outcome."""
@@ -132,6 +164,7 @@ class CollectorScheduler:
 
     async def _run(self, job: _Job) -> bool:
         job.running = asyncio.current_task()
+        job.started = _now()
         name, target = job.key
         counter = [0]
         token = requests_in_run.set(counter)

@@ -132,11 +132,20 @@ class ExporterMetrics:
         self.planned_requests = self._gauge(
             "github_exporter_planned_requests_per_hour",
             "GitHub requests per hour the collectors plan on average at their effective intervals, by credential "
-            "(token, or installation:OWNER). Intervals are stretched at start-up until the busiest hour fits "
-            "github.rate_limit_budget of each credential's hourly limit (5,000 unless a larger one was seen). "
+            "(token, or installation:OWNER). Intervals are stretched (github_exporter_interval_stretch) until the "
+            "busiest hour fits github.rate_limit_budget of each credential's hourly limit (5,000 until a larger "
+            "x-ratelimit-limit is reported). "
             "Sizes known only at run time (pages, repositories) follow the last run.",
             ("credential",),
         )
+        self.interval_stretch = self._gauge(
+            "github_exporter_interval_stretch",
+            "Factor every collector interval (collectors.NAME.interval and ranking_interval) is multiplied by so "
+            "the busiest hour of each credential's plan fits github.rate_limit_budget of its hourly limit "
+            "(x-ratelimit-limit; 5,000 until GitHub reports one); 1 when the configured intervals fit. Fitted "
+            "again, without a restart, when a reported limit or a run's sizes move the plan across the budget.",
+        )
+        self.interval_stretch.set(1)
         self.collector_runs = self._counter(
             "github_exporter_collector_runs",
             "Runs of the collector for this target, successful or not.",

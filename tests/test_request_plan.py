@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.assembly import HOURLY_LIMIT, fit_to_budget, planned_requests_per_hour, stretch_intervals
+from exporter.budget import (
+    HOURLY_LIMIT,
+    UNSTRETCH_BAND,
+    BudgetPlanner,
+    fit_to_budget,
+    planned_requests_per_hour,
+    stretch_intervals,
+)
 from exporter.collectors import COLLECTORS
 from exporter.settings import load_settings
+from tests.github.conftest import rsa_key_pair
 
 ORGS = [f"org-{i}" for i in range(10)]
 
@@ -40,12 +48,7 @@ def test_ten_orgs_stretch_every_interval_by_the_same_factor() -> None:
 
 @pytest.fixture(scope="module")
 def private_key() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return rsa_key_pair()[0]
 
 
 def test_a_github_app_plans_each_installation_against_its_own_limit(private_key: str) -> None:
@@ -73,3 +76,52 @@ def test_a_larger_limit_seen_at_run_time_sizes_the_plan() -> None:
     _, large = fit_to_budget(settings, limits={"token": 15_000})
     assert small.stretch > 2 and large.stretch == 1.0
     assert large.credentials["token"].allowed == 7500
+
+
+def test_the_planner_refits_only_when_the_plan_crosses_the_budget() -> None:
+    """Up as soon as the stretch in force no longer fits; down only when one UNSTRETCH_BAND shorter fits."""
+    # 1,000 listed repositories: one run (4,000 requests) is over the budget, so the average is fitted: 1.6.
+    repositories = [f"org-{i % 10}/repo-{i}" for i in range(1000)]
+    settings = load_settings(None, {"targets": {"repositories": repositories}, "github": {"rate_limit_budget": 0.5}})
+    planner = BudgetPlanner(settings)
+    planner.fit(settings)
+    start = planner.stretch
+    assert start == pytest.approx(1.6)
+    assert planner.refit({}, {"token": 5000}) is None, "GitHub reported the limit the plan assumed"
+    a_little_more = fit_to_budget(settings, limits={"token": 5200})[1].stretch
+    assert start / UNSTRETCH_BAND < a_little_more < start
+    assert planner.refit({}, {"token": 5200}) is None and planner.stretch == start, "within the band: it stays"
+    unstretched = planner.refit({}, {"token": 8000})
+    assert unstretched is not None
+    assert planner.stretch == pytest.approx(1.0) and unstretched.collectors.repo_traffic.interval == pytest.approx(3600)
+    assert planner.refit({}, {"token": 8000}) is None, "the same inputs again: nothing to do"
+    assert planner.refit({}, {"token": 5000}) is not None and planner.stretch == pytest.approx(start), \
+        "the stretch in force no longer fits: up at once"
+    assert planner.configured is settings, "a refit starts from the configured intervals"
+
+
+def test_the_demo_planner_never_stretches() -> None:
+    settings = load_settings(None, {"targets": {"orgs": ORGS}, "github": {"rate_limit_budget": 0.5}})
+    planner = BudgetPlanner(settings, fitted=False)
+    assert planner.fit(settings) is settings and planner.refit({}, {"token": 100}) is None and planner.stretch == 1
+
+
+def test_before_every_job_has_run_only_a_new_limit_refits() -> None:
+    """The first runs end one by one: sizes wait for the last of them, a reported limit does not."""
+    repositories = [f"org-{i % 10}/repo-{i}" for i in range(1000)]
+    settings = load_settings(None, {"targets": {"repositories": repositories}, "github": {"rate_limit_budget": 0.5},
+                                    "collectors": {"repo_traffic": {"discover": ["grows"]}}})
+    planner = BudgetPlanner(settings)
+    planner.fit(settings)
+    start = planner.stretch
+    assert start > 1.5
+    key = ("repo_traffic", "grows")
+    few = {key: {"listed": 100.0, "collected": 100.0, "skipped": 0.0}}  # what the plan assumed
+    assert planner.refit(few, {}, settled=False) is None and planner.stretch == start
+    assert planner.refit(few, {"token": 15_000}, settled=False) is not None, "a reported limit refits at once"
+    larger_limit = planner.stretch
+    assert larger_limit < start / UNSTRETCH_BAND
+    many = {key: {"listed": 3000.0, "collected": 3000.0, "skipped": 0.0}}  # 12,030 requests a run more
+    assert planner.refit(many, {"token": 15_000}, settled=False) is None, "sizes wait for every first run"
+    assert planner.stretch == larger_limit
+    assert planner.refit(many, {"token": 15_000}) is not None and planner.stretch > 2 * larger_limit

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.assembly import observed_sizes
+from exporter.budget import observed_sizes
 from exporter.collectors import COLLECTORS, Collector
 from exporter.collectors.billing import BillingCollector
 from exporter.github.client import GitHubClient
@@ -109,3 +109,10 @@ async def test_the_plan_counts_the_requests_a_steady_stretch_makes(case: Case) -
     assert made > 0
     assert abs(made - planned) <= case.tolerance * planned + 1e-6, (
         f"{case.family}: {made} requests in {case.measured / HOUR:.0f}h, plan {planned:.1f}")
+
+
+def test_every_collector_has_a_measured_case() -> None:
+    """A collector added to exporter.collectors.COLLECTORS without a case here fails, and so does a stale case."""
+    measured = {case.family for case in CASES}
+    assert not set(COLLECTORS) - measured, f"collectors whose plan nothing measures: {set(COLLECTORS) - measured}"
+    assert not measured - set(COLLECTORS), f"cases for collectors that no longer exist: {measured - set(COLLECTORS)}"

@@ -150,3 +150,36 @@ async def test_shutdown_cancels_runs_in_flight() -> None:
     await scheduler.shutdown(timeout=2)
     assert cancelled.is_set()
     assert loop.time() - start < 2
+
+
+class StatisticsLike(ScriptedCollector):
+    """A scripted collector that reads its interval from the server_statistics section, as a refit sets it."""
+
+    name = "server_statistics"
+
+
+async def test_retime_moves_a_job_to_its_new_interval_from_its_last_start_and_keeps_it() -> None:
+    from datetime import timedelta
+
+    from exporter.budget import stretch_intervals
+    from exporter.settings import load_settings
+
+    store, scheduler = make()
+    collector = StatisticsLike("e", [])
+    scheduler.add(collector, 3600)
+    scheduler.start()
+    try:
+        await wait_for(lambda: collector.runs == 1 and scheduler.readiness()[0])
+        configured = load_settings(None, {"collectors": {"server_statistics": {"interval": "1m"}}})
+        for settings, interval in ((configured, 60.0), (stretch_intervals(configured, 30.0), 1800.0)):
+            scheduler.retime(settings)
+            job = scheduler._scheduler.get_jobs()[0]
+            assert job.trigger.interval == timedelta(seconds=interval)
+            started = scheduler._jobs[0].started
+            assert started is not None and job.next_run_time == started + timedelta(seconds=interval)
+            assert collector.options.interval == interval and collector.settings is settings
+            assert store.registry.get_sample_value("github_exporter_collector_interval_seconds",
+                                                   {"collector": "server_statistics", "target": "e"}) == interval
+        assert scheduler.collectors == [collector] and collector.runs == 1, "the same collector, not run again"
+    finally:
+        await scheduler.shutdown()

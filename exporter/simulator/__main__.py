@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=None, help="users per organisation")
     parser.add_argument("--actors", type=int, default=None, help="API Insights actors per organisation")
     parser.add_argument("--repos", type=int, default=None, help="repositories per organisation")
+    parser.add_argument("--rate-limit", type=int, default=None, dest="rate_limit_budget",
+                        help="x-ratelimit-limit per token or installation and hour (default 5000; 100000 with --demo)")
     parser.add_argument("--heavy-tailed", action=argparse.BooleanOptionalAction, default=None,
                         help="most people's tokens idle for hours (default: on with --demo, off without)")
     args = parser.parse_args(argv)
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id}
     if args.heavy_tailed is not None:
         options["heavy_tailed"] = args.heavy_tailed
-    options.update({k: v for k in ("users", "actors", "repos") if (v := getattr(args, k)) is not None})
+    sizes = ("users", "actors", "repos", "rate_limit_budget")
+    options.update({k: v for k in sizes if (v := getattr(args, k)) is not None})
     if args.orgs:
         options["orgs"] = tuple(args.orgs)
     config = SimulatorConfig.demo(**options) if args.demo else SimulatorConfig(**options)

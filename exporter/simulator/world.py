@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -223,6 +223,11 @@ class World:
     def org(self, login: str) -> Org | None:
         """Organisation names are not case sensitive on GitHub."""
         return self.orgs.get(login.lower())
+
+    def resize_repos(self, login: str, count: int) -> None:
+        """Give an organisation `count` repositories, the first ones unchanged: an org that grows (or shrinks)."""
+        org = self.orgs[login.lower()]
+        self.orgs[login.lower()] = replace(org, repos=_names(_REPOS, count, "repo"))
 
     def _build_org(
         self, ids: _Ids, login: str, n_teams: int, n_repos: int, n_users: int,

@@ -61,8 +61,7 @@ async def client(
     await client.aclose()
 
 
-@pytest.fixture(scope="module")
-def key_pair() -> tuple[str, str]:
+def rsa_key_pair() -> tuple[str, str]:
     """A GitHub App's RSA key: (private PEM for the exporter, public PEM for the simulator)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
@@ -74,3 +73,8 @@ def key_pair() -> tuple[str, str]:
         .decode()
     )
     return private, public
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[str, str]:
+    return rsa_key_pair()
