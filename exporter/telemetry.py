@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from exporter import __version__
+from exporter.drift import FieldDrift
 
 # `_created` series double every counter's series count and no exporter in the ecosystem sends them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
@@ -105,6 +106,7 @@ class ExporterMetrics:
             "skipped; the rest of the run was kept.",
             ("collector", "endpoint"),
         )
+        self.drift = FieldDrift(registry)  # github_exporter_unmapped_fields, github_exporter_missing_fields
 
         # Collector runs.
         self.collector_success = self._gauge(

@@ -83,6 +83,24 @@ def documented_fields(path: str, method: str = "get", status: int | str = 200) -
     return set(schema.get("properties", {}))
 
 
+def documented_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    """Leaf paths of a documented schema as exporter.drift names them ("a.b", "a[].b"; oneOf/anyOf merged)."""
+    out: set[str] = set()
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return documented_paths(schema["items"], f"{prefix.removesuffix('.')}[].") or {f"{prefix.removesuffix('.')}"}
+    for alternative in [schema, *schema.get("oneOf", []), *schema.get("anyOf", []), *schema.get("allOf", [])]:
+        for name, inner in alternative.get("properties", {}).items():
+            path = f"{prefix}{name}"
+            out |= documented_paths(inner, f"{path}.") or {path}
+    return out
+
+
+def response_paths(path: str, method: str = "get", status: int | str = 200) -> set[str]:
+    """documented_paths of the JSON body `method path` answers with `status` (a list: of its items)."""
+    schema = operation(path, method)["responses"][str(status)]["content"]["application/json"]["schema"]
+    return documented_paths(schema.get("items", schema))
+
+
 def assert_matches(body: Any, path: str, method: str = "get", status: int | str = 200) -> None:
     """Fail with every schema violation listed, each with its location in the body."""
     errors = sorted(response_validator(path, method, status).iter_errors(body), key=lambda e: list(e.path))

@@ -1269,7 +1269,51 @@ def copilot(c: Config) -> dashboard.Dashboard:
             "CLI users", f"Users who used Copilot CLI on the reported day, per organization. {report}; {no_cli}.",
             [query(cli("daily_active_cli_users"), "{{org}}")], "short", w=8,
         ),
+        row("Agents, the Copilot app and CLI customisation"),
+        timeseries(
+            "Partner agent interactions",
+            f"Prompts users sent to partner agent apps (such as Claude or Codex), per agent over the selected "
+            f"organizations, {day}; agents beyond collectors.copilot.max_label_values are in \"other\". {report}.",
+            [query(usage("partner_agent_interactions", "agent", "agent_id, agent"), "{{agent}}")], "short", w=8,
+        ),
+        timeseries(
+            "Copilot app and agents window users",
+            f"Users of the Copilot app and of the VS Code agents window on the reported day, per organization. "
+            f"{report}; GitHub omits a surface nobody used that day, shown as 0.",
+            [query(cli("daily_active_copilot_app_users"), "{{org}} Copilot app"),
+             query(cli("daily_active_vscode_agent_users"), "{{org}} agents window")], "short", w=8,
+        ),
+        timeseries(
+            "Copilot app and agents window requests",
+            f"Requests to Copilot from the Copilot app and the VS Code agents window, per organization, {day}. "
+            f"{report}; GitHub omits a surface nobody used that day, shown as 0.",
+            [query(cli("copilot_app_requests"), "{{org}} Copilot app"),
+             query(cli("vscode_agent_requests"), "{{org}} agents window")], "short", w=8,
+        ),
+        bars(
+            "CLI customisations used",
+            f"Interactions with Copilot CLI skills, custom agents, MCP servers, slash commands and plugins (the top "
+            f"5 of each kind GitHub lists), over the selected organizations, {day}. {report}.",
+            [query(f"sort_desc({usage('cli_customization_interactions', 'kind, name', 'kind, name')})",
+                   "{{kind}} {{name}}")],
+            "short",
+        ),
+        timeseries(
+            "Chat panel interactions by mode",
+            f"Prompts sent in the IDE chat panel by the mode selected (agent, ask, edit, plan, custom), over the "
+            f"selected organizations, {day}. {report}.",
+            [query(usage("chat_panel_interactions", "mode", "mode"), "{{mode}}")], "short",
+        ),
         row("Pull requests and code review"),
+        timeseries(
+            "Pull request review times",
+            f"Time pull requests spent in each review stage, human reviews only: the median over repositories of "
+            f"each repository's median and 90th percentile (quantiles cannot be summed), {day}. From repos-1-day.",
+            [query(f"quantile by (stage) (0.5, max by (org, repository, stage) "
+                   f"({c.series(f'github_copilot_repository_pull_request_review_{q}_seconds', ORG)}))",
+                   f"{{{{stage}}}} {q}") for q in ("median", "p90")],
+            "s", w=24,
+        ),
         timeseries(
             "Pull requests created and merged",
             f"Pull requests created and merged, all and those Copilot created, over the selected organizations, "

@@ -91,6 +91,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target
 from exporter.collectors.late_data import LateDataCounter
+from exporter.drift import Schema
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import ApiInsightsSettings, Settings, parse_duration
@@ -105,6 +106,24 @@ USER_TIME_STATS = f"{_BASE}/time-stats/users/{{user_id}}"
 ACTOR_TIME_STATS = f"{_BASE}/time-stats/{{actor_type}}/{{actor_id}}"
 ROUTE_STATS = f"{_BASE}/route-stats/{{actor_type}}/{{actor_id}}"
 USER_BY_LOGIN = "/users/{username}"
+
+# Each answer's row fields: read, or skipped (integration_id, oauth_application_id: actor_id already names
+# the actor). Others show as github_exporter_unmapped_fields{collector="api_insights"} (exporter.drift);
+# the tests hold these against the OpenAPI description.
+_COUNTS = ("total_request_count", "rate_limited_request_count")
+_LAST = ("last_request_timestamp", "last_rate_limited_timestamp")
+_BUCKET = Schema({"timestamp", *_COUNTS}, required={"timestamp", *_COUNTS})
+ROW_FIELDS: dict[str, Schema] = {
+    TIME_STATS: _BUCKET,
+    USER_TIME_STATS: _BUCKET,
+    ACTOR_TIME_STATS: _BUCKET,
+    SUBJECT_STATS: Schema({"subject_type", "subject_name", "subject_id", *_COUNTS, *_LAST},
+                          required={"subject_type", "subject_id", *_COUNTS}),
+    USER_STATS: Schema({"actor_type", "actor_id", "actor_name", "integration_id", "oauth_application_id", *_COUNTS,
+                        *_LAST}, required={"actor_type", "actor_id", *_COUNTS}),
+    ROUTE_STATS: Schema({"http_method", "api_route", *_COUNTS, *_LAST},
+                        required={"http_method", "api_route", *_COUNTS}),
+}
 
 # The actor_type path parameter's enum in GitHub's description; user-stats rows of other types are not followed.
 ACTOR_TYPES = ("installation", "classic_pat", "fine_grained_pat", "oauth_app", "github_app_user_to_server")
@@ -629,7 +648,16 @@ class ApiInsightsCollector(Collector[ApiInsightsSettings]):
             params["max_timestamp"] = iso(window_end)
         response = await self.client.get(route, params=params, org=self.target, **path)
         data = bucket_list(response.data if response.data is not None else [], route)
+        self._check_fields(route, data)
         return self.readable_rows(data, lambda item: time_bucket(item, route), route)
+
+    def _check_fields(self, route: str, rows: list[Any]) -> None:
+        """Hold an answer's rows against ROW_FIELDS: the drift signal (one answer at a time)."""
+        check = ROW_FIELDS[route].check()
+        for row in rows:
+            if isinstance(row, dict):
+                check.record(row)
+        self.client.report_drift(f"{route} of {self.target}", check)
 
     async def _top(
         self, route: str, limit: int, lo: float, hi: float | None, **path: Any
@@ -650,6 +678,7 @@ class ApiInsightsCollector(Collector[ApiInsightsSettings]):
                 route, params=params, limit=limit, org=self.target, **path
             )
         ]
+        self._check_fields(route, rows)
         return objects(rows, route)
 
     async def _subjects(self, lo: float, hi: float | None) -> list[SubjectRow]:

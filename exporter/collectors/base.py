@@ -24,6 +24,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 from typing_extensions import TypeVar
 
+from exporter.drift import FieldCheck
 from exporter.github.client import GitHubClient, Response
 from exporter.github.deployment import CLOUD, Deployment
 from exporter.github.errors import MalformedResponseError
@@ -167,6 +168,10 @@ class FamilyClient:
 
     def count_parse_error(self, endpoint: str) -> None:
         self._client.count_parse_error(self.family, endpoint)
+
+    def report_drift(self, kind: str, check: FieldCheck) -> None:
+        """A run's field check (exporter.drift) into github_exporter_unmapped_fields / missing_fields."""
+        self._client.drift.report(self.family, kind, check)
 
 
 class Collector(ABC, Generic[OptionsT]):

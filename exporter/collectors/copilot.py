@@ -23,33 +23,35 @@ newest day, the previous day stays. Enterprise figures use the `github_copilot_e
 `enterprise` label. The 1-day reports reach back to 2025-10-10, up to a year (`backfill` reads them; for the
 last 28 days it reads the two 28-day reports instead, one download each).
 
-Entity report fields, each its own metric (HELP names the field): the seven activity counters; the active-user
-counts (IDE daily/weekly/monthly, chat, agent, `daily_active_cli_users`, the six `*_copilot_code_review_users`,
-the three `*_active_copilot_cloud_agent_users`); `totals_by_cli` (sessions, requests, prompts, prompt and
-output tokens; CLI use is in neither `totals_by_ide` nor `totals_by_feature`); `pull_requests` (the eleven
-counts, and the three medians converted from minutes to seconds); breakdowns by editor (`totals_by_ide`),
-feature, language x feature, model x feature, language x model, Copilot review comment type
-(`pull_requests.copilot_suggestions_by_comment_type`) and AI adoption phase (`totals_by_ai_adoption_phase`).
-Each breakdown is its own metric: summing one over its labels gives (about) the entity total; adding two
-double-counts. Editors, languages, features, models, comment types and repositories beyond their limits are
-summed into `other`. `repos-1-day` gives the same pull-request figures per repository, the busiest
-`max_repositories` kept (medians cannot be summed, so `other` has none).
+Which report field becomes which metric is data: the tables of `copilot_fields.py` (HELP names each source
+field; docs/metrics.md lists them). Entity report fields: the seven activity counters; the active-user counts
+(IDE, chat, agent, CLI, Copilot app, VS Code agents window, code review active/passive, cloud agent); the chat
+panel interactions by mode; `totals_by_cli`, `totals_by_copilot_app` and `totals_by_vscode_agent` (sessions,
+requests, prompts, prompt and output tokens; none of them is in `totals_by_ide` or `totals_by_feature`);
+partner agent apps (`totals_by_3rd_party_agent`, keyed by `agent_id`, `agent_name` a label); CLI customisation
+(the top 5 skills, custom agents, MCP servers, slash commands and plugins GitHub lists, and the distinct counts);
+`pull_requests` (the eleven counts, and the three medians converted from minutes to seconds); breakdowns by
+editor (`totals_by_ide`), feature, language x feature, model x feature, language x model, Copilot review
+comment type and AI adoption phase. Each breakdown is its own metric: summing one over its labels gives
+(about) the entity total; adding two double-counts. Editors, languages, features, models, agents, comment
+types and repositories beyond their limits are summed into `other`. `repos-1-day` gives the same pull-request
+figures per repository, the busiest `max_repositories` kept (medians cannot be summed, so `other` has none), and
+`pull_request_review_times`: median and p90 seconds per review stage (human reviews only).
 
 Teams follow GitHub's "Team-level metrics" recipe: users-1-day inner-joined with user-teams-1-day on
 (user_id, day, team) and grouped by `team_id`; the slug is the `team` label (an enterprise report holds
 enterprise and organisation teams whose slugs can collide). A member counts as active when they have a row
 in the users report, which GitHub writes for any activity (IDE, CLI, code review, cloud agent), so CLI-only
 members count. Teams under 5 seats are absent; a member of two teams counts in both. From the users' rows:
-the core counters, `ai_credits_used` (in the enterprise-cloud example schema), CLI figures, users per surface
-(`used_chat`, `used_agent`, `used_cli`, `used_copilot_cloud_agent` or its former name
-`used_copilot_coding_agent`, `used_copilot_code_review_active` / `_passive`) and per `ai_adoption_phase`.
-Per-user series are opt-in (`user_label`). Acceptance rates are left to PromQL.
+the activity counters, `ai_credits_used`, CLI, Copilot app and agents-window figures, users per surface
+(`used_*`; `used_copilot_cloud_agent` or its former name `used_copilot_coding_agent`) and per
+`ai_adoption_phase`. Per-user series are opt-in (`user_label`) and carry the same figures, the surfaces used
+(0/1) and the adoption phase. Acceptance rates are left to PromQL.
 
-Not exported, and why: `totals_by_cli.token_usage.avg_tokens_per_request` (a ratio of exported sums: divide in
-PromQL); `last_known_ide_version`, `last_known_plugin_version`, `last_known_cli_version` (one version per user:
-unbounded labels, and nothing to alert on); the adoption-phase averages (per-user averages of other exported
-figures, field names not in the reference); `report_start_day` / `report_end_day` (the day gauge says which
-day); ids (`enterprise_id`, `organization_id`, `user_id`: labels already name the owner).
+Not exported, and why: `copilot_fields.SKIPPED` and `USER_SKIPPED`, the one list the tests read (ids, the
+28-day window, version strings, averages of exported sums). Every record read is held against those tables
+(`exporter.drift`): a field GitHub adds or renames shows as `github_exporter_unmapped_fields{collector="copilot"}`
+and, for a field every record carries, `github_exporter_missing_fields`.
 
 ASSUMPTIONS (the OpenAPI description defines the report answers, not the NDJSON records; the fields follow
 "Data available in Copilot usage metrics", "Example schema" and "Team-level metrics"): a 1-day entity file is
@@ -58,8 +60,11 @@ read as flat day records or as records holding a `day_totals` list (the document
 `total_engaged_users`; a repos-1-day row carries `repository` ("owner/name"; else `repository_name`, else the
 id) and a `pull_requests` object. Where the pages and the description differ, the description wins: the
 report list (it has `repos-1-day` and `users-28-day/latest`), the `day` parameter (required, `YYYY-MM-DD`)
-and `report_day` (required in the answer). Parsing is defensive: unknown fields are ignored, and a missing,
-null or non-numeric counter contributes nothing (a total nobody reported is not exported).
+and `report_day` (required in the answer). Parsing is defensive: unknown fields are not exported (they show
+in the drift metrics), and a missing, null or non-numeric counter contributes nothing (a total nobody
+reported is not exported). The shapes of `totals_by_vscode_agent`, the CLI customisation items and
+`pull_request_review_times` are ASSUMED (see tests/testdata/copilot-report-fields.json): the sources read
+do not give them.
 """
 
 from __future__ import annotations
@@ -80,6 +85,29 @@ from prometheus_client.metrics_core import Metric
 from exporter import logs
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Kind, Observed, Target
+from exporter.collectors.copilot_fields import (
+    ACTIVE_USERS,
+    ALL,
+    BREAKDOWNS,
+    CHAT_MODES,
+    COMMENT_TYPE_COUNTERS,
+    COUNTERS,
+    CUSTOMIZATION_ITEM,
+    CUSTOMIZATIONS,
+    MEDIANS,
+    PARTNER_AGENTS,
+    PARTNER_COUNTERS,
+    PULL_REQUESTS,
+    REPOSITORY_WEIGHT,
+    REVIEW_TIMES,
+    SESSION_FIGURES,
+    SESSIONS,
+    SURFACE_OBJECTS,
+    SURFACES,
+    TEAM_BREAKDOWNS,
+    USER_FIGURES,
+    report_schemas,
+)
 from exporter.github.client import DOWNLOAD_ENDPOINT
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import capped_lines
@@ -93,176 +121,6 @@ OTHER = "other"  # label value for editors, languages, features and models beyon
 UNKNOWN = "unknown"  # label value when a record does not name its editor, language, feature or model
 # Before a day was seen arriving, the plan assumes GitHub processes a day this long after it ends (UTC).
 DEFAULT_REPORT_LAG = 6 * 3600.0
-
-COUNTERS: dict[str, tuple[str, str]] = {
-    "user_initiated_interaction_count": (
-        "interactions",
-        "User-initiated interactions: prompts users sent to Copilot (chat, inline chat, agent)",
-    ),
-    "code_generation_activity_count": (
-        "code_generation_activities",
-        "Code generation events (completions shown, code blocks generated)",
-    ),
-    "code_acceptance_activity_count": (
-        "code_acceptance_activities",
-        "Generated code users accepted (completions, apply, insert, copy button)",
-    ),
-    "loc_suggested_to_add_sum": (
-        "lines_suggested_to_add",
-        "Lines of code Copilot suggested to add (agent edits excluded)",
-    ),
-    "loc_suggested_to_delete_sum": ("lines_suggested_to_delete", "Lines of code Copilot suggested to delete"),
-    "loc_added_sum": (
-        "lines_added",
-        "Lines of code added in the editor (accepted suggestions, applied blocks, agent edits)",
-    ),
-    "loc_deleted_sum": ("lines_deleted", "Lines of code deleted in the editor (agent edits)"),
-}
-CORE = (
-    "user_initiated_interaction_count",
-    "code_generation_activity_count",
-    "code_acceptance_activity_count",
-    "loc_suggested_to_add_sum",
-    "loc_added_sum",
-)
-ACTIVE_USERS: dict[str, str] = {
-    "daily_active_users": "Users who used Copilot in the IDE on the reported day",
-    "weekly_active_users": "Users who used Copilot in the IDE in the seven days ending on the reported day",
-    "monthly_active_users": "Users who used Copilot in the IDE in the 28 days ending on the reported day",
-    "monthly_active_chat_users": "Users who used Copilot Chat in the 28 days ending on the reported day",
-    "monthly_active_agent_users": "Users who used IDE agent mode in the 28 days ending on the reported day",
-    "daily_active_cli_users": "Users who used Copilot CLI on the reported day (not in the IDE active-user counts)",
-    "daily_active_copilot_code_review_users": "Users who requested a Copilot code review or applied one of its "
-    "suggestions on the reported day",
-    "weekly_active_copilot_code_review_users": "Users who actively used Copilot code review in the seven days "
-    "ending on the reported day",
-    "monthly_active_copilot_code_review_users": "Users who actively used Copilot code review in the 28 days "
-    "ending on the reported day",
-    "daily_passive_copilot_code_review_users": "Users whose pull requests Copilot code review was assigned to "
-    "automatically, without active use, on the reported day",
-    "weekly_passive_copilot_code_review_users": "Users with only automatic Copilot code reviews in the seven days "
-    "ending on the reported day",
-    "monthly_passive_copilot_code_review_users": "Users with only automatic Copilot code reviews in the 28 days "
-    "ending on the reported day",
-    "daily_active_copilot_cloud_agent_users": "Users who used the Copilot cloud agent on the reported day",
-    "weekly_active_copilot_cloud_agent_users": "Users who used the Copilot cloud agent in the seven days ending "
-    "on the reported day",
-    "monthly_active_copilot_cloud_agent_users": "Users who used the Copilot cloud agent in the 28 days ending on "
-    "the reported day",
-}
-# totals_by_cli: {field path: (metric suffix, what)}. CLI use is in neither totals_by_ide nor totals_by_feature.
-CLI: dict[str, tuple[str, str]] = {
-    "session_count": ("cli_sessions", "Copilot CLI sessions started"),
-    "request_count": ("cli_requests", "Requests to Copilot from the CLI (prompts and agentic follow-up calls)"),
-    "prompt_count": ("cli_prompts", "User prompts, commands or queries in Copilot CLI sessions"),
-    "token_usage.prompt_tokens_sum": ("cli_prompt_tokens", "Prompt tokens sent by Copilot CLI requests"),
-    "token_usage.output_tokens_sum": ("cli_output_tokens", "Output tokens generated for Copilot CLI requests"),
-}
-# pull_requests: {field: (metric suffix, what, scale)}; medians are minutes in the report, seconds here.
-PULL_REQUESTS: dict[str, tuple[str, str, float]] = {
-    "total_created": ("pull_requests_created", "Pull requests created", 1),
-    "total_reviewed": ("pull_requests_reviewed", "Pull requests reviewed (once per pull request and day)", 1),
-    "total_merged": ("pull_requests_merged", "Pull requests merged", 1),
-    "total_created_by_copilot": ("pull_requests_created_by_copilot", "Pull requests Copilot (cloud agent) created", 1),
-    "total_reviewed_by_copilot": ("pull_requests_reviewed_by_copilot", "Pull requests Copilot code review reviewed", 1),
-    "total_merged_created_by_copilot": (
-        "pull_requests_merged_created_by_copilot",
-        "Pull requests created by Copilot and merged",
-        1,
-    ),
-    "total_merged_reviewed_by_copilot": (
-        "pull_requests_merged_reviewed_by_copilot",
-        "Pull requests reviewed by Copilot code review and merged",
-        1,
-    ),
-    "total_suggestions": ("pull_request_review_suggestions", "Pull request review suggestions, any author", 1),
-    "total_applied_suggestions": (
-        "pull_request_review_applied_suggestions",
-        "Pull request review suggestions applied, any author",
-        1,
-    ),
-    "total_copilot_suggestions": (
-        "pull_request_copilot_review_suggestions",
-        "Pull request review suggestions by Copilot",
-        1,
-    ),
-    "total_copilot_applied_suggestions": (
-        "pull_request_copilot_review_applied_suggestions",
-        "Pull request review suggestions by Copilot that were applied",
-        1,
-    ),
-    "median_minutes_to_merge": (
-        "pull_request_median_time_to_merge_seconds",
-        "Median time from creation to merge of the pull requests merged",
-        60,
-    ),
-    "median_minutes_to_merge_copilot_authored": (
-        "pull_request_copilot_authored_median_time_to_merge_seconds",
-        "Median time from creation to merge of the pull requests Copilot created and that were merged",
-        60,
-    ),
-    "median_minutes_to_merge_copilot_reviewed": (
-        "pull_request_copilot_reviewed_median_time_to_merge_seconds",
-        "Median time from creation to merge of the merged pull requests Copilot code review reviewed",
-        60,
-    ),
-}
-MEDIANS = tuple(f for f in PULL_REQUESTS if f.startswith("median_"))
-REPOSITORY_WEIGHT = ("total_created", "total_reviewed", "total_merged")
-COMMENT_TYPE_COUNTERS = ("total_copilot_suggestions", "total_copilot_applied_suggestions")
-# User-row flags -> the `surface` label of the team figures; either agent flag means the cloud agent.
-SURFACES: dict[str, tuple[str, ...]] = {
-    "chat": ("used_chat",),
-    "agent": ("used_agent",),
-    "cli": ("used_cli",),
-    "cloud_agent": ("used_copilot_cloud_agent", "used_copilot_coding_agent"),
-    "code_review_active": ("used_copilot_code_review_active",),
-    "code_review_passive": ("used_copilot_code_review_passive",),
-}
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """One of the report's `totals_by_*` arrays and the labels its entries become."""
-
-    name: str
-    array: str
-    keys: tuple[str, ...]  # fields of an entry
-    labels: tuple[str, ...]  # their label names
-    counters: tuple[str, ...]
-    what: str
-
-
-BREAKDOWNS = (
-    Breakdown("editor", "totals_by_ide", ("ide",), ("editor",), CORE, "by editor (IDE)"),
-    Breakdown("feature", "totals_by_feature", ("feature",), ("feature",), CORE, "by Copilot feature"),
-    Breakdown(
-        "language",
-        "totals_by_language_feature",
-        ("language", "feature"),
-        ("language", "feature"),
-        CORE[1:],
-        "by language and feature",
-    ),
-    Breakdown(
-        "model",
-        "totals_by_model_feature",
-        ("model", "feature"),
-        ("model", "feature"),
-        CORE,
-        "by model and feature (chat and agent work; completions are not attributed to a model)",
-    ),
-    Breakdown(
-        "language_model",
-        "totals_by_language_model",
-        ("language", "model"),
-        ("language", "model"),
-        CORE[1:],
-        "by language and model (chat and agent work)",
-    ),
-)
-TEAM_BREAKDOWNS = tuple(b for b in BREAKDOWNS if b.name in ("editor", "language"))
-
 
 @dataclass(frozen=True)
 class Scope:
@@ -304,21 +162,42 @@ TEAM_LABELS = ("team_id", "team")
 
 @dataclass(frozen=True)
 class Specs:
-    """Every metric of one kind, keyed by report field."""
+    """Every metric of one kind, keyed by report field path."""
 
     day: MetricSpec
-    totals: dict[str, MetricSpec]  # COUNTERS, ACTIVE_USERS, "cli.<path>", "pr.<field>"
+    totals: dict[str, MetricSpec]  # COUNTERS, ACTIVE_USERS, SESSIONS and "pull_requests.<field>" paths
+    chat_modes: MetricSpec
     breakdowns: dict[tuple[str, str], MetricSpec]  # (breakdown name, counter)
+    partners: dict[str, MetricSpec]  # PARTNER_COUNTERS
+    customizations: MetricSpec
+    customization_distinct: MetricSpec
     comment_types: dict[str, MetricSpec]
     adoption: MetricSpec
     repositories: dict[str, MetricSpec]
-    team_totals: dict[str, MetricSpec]  # CORE and "cli.<path>"
+    review_times: dict[str, MetricSpec]  # REVIEW_TIMES
+    team_totals: dict[str, MetricSpec]  # USER_FIGURES
     team_active: MetricSpec
     team_surfaces: MetricSpec
     team_phases: MetricSpec
     team_breakdowns: dict[tuple[str, str], MetricSpec]
-    user_totals: dict[str, MetricSpec]
+    user_totals: dict[str, MetricSpec]  # USER_FIGURES
+    user_surfaces: MetricSpec
+    user_phases: MetricSpec
     by_name: dict[str, MetricSpec] = field(default_factory=dict)
+
+
+def _figures() -> dict[str, tuple[str, str]]:
+    """USER_FIGURES: {path: (metric suffix, what)}."""
+    out = {f: COUNTERS[f] for f in ALL}
+    out["ai_credits_used"] = ("ai_credits", "AI credits used")
+    for o, (prefix, surface) in SURFACE_OBJECTS.items():
+        for f, (suffix, what) in SESSION_FIGURES.items():
+            out[f"{o}.{f}"] = (f"{prefix}_{suffix}", f"{surface.capitalize()}: {what}")
+    assert tuple(out) == USER_FIGURES
+    return out
+
+
+FIGURES = _figures()
 
 
 def _define(kind: Scope) -> Specs:
@@ -333,6 +212,7 @@ def _define(kind: Scope) -> Specs:
         "Team members' sum, by team_id (slug in the team label; a member of two teams counts in both; "
         "teams under 5 seats are absent)"
     )
+    user_note = "Only with collectors.copilot.user_label set; the most active max_users users."
     team = [owner, *TEAM_LABELS]
 
     def spec(name: str, description: str, labels: Sequence[str], source: str) -> MetricSpec:
@@ -342,11 +222,13 @@ def _define(kind: Scope) -> Specs:
               COUNTERS.items()}
     totals |= {f: spec(f, f"{what} {phrase}.", [owner], f"{entity}: {f}") for f, what in ACTIVE_USERS.items()}
     totals |= {
-        f"cli.{f}": spec(suffix, f"{what} {phrase} {LATEST_DAY}.", [owner], f"{entity}: totals_by_cli.{f}")
-        for f, (suffix, what) in CLI.items()
+        path: spec(suffix, f"{what} {phrase} {LATEST_DAY}. Not in the editor or feature breakdowns.", [owner],
+                   f"{entity}: {path}")
+        for path, (suffix, what) in FIGURES.items()
+        if path in SESSIONS
     }
     totals |= {
-        f"pr.{f}": spec(
+        f"pull_requests.{f}": spec(
             suffix,
             f"{what} {phrase} {LATEST_DAY}.{' Minutes in the report, seconds here.' if scale != 1 else ''}",
             [owner],
@@ -354,6 +236,7 @@ def _define(kind: Scope) -> Specs:
         )
         for f, (suffix, what, scale) in PULL_REQUESTS.items()
     }
+    customization_arrays = ", ".join(f"{a}[]" for a, _ in CUSTOMIZATIONS.values())
     specs = Specs(
         day=spec(
             "report_day_timestamp_seconds",
@@ -363,6 +246,13 @@ def _define(kind: Scope) -> Specs:
             f"GET {kind.route(kind.entity_report)}: report_day",
         ),
         totals=totals,
+        chat_modes=spec(
+            "chat_panel_interactions",
+            f"User-initiated interactions in the IDE chat panel {phrase}, by the mode selected (agent, ask, custom, "
+            f"edit, plan, unknown), {LATEST_DAY}.",
+            [owner, "mode"],
+            f"{entity}: {', '.join(CHAT_MODES)}",
+        ),
         breakdowns={
             (b.name, f): spec(
                 f"{b.name}_{COUNTERS[f][0]}",
@@ -373,6 +263,30 @@ def _define(kind: Scope) -> Specs:
             for b in BREAKDOWNS
             for f in b.counters
         },
+        partners={
+            f: spec(
+                f"partner_agent_{suffix}",
+                f"{what} with a partner agent app (such as Claude or Codex) {phrase}, by agent_id (agent: its "
+                f"current agent_name), {LATEST_DAY}. The busiest max_label_values agents; the rest in "
+                "agent_id=\"other\".",
+                [owner, "agent_id", "agent"],
+                f"{entity}: {PARTNER_AGENTS}[].{f}",
+            )
+            for f, (suffix, what) in PARTNER_COUNTERS.items()
+        },
+        customizations=spec(
+            "cli_customization_interactions",
+            f"Interactions with a Copilot CLI customisation {phrase}: the top 5 items GitHub lists per kind (skill, "
+            f"custom_agent, mcp, slash_cmd, plugin), {LATEST_DAY}.",
+            [owner, "kind", "name"],
+            f"{entity}: {customization_arrays} .{CUSTOMIZATION_ITEM}, .interaction_count",
+        ),
+        customization_distinct=spec(
+            "cli_customization_distinct_used",
+            f"Distinct Copilot CLI customisations of a kind used {phrase}, {LATEST_DAY}.",
+            [owner, "kind"],
+            f"{entity}: {', '.join(d for _, d in CUSTOMIZATIONS.values())}",
+        ),
         comment_types={
             f: spec(
                 f"code_review_comment_type_{PULL_REQUESTS[f][0].removeprefix('pull_request_copilot_review_')}",
@@ -399,31 +313,25 @@ def _define(kind: Scope) -> Specs:
             )
             for f, (suffix, what, _) in PULL_REQUESTS.items()
         },
+        review_times={
+            f: spec(
+                f"repository_{suffix}",
+                f"{what} pull requests in one repository spent in a review stage (human reviews only) {phrase}, "
+                f"{LATEST_DAY}. Minutes in the report, seconds here. The busiest max_repositories repositories "
+                "(other has none: quantiles cannot be summed).",
+                [owner, "repository", "stage"],
+                f"{repos}: pull_request_review_times[].{f}",
+            )
+            for f, (suffix, what) in REVIEW_TIMES.items()
+        },
         team_totals={
             f: spec(
-                f"team_{COUNTERS[f][0]}",
-                f"{COUNTERS[f][1]} by the team's members, {LATEST_DAY}. {team_note}.",
-                team,
-                f"{joined}: {f}",
-            )
-            for f in CORE
-        }
-        | {
-            "ai_credits_used": spec(
-                "team_ai_credits",
-                f"AI credits the team's members used, {LATEST_DAY}. {team_note}.",
-                team,
-                f"{joined}: ai_credits_used",
-            )
-        }
-        | {
-            f"cli.{f}": spec(
                 f"team_{suffix}",
                 f"{what} by the team's members, {LATEST_DAY}. {team_note}.",
                 team,
-                f"{joined}: totals_by_cli.{f}",
+                f"{joined}: {f}",
             )
-            for f, (suffix, what) in CLI.items()
+            for f, (suffix, what) in FIGURES.items()
         },
         team_active=spec(
             "team_active_users",
@@ -434,11 +342,9 @@ def _define(kind: Scope) -> Specs:
         ),
         team_surfaces=spec(
             "team_surface_active_users",
-            f"Team members who used a Copilot surface {LATEST_DAY} (surface chat, agent, cli, cloud_agent, "
-            f"code_review_active, code_review_passive). {team_note}.",
+            f"Team members who used a Copilot surface {LATEST_DAY} (surface {', '.join(SURFACES)}). {team_note}.",
             [*team, "surface"],
-            f"{joined}: used_chat, used_agent, used_cli, used_copilot_cloud_agent / used_copilot_coding_agent, "
-            "used_copilot_code_review_active, used_copilot_code_review_passive",
+            f"{joined}: {', '.join(' / '.join(flags) for flags in SURFACES.values())}",
         ),
         team_phases=spec(
             "team_adoption_phase_users",
@@ -459,25 +365,44 @@ def _define(kind: Scope) -> Specs:
         },
         user_totals={
             f: spec(
-                f"user_{COUNTERS[f][0]}",
-                f"{COUNTERS[f][1]} by one user {phrase}, {LATEST_DAY}. "
-                "Only with collectors.copilot.user_label set; the most active max_users users.",
+                f"user_{suffix}",
+                f"{what} by one user {phrase}, {LATEST_DAY}. {user_note}",
                 [owner, "user"],
                 f"{users}: {f}",
             )
-            for f in CORE
+            for f, (suffix, what) in FIGURES.items()
         },
+        user_surfaces=spec(
+            "user_surface_used",
+            f"1 if the user used a Copilot surface {LATEST_DAY}, else 0 (surface {', '.join(SURFACES)}). {user_note}",
+            [owner, "user", "surface"],
+            f"{users}: {', '.join(' / '.join(flags) for flags in SURFACES.values())}",
+        ),
+        user_phases=spec(
+            "user_adoption_phase_info",
+            f"1, labelled with the user's AI adoption phase over the 28 days ending on the reported day {phrase}. "
+            f"{user_note}",
+            [owner, "user", "phase"],
+            f"{users}: ai_adoption_phase.phase",
+        ),
     )
     every = [
         specs.day,
+        specs.chat_modes,
+        specs.customizations,
+        specs.customization_distinct,
         specs.adoption,
         specs.team_active,
         specs.team_surfaces,
         specs.team_phases,
+        specs.user_surfaces,
+        specs.user_phases,
         *specs.totals.values(),
         *specs.breakdowns.values(),
+        *specs.partners.values(),
         *specs.comment_types.values(),
         *specs.repositories.values(),
+        *specs.review_times.values(),
         *specs.team_totals.values(),
         *specs.team_breakdowns.values(),
         *specs.user_totals.values(),
@@ -487,6 +412,16 @@ def _define(kind: Scope) -> Specs:
 
 
 SPECS = {kind.name: _define(kind) for kind in KINDS}
+SCHEMAS = report_schemas()
+
+
+def schema_of(report: str) -> str:
+    """The field schema of a report route ("organization-28-day/latest" -> "entity-28-day")."""
+    name = report.removesuffix("/latest")
+    for entity in ("organization-", "enterprise-"):
+        if name.startswith(entity):
+            return "entity-" + name.removeprefix(entity)
+    return name
 
 
 # -- parsing ----------------------------------------------------------------------------------------
@@ -575,15 +510,12 @@ def nested(value: Any, path: str) -> Any:
 
 
 def flat(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's CLI and pull-request figures under "cli.<path>" / "pr.<field>" keys (medians in seconds)."""
-    out: dict[str, Any] = {}
-    cli = record.get("totals_by_cli")
-    for path in CLI:
-        out[f"cli.{path}"] = nested(cli, path)
+    """The record's nested figures under their paths ("totals_by_cli.session_count"; medians in seconds)."""
+    out: dict[str, Any] = {path: nested(record, path) for path in SESSIONS}
     prs = record.get("pull_requests")
     for name, (_, _, scale) in PULL_REQUESTS.items():
         value = number(nested(prs, name))
-        out[f"pr.{name}"] = None if value is None else value * scale
+        out[f"pull_requests.{name}"] = None if value is None else value * scale
     return out
 
 
@@ -597,8 +529,16 @@ def phase_of(value: Any) -> str:
 
 
 TeamKey = tuple[str, str]  # (team_id, slug)
-FLAT_CLI = tuple(f"cli.{p}" for p in CLI)
-FLAT_PR = tuple(f"pr.{f}" for f in PULL_REQUESTS)
+FLAT_PR = tuple(f"pull_requests.{f}" for f in PULL_REQUESTS)
+
+
+@dataclass
+class UserDay:
+    """One user's figures on the day, for the opt-in per-user series."""
+
+    sums: Sums = field(default_factory=dict)
+    surfaces: dict[str, bool] = field(default_factory=dict)
+    phase: str = UNKNOWN
 
 
 @dataclass
@@ -607,10 +547,16 @@ class DayData:
 
     day: float
     totals: Sums = field(default_factory=dict)
+    chat_modes: dict[str, float] = field(default_factory=dict)
     breakdowns: dict[str, Tally] = field(default_factory=lambda: {b.name: Tally() for b in BREAKDOWNS})
+    partners: Tally = field(default_factory=Tally)
+    partner_names: dict[str, str] = field(default_factory=dict)  # agent_id -> agent_name
+    customizations: Tally = field(default_factory=Tally)
+    customization_distinct: dict[str, float] = field(default_factory=dict)
     comment_types: Tally = field(default_factory=Tally)
     adoption: dict[str, float] = field(default_factory=dict)
     repositories: Tally = field(default_factory=Tally)
+    review_times: dict[tuple[str, str], Sums] = field(default_factory=dict)  # (repository, stage)
     team_totals: dict[TeamKey, Sums] = field(default_factory=lambda: defaultdict(dict))
     team_active: dict[TeamKey, int] = field(default_factory=lambda: defaultdict(int))
     team_surfaces: dict[TeamKey, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
@@ -618,13 +564,29 @@ class DayData:
     team_breakdowns: dict[TeamKey, dict[str, Tally]] = field(
         default_factory=lambda: defaultdict(lambda: {b.name: Tally() for b in TEAM_BREAKDOWNS})
     )
-    users: dict[str, Sums] = field(default_factory=dict)
+    users: dict[str, UserDay] = field(default_factory=dict)
 
     def add_entity(self, record: dict[str, Any]) -> None:
         add(self.totals, record, [*COUNTERS, *ACTIVE_USERS])
-        add(self.totals, flat(record), [*FLAT_CLI, *FLAT_PR])
+        add(self.totals, flat(record), [*SESSIONS, *FLAT_PR])
+        for name, mode in CHAT_MODES.items():
+            value = number(record.get(name))
+            if value is not None:
+                self.chat_modes[mode] = self.chat_modes.get(mode, 0.0) + value
         for b in BREAKDOWNS:
             self.breakdowns[b.name].add_entries(record.get(b.array), b.keys, b.counters)
+        agents = record.get(PARTNER_AGENTS)
+        self.partners.add_entries(agents, ("agent_id",), tuple(PARTNER_COUNTERS))
+        for entry in agents if isinstance(agents, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("agent_name"), str) and entry["agent_name"]:
+                self.partner_names[label_value(entry.get("agent_id"))] = entry["agent_name"]
+        for kind, (array, distinct) in CUSTOMIZATIONS.items():
+            items = record.get(array)
+            entries = [{**i, "kind": kind} for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+            self.customizations.add_entries(entries, ("kind", CUSTOMIZATION_ITEM), ("interaction_count",))
+            value = number(record.get(distinct))
+            if value is not None:
+                self.customization_distinct[kind] = self.customization_distinct.get(kind, 0.0) + value
         by_type = nested(record, "pull_requests.copilot_suggestions_by_comment_type")
         self.comment_types.add_entries(by_type, ("comment_type",), COMMENT_TYPE_COUNTERS)
         for entry in record.get("totals_by_ai_adoption_phase") or ():
@@ -635,23 +597,46 @@ class DayData:
 
     def add_repository(self, row: dict[str, Any]) -> None:
         prs = row.get("pull_requests")
+        name = repository_name(row)
         if isinstance(prs, dict):
-            entry = {**prs, "repository": repository_name(row)}
+            entry = {**prs, "repository": name}
             entry.update({m: None if (v := number(prs.get(m))) is None else v * 60 for m in MEDIANS})
             self.repositories.add_entries([entry], ("repository",), tuple(PULL_REQUESTS))
+        times = row.get("pull_request_review_times")
+        for entry in times if isinstance(times, list) else ():
+            if isinstance(entry, dict):
+                values = {f: v * 60 for f in REVIEW_TIMES if (v := number(entry.get(f))) is not None}
+                self.review_times[(name, label_value(entry.get("stage")))] = values
 
     def add_member(self, team: TeamKey, row: dict[str, Any]) -> None:
         """One users-report row of a member of `team` (GitHub's recipe: a row means activity that day)."""
-        add(self.team_totals[team], row, [*CORE, "ai_credits_used"])
-        add(self.team_totals[team], flat(row), FLAT_CLI)
+        add(self.team_totals[team], row, ["ai_credits_used", *ALL])
+        add(self.team_totals[team], flat(row), SESSIONS)
         self.team_active[team] += 1
         surfaces = self.team_surfaces[team]
-        for surface, flags in SURFACES.items():
-            surfaces[surface] = surfaces.get(surface, 0) + any(row.get(f) is True for f in flags)
+        for surface, used in surfaces_of(row).items():
+            surfaces[surface] = surfaces.get(surface, 0) + used
         phase = phase_of(row.get("ai_adoption_phase"))
         self.team_phases[team][phase] = self.team_phases[team].get(phase, 0) + 1
         for b in TEAM_BREAKDOWNS:
             self.team_breakdowns[team][b.name].add_entries(row.get(b.array), b.keys, b.counters)
+
+
+def surfaces_of(row: dict[str, Any]) -> dict[str, bool]:
+    """Which Copilot surfaces a users-report row says the user used (either flag of a surface counts)."""
+    return {surface: any(row.get(f) is True for f in flags) for surface, flags in SURFACES.items()}
+
+
+def user_day(row: dict[str, Any], into: UserDay | None = None) -> UserDay:
+    """A users-report row's figures added to `into` (a user may have rows in several files)."""
+    out = into or UserDay()
+    add(out.sums, row, ["ai_credits_used", *ALL])
+    add(out.sums, flat(row), SESSIONS)
+    for surface, used in surfaces_of(row).items():
+        out.surfaces[surface] = out.surfaces.get(surface, False) or used
+    phase = phase_of(row.get("ai_adoption_phase"))
+    out.phase = phase if phase != UNKNOWN else out.phase
+    return out
 
 
 def repository_name(row: dict[str, Any]) -> str:
@@ -742,8 +727,14 @@ class CopilotCollector(Collector[CopilotSettings]):
             raise MalformedResponseError(f"{route}: download_links holds a non-string", endpoint=route)
         return data
 
-    async def _records(self, links: Sequence[str]) -> AsyncIterator[dict[str, Any]]:
-        """Every JSON object in the report files, streamed line by line (a file may also hold a JSON array)."""
+    async def _records(self, report: str, links: Sequence[str]) -> AsyncIterator[dict[str, Any]]:
+        """Every JSON object in the report files, streamed line by line (a file may also hold a JSON array).
+
+        Each is held against the report's known fields; what GitHub sent that the tables do not know, or a
+        field every record carries that none did, shows in the drift metrics (exporter.drift).
+        """
+        kind = schema_of(report)
+        check = SCHEMAS[kind].check()
         for link in links:
             async with self.client.download(link) as response:
                 async for line in capped_lines(response, DOWNLOAD_ENDPOINT):  # one record per line, bounded
@@ -758,14 +749,16 @@ class CopilotCollector(Collector[CopilotSettings]):
                         ) from None
                     for record in value if isinstance(value, list) else [value]:
                         if isinstance(record, dict):
+                            check.record(record)
                             yield record
+        self.client.report_drift(f"{kind} of {self.target}", check)
 
     async def _rows(self, report: str, day: float) -> list[dict[str, Any]] | None:
         """A 1-day report's records for `day` (rows naming another day are dropped), or None on 204."""
         answer = await self._links(report, day)
         if answer is None:
             return None
-        return [row async for row in self._records(answer["download_links"]) if _on(row, day)]
+        return [row async for row in self._records(report, answer["download_links"]) if _on(row, day)]
 
     async def _day(
         self,
@@ -789,7 +782,8 @@ class CopilotCollector(Collector[CopilotSettings]):
                     target=self.target, asked=day_text(day), report_day=day_text(reported),
                 )
                 day = reported
-            entity = [r async for record in self._records(answer["download_links"]) for r in day_records(record)]
+            records = self._records(self.kind.entity_report, answer["download_links"])
+            entity = [r async for record in records for r in day_records(record)]
         data = DayData(day)
         for record in entity:
             if _on(record, day):
@@ -818,7 +812,7 @@ class CopilotCollector(Collector[CopilotSettings]):
             user_rows = await self._rows("users-1-day", day)
             if user_rows is None:
                 return None
-        users: dict[str, Sums] = {}
+        users: dict[str, UserDay] = {}
         for row in user_rows:
             user_id = row.get("user_id")
             if not _on(row, day):
@@ -827,14 +821,15 @@ class CopilotCollector(Collector[CopilotSettings]):
                 data.add_member(team, row)
             label = self._user_label(row)
             if label is not None:
-                add(users.setdefault(label, {}), row, CORE)
+                users[label] = user_day(row, users.get(label))
         for team in {t for ts in members.values() for t in ts}:  # members without a row still make a team
             data.team_totals.setdefault(team, {})
             data.team_active.setdefault(team, 0)
         ranked = sorted(
             users.items(),
             key=lambda kv: (
-                -(kv[1].get("user_initiated_interaction_count", 0) + kv[1].get("code_generation_activity_count", 0)),
+                -(kv[1].sums.get("user_initiated_interaction_count", 0)
+                  + kv[1].sums.get("code_generation_activity_count", 0)),
                 kv[0],
             ),
         )
@@ -866,6 +861,25 @@ class CopilotCollector(Collector[CopilotSettings]):
         for b in BREAKDOWNS:
             tally: dict[tuple[str, ...], dict[tuple[str, ...], Sums]] = {(): data.breakdowns[b.name].folded(limit)}
             families += _breakdown(s.breakdowns, b.name, b.counters, tally, [owner])
+        modes = s.chat_modes.new()
+        for mode in sorted(data.chat_modes):
+            modes.add_metric([owner, mode], data.chat_modes[mode])
+        families.append(modes)
+        agents = data.partners.folded(limit, weight=tuple(PARTNER_COUNTERS))
+        for f, spec in s.partners.items():
+            family = spec.new()
+            for (agent_id,) in sorted(agents):
+                if f in agents[(agent_id,)]:
+                    name = data.partner_names.get(agent_id, agent_id if agent_id in (OTHER, UNKNOWN) else UNKNOWN)
+                    family.add_metric([owner, agent_id, name], agents[(agent_id,)][f])
+            families.append(family)
+        used_items, distinct = s.customizations.new(), s.customization_distinct.new()
+        for (kind, name), sums in sorted(data.customizations.sums.items()):
+            if "interaction_count" in sums:
+                used_items.add_metric([owner, kind, name], sums["interaction_count"])
+        for kind in sorted(data.customization_distinct):
+            distinct.add_metric([owner, kind], data.customization_distinct[kind])
+        families += [used_items, distinct]
         families += _breakdown(
             {("comment_type", f): spec for f, spec in s.comment_types.items()},
             "comment_type",
@@ -887,6 +901,13 @@ class CopilotCollector(Collector[CopilotSettings]):
             {(): repositories},
             [owner],
         )
+        kept = {r for (r,) in repositories} - {OTHER}
+        for f, spec in s.review_times.items():
+            family = spec.new()
+            for (repository, stage), values in sorted(data.review_times.items()):
+                if repository in kept and f in values:
+                    family.add_metric([owner, repository, stage], values[f])
+            families.append(family)
         teams = sorted(data.team_totals)
         for name, spec in s.team_totals.items():
             family = spec.new()
@@ -910,9 +931,15 @@ class CopilotCollector(Collector[CopilotSettings]):
         for name, spec in s.user_totals.items():
             family = spec.new()
             for user in sorted(data.users):
-                if name in data.users[user]:
-                    family.add_metric([owner, user], data.users[user][name])
+                if name in data.users[user].sums:
+                    family.add_metric([owner, user], data.users[user].sums[name])
             families.append(family)
+        used, phases = s.user_surfaces.new(), s.user_phases.new()
+        for user in sorted(data.users):
+            for surface, flag in data.users[user].surfaces.items():
+                used.add_metric([owner, user, surface], float(flag))
+            phases.add_metric([owner, user, data.users[user].phase], 1)
+        families += [used, phases]
         return [f for f in families if f.samples]
 
     def _expected_day(self) -> float:
@@ -982,7 +1009,7 @@ class CopilotCollector(Collector[CopilotSettings]):
         out: dict[float, list[dict[str, Any]]] = defaultdict(list)
         answer = await self._links(report)
         if answer is not None:
-            async for record in self._records(answer["download_links"]):
+            async for record in self._records(report, answer["download_links"]):
                 for row in day_records(record) if entity else [record]:
                     if row.get("day") is not None:
                         out[fields.day(row, "day", DOWNLOAD_ENDPOINT, required=True)].append(row)

@@ -41,6 +41,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Kind, Observed, Target, pages
+from exporter.drift import Schema
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotSeatsSettings, Settings
@@ -50,6 +51,22 @@ OTHER = "other"
 NONE = "none"  # editor of a seat that never had activity
 SEATS_PAGE = 100  # per_page of the seat listing, GitHub's largest
 BREAKDOWN_STATES = ("pending_invitation", "added_this_cycle", "active_this_cycle", "inactive_this_cycle")
+# A seat's fields (GET .../copilot/billing/seats, `seats[]`): read, or skipped with the reason. Checked against
+# the OpenAPI description by tests/collectors/test_copilot_seats.py; anything else GitHub sends shows as
+# github_exporter_unmapped_fields{collector="copilot_seats"} (exporter.drift).
+SEAT_FIELDS: dict[str, str] = {
+    "assignee.*": "read: assignee.id tells seats apart; the rest of the user object would be per-user labels",
+    "last_activity_at": "read: the inactive figure",
+    "last_activity_editor": "read: the editor label",
+    "plan_type": "read: the plan label",
+    "pending_cancellation_date": "read: pending_cancellation",
+    "created_at": "skipped: when the seat was assigned; a per-seat timestamp, nothing to count",
+    "updated_at": "skipped: a per-seat timestamp, nothing to count",
+    "last_authenticated_at": "skipped: activity is last_activity_at (authentication is not use)",
+    "organization.*": "skipped: the enterprise listing's organisation of the seat; the target names the owner",
+    "assigning_team.*": "skipped: the team granting the seat; per-team seat counts are not exported",
+}
+SEAT_SCHEMA = Schema(SEAT_FIELDS, required={"created_at"})
 
 
 @dataclass(frozen=True)
@@ -194,10 +211,12 @@ class CopilotSeatsCollector(Collector[CopilotSeatsSettings]):
         listing = self.client.paginate(route, params={"per_page": SEATS_PAGE}, items_key="seats",
                                        **self._path)
         seen = 0
+        check = SEAT_SCHEMA.check()
         async for seat in listing:
             seen += 1
             if not isinstance(seat, dict):
                 raise MalformedResponseError(f"{route}: a seat is not an object", endpoint=route)
+            check.record(seat)
             assignee = seat.get("assignee")
             ident = assignee.get("id") if isinstance(assignee, dict) else None
             if ident is None:  # a seat without an assignee still costs; count it on its own
@@ -205,6 +224,7 @@ class CopilotSeatsCollector(Collector[CopilotSeatsSettings]):
                 ident = f"unnamed-{unnamed}"
             holders.setdefault(str(ident), Holder()).add(seat, route)
         self.observed["seats"] = seen
+        self.client.report_drift(f"seats of {self.target}", check)
         total = await self._total_seats()
         owner, s = self.owner, self.specs
         cutoff = self._clock() - self.options.inactive_days * DAY

@@ -74,6 +74,7 @@ from exporter.collectors.base import (
     Target,
     pages,
 )
+from exporter.drift import FieldCheck, Schema
 from exporter.github.errors import (
     APIError,
     ForbiddenError,
@@ -91,6 +92,15 @@ VIEWS = "/repos/{owner}/{repo}/traffic/views"
 CLONES = "/repos/{owner}/{repo}/traffic/clones"
 PATHS = "/repos/{owner}/{repo}/traffic/popular/paths"
 REFERRERS = "/repos/{owner}/{repo}/traffic/popular/referrers"
+# The fields of each traffic answer (every one read); others show as github_exporter_unmapped_fields
+# {collector="repo_traffic"} (exporter.drift). Checked against the OpenAPI description by the tests.
+_DAYS = ("count", "uniques")
+TRAFFIC_FIELDS: dict[str, Schema] = {
+    VIEWS: Schema({*_DAYS, "views[].timestamp", "views[].count", "views[].uniques"}, required=_DAYS),
+    CLONES: Schema({*_DAYS, "clones[].timestamp", "clones[].count", "clones[].uniques"}, required=_DAYS),
+    PATHS: Schema({"path", "title", *_DAYS}, required={"path", *_DAYS}),
+    REFERRERS: Schema({"referrer", *_DAYS}, required={"referrer", *_DAYS}),
+}
 ORG_REPOS = "/orgs/{org}/repos"
 USER_REPOS = "/users/{username}/repos"
 LIST_TARGET = Target(Kind.REPOSITORIES, "targets.repositories")
@@ -455,13 +465,18 @@ class RepoTrafficCollector(Collector[RepoTrafficSettings]):
         owner, repo = full_name.split("/", 1)
         return (await self.client.get(route, params=params, owner=owner, repo=repo)).data
 
-    async def traffic(self, full_name: str, now: float) -> Traffic:
+    async def traffic(self, full_name: str, now: float, checks: dict[str, FieldCheck] | None = None) -> Traffic:
+        """One repository's figures; `checks` (by route) see every answer's fields, for the drift signal."""
         views = await self._get(VIEWS, full_name, {"per": "day"})  # first alone: a refusal costs one request
         clones, paths, referrers = await asyncio.gather(
             self._get(CLONES, full_name, {"per": "day"}),
             self._get(PATHS, full_name) if self.options.top_paths else _none(),
             self._get(REFERRERS, full_name) if self.options.top_referrers else _none(),
         )
+        for route, data in ((VIEWS, views), (CLONES, clones), (PATHS, paths), (REFERRERS, referrers)):
+            for record in data if isinstance(data, list) else [data]:
+                if checks is not None and isinstance(record, dict):
+                    checks[route].record(record)
         day = complete_day(now)
         return Traffic(
             views=(fields.number(views, "count", VIEWS), fields.number(views, "uniques", VIEWS)),
@@ -472,9 +487,9 @@ class RepoTrafficCollector(Collector[RepoTrafficSettings]):
             referrers=top_referrers(referrers, self.options.top_referrers),
         )
 
-    async def _traffic_or_skip(self, full_name: str, now: float) -> Traffic | str:
+    async def _traffic_or_skip(self, full_name: str, now: float, checks: dict[str, FieldCheck]) -> Traffic | str:
         try:
-            result: Traffic | str = await self.traffic(full_name, now)
+            result: Traffic | str = await self.traffic(full_name, now, checks)
         except RateLimitedError:
             raise
         except APIError as exc:
@@ -504,11 +519,14 @@ class RepoTrafficCollector(Collector[RepoTrafficSettings]):
     async def collect(self) -> list[Metric]:
         now = self._clock()
         names, filtered = await self.repositories()
+        checks = {route: schema.check() for route, schema in TRAFFIC_FIELDS.items()}
         try:
             async with asyncio.TaskGroup() as group:  # one failure cancels the rest of the run
-                tasks = [group.create_task(self._traffic_or_skip(name, now)) for name in names]
+                tasks = [group.create_task(self._traffic_or_skip(name, now, checks)) for name in names]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
+        for route, check in checks.items():
+            self.client.report_drift(f"{route} of {self.target}", check)
         results = {name: task.result() for name, task in zip(names, tasks, strict=False)}
         for gone in set(self._skipped) - set(names):
             del self._skipped[gone]

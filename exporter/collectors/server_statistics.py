@@ -65,6 +65,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target, pages
+from exporter.drift import Schema
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import ServerStatisticsSettings, Settings
@@ -470,6 +471,23 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
     return list(families.values())
 
 
+# Every field of a collection the families above read (the drift signal's known fields; the tests hold them
+# against the OpenAPI description). Others show as github_exporter_unmapped_fields{collector="server_statistics"}.
+COLLECTION_FIELDS = Schema(
+    {
+        "server_id", "collection_date", "host_name", "ghes_version", "schema_version",
+        "github_connect.features_enabled",
+        "dormant_users.total_dormant_users", "dormant_users.dormancy_threshold",
+        "actions_stats.number_of_repos_using_actions", "actions_stats.percentage_of_repos_using_actions",
+        "packages_stats.registry_enabled", "packages_stats.registry_v2_enabled", "packages_stats.ecosystems[].name",
+        "packages_stats.ecosystems[].enabled",
+        *(f"ghe_stats.{group}.{field}" for group, field, _, _ in _GHE_STATS),
+        *(f"packages_stats.ecosystems[].{field}" for field, _, _ in _ECOSYSTEM_COUNTS),
+    },
+    required={"server_id", "collection_date"},
+)
+
+
 def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
@@ -502,6 +520,11 @@ class ServerStatisticsCollector(Collector[ServerStatisticsSettings]):
     async def collect(self) -> list[Metric]:
         items = await self._collections(self._clock() - self.options.lookback)
         self.observed["collections"] = len(items)
+        check = COLLECTION_FIELDS.check()
+        for item in items:
+            if isinstance(item, dict):
+                check.record(item)
+        self.client.report_drift(f"{ROUTE} of {self.target}", check)
         return families_for(self.target, newest_of(self.readable_rows(items, collection, ROUTE)))
 
     async def history(self, start: float, end: float) -> list[HistoricalSample]:

@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from exporter import __version__
+from exporter.drift import FieldDrift
 from exporter.github.auth import AppAuth, TokenAuth, credential_of
 from exporter.github.errors import (
     APIError,
@@ -142,6 +143,11 @@ class GitHubClient:
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._downloads.aclose()
+
+    @property
+    def drift(self) -> FieldDrift:
+        """Where collectors report fields GitHub sent that they do not know (exporter.drift)."""
+        return self._metrics.drift
 
     def count_parse_error(self, collector: str, endpoint: str) -> None:
         """A row of an answer that a collector skipped because it could not be read."""

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.simulator import billing as billing_family
+from exporter.simulator import copilot as copilot_family
 from exporter.simulator.routing import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def control_routes(sim: Simulator) -> list[Route]:
                                  "lag": 0, "actor_id": null} or {"clear": true}
     POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
     POST /_sim/billing          {"fail_next": 1, "delay": 90} (billing exports: next N fail; processing time)
+    POST /_sim/copilot          {"field_drift": true} (report files add an unknown field and rename a known one)
     Bad input answers 400 with {"message": ...}.
     """
     async def body(request: Request) -> dict[str, Any]:
@@ -129,4 +131,5 @@ def control_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/spike", control(spike), methods=["POST"]),
         Route("/_sim/clock", control(clock), methods=["POST"]),
         Route("/_sim/billing", control(lambda data: billing_family.control(sim, data)), methods=["POST"]),
+        Route("/_sim/copilot", control(lambda data: copilot_family.control(sim, data)), methods=["POST"]),
     ]

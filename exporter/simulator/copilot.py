@@ -56,6 +56,18 @@ Copilot usage metrics", "Example schema" and "Team-level metrics" pages:
 - *-28-day/latest: one record with `day_totals` (one entry per day),
   `report_start_day` and `report_end_day`, as in the documented example.
 
+Since August-October 2026 (tests/testdata/copilot-report-fields.json lists every field, with its sources):
+entity and user records carry the chat panel mode counts, `totals_by_copilot_app`, `totals_by_vscode_agent`
+(only when used, like `totals_by_cli`), `totals_by_3rd_party_agent` (`session_count` on aggregated records
+only) and, with CLI use, the CLI customisation top-5 lists and distinct counts; users carry `used_copilot_app`,
+`used_vscode_agent` and the last known IDE, plugin and CLI versions; repos-1-day rows carry
+`pull_request_review_times` (median and p90 minutes per stage, human reviews only). Entity figures are the
+sums of the user rows, except the distinct counts and the top-5 lists (of the summed items).
+
+Drift: `set_field_drift(sim, True)` (or POST /_sim/copilot {"field_drift": true}) makes every report
+file add a field nobody documents (DRIFT_ADDED) and rename a documented one (DRIFT_RENAMED), as GitHub
+does now and then; the exporter should say so on /metrics. /_sim/reset turns it off.
+
 Users: some never use Copilot (their seats stay inactive), some use only the CLI
 and GitHub's agents, some lapse for weeks at a time.
 
@@ -86,7 +98,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso, register_state
 from exporter.simulator.world import EDITORS, LANGUAGES, Org, User, World, stable_hash, unit
 
 DAY = 86400
@@ -262,18 +274,40 @@ def cells(seed: int, org: str, user_id: int, day: int) -> tuple[Cell, ...]:
     return tuple(out)
 
 
+Usage = tuple[int, int, int, int, int]  # sessions, requests, prompts, prompt tokens, output tokens
+# Partner agent apps (totals_by_3rd_party_agent): stable agent_id, changeable agent_name.
+PARTNER_AGENTS = (("anthropic-claude", "Claude"), ("openai-codex", "Codex"), ("google-jules", "Jules"))
+# CLI customisation: six items of each kind, so GitHub's top 5 leaves one out.
+CUSTOMIZATIONS: dict[str, tuple[str, ...]] = {
+    "skill": ("test-writer", "changelog", "security-review", "docs", "pdf", "k8s-deploy"),
+    "custom_agent": ("planner", "reviewer", "migrator", "release-captain", "triager", "docs-writer"),
+    "mcp": ("github", "playwright", "sentry", "postgres", "linear", "azure"),
+    "slash_cmd": ("/plan", "/review", "/model", "/compact", "/diff", "/usage"),
+    "plugin": ("azure-skills", "terraform", "jira", "datadog", "snyk", "figma"),
+}
+TOP_ITEMS = 5
+CHAT_MODE_FIELDS = {"chat_panel_agent_mode": "chat_panel_agent_mode", "chat_panel_ask_mode": "chat_panel_ask_mode",
+                    "chat_panel_edit_mode": "chat_panel_edit_mode", "chat_panel_custom_mode": None,
+                    "chat_panel_plan_mode": None, "chat_panel_unknown_mode": None}  # field -> feature of the cells
+
+
 @dataclass(frozen=True)
 class Extras:
     """A user's day beyond the IDE: Copilot CLI, the cloud agent and code review."""
 
-    cli: tuple[int, int, int, int, int] | None = None  # sessions, requests, prompts, prompt tokens, output tokens
+    cli: Usage | None = None
     cloud_agent: bool = False
     review_active: bool = False
     review_passive: bool = False
+    app: Usage | None = None  # the Copilot app
+    vscode_agent: Usage | None = None  # the VS Code agents window
+    partners: tuple[tuple[str, str, int, int], ...] = ()  # (agent_id, agent_name, interactions, sessions)
+    customizations: tuple[tuple[str, str, int], ...] = ()  # (kind, item, interactions), with CLI use only
 
     @property
     def any(self) -> bool:
-        return self.cli is not None or self.cloud_agent or self.review_active or self.review_passive
+        return (self.cli is not None or self.cloud_agent or self.review_active or self.review_passive
+                or self.app is not None or self.vscode_agent is not None or bool(self.partners))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -294,7 +328,28 @@ def extras(seed: int, org: str, user_id: int, day: int) -> Extras:
         cli = (sessions, requests, prompts, requests * (1500 + int(r("in") * 3000)),
                requests * (300 + int(r("out") * 900)))
     active = r("review") < p.code_review * busy
-    return Extras(cli, r("cloud") < p.cloud_agent * busy, active, not active and r("passive") < 0.6 * p.code_review)
+
+    def usage(surface: str, chance: float) -> Usage | None:
+        if p.dormant or r(surface) >= chance * busy:
+            return None
+        sessions = 1 + int(r(surface, "sessions") * 3)
+        prompts = sessions * (1 + int(r(surface, "prompts") * 5))
+        requests = prompts * (1 + int(r(surface, "requests") * 3))
+        return (sessions, requests, prompts, requests * (1200 + int(r(surface, "in") * 2500)),
+                requests * (250 + int(r(surface, "out") * 700)))
+
+    partners = tuple(
+        (agent_id, name, 1 + int(r("partner-prompts", agent_id) * 8), 1 + int(r("partner-sessions", agent_id) * 2))
+        for i, (agent_id, name) in enumerate(PARTNER_AGENTS)
+        if not p.dormant and r("partner", agent_id) < 0.25 * busy / (i + 1)
+    )
+    customizations = tuple(
+        (kind, _pick(r("custom", kind, n), items), 1 + int(r("custom-count", kind, n) * 6))
+        for kind, items in CUSTOMIZATIONS.items()
+        for n in range(int(r("custom-items", kind) * 3))
+    ) if cli is not None else ()
+    return Extras(cli, r("cloud") < p.cloud_agent * busy, active, not active and r("passive") < 0.6 * p.code_review,
+                  usage("app", 0.2), usage("vscode-agent", 0.3 * p.agent + 0.05), partners, customizations)
 
 
 def active_on(seed: int, org: str, user_id: int, day: int) -> bool:
@@ -316,6 +371,26 @@ def adoption_phase(seed: int, org: str, user_id: int, day: int) -> int:
 # -- pull requests, per repository --------------------------------------------------------------
 
 COMMENT_TYPES = ("bug_risk", "security", "performance", "maintainability", "readability")
+# repos-1-day pull_request_review_times stages (ASSUMPTION: names not published) and their typical minutes.
+REVIEW_STAGES = {"first_review": 240.0, "approval": 600.0, "merge_after_approval": 90.0}
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile by linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 1)
+
+
+def review_times(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A repository day's `pull_request_review_times`: median and p90 minutes per stage with human reviews."""
+    return [
+        {"stage": stage, "median_minutes": quantile(times, 0.5), "p90_minutes": quantile(times, 0.9)}
+        for stage, times in item["_review"].items()
+        if times
+    ]
 
 
 @functools.lru_cache(maxsize=16384)
@@ -329,6 +404,7 @@ def repo_day(seed: int, org: str, repo: str, day: int) -> dict[str, Any]:
     by_copilot = int(created * 0.4 * r("by-copilot"))
     reviewed = int(10 * busy * r("reviewed"))
     reviewed_by_copilot = int(reviewed * 0.6 * r("reviewed-by-copilot"))
+    human_reviewed = reviewed - reviewed_by_copilot
     merged = int(created * (0.5 + 0.5 * r("merged")))
     merged_by_copilot = min(by_copilot, merged)
     merged_reviewed = min(reviewed_by_copilot, merged)
@@ -354,6 +430,11 @@ def repo_day(seed: int, org: str, repo: str, day: int) -> dict[str, Any]:
         "total_copilot_suggestions": copilot_suggestions,
         "total_copilot_applied_suggestions": copilot_applied,
         "_minutes": (minutes, minutes[:merged_by_copilot], minutes[merged - merged_reviewed :]),
+        # Human reviews only: minutes each pull request reviewed by a person spent in each review stage.
+        "_review": {
+            stage: [round(scale * (0.2 + 3 * r("review", stage, i) ** 3), 1) for i in range(human_reviewed)]
+            for stage, scale in REVIEW_STAGES.items()
+        },
         "_by_type": by_type,
     }
 
@@ -398,6 +479,8 @@ def repo_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
                 "repository": f"{org_login}/{repo}",
                 "pull_requests": pull_requests([item], by_type=False),
             })
+            if times := review_times(item):
+                rows[-1]["pull_request_review_times"] = times
     return rows
 
 
@@ -513,7 +596,10 @@ def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
             "used_chat": any(c.feature in CHAT_FEATURES for c in items),
             "used_agent": any(c.feature == "chat_panel_agent_mode" for c in items),
             "used_cli": extra.cli is not None,
+            "used_copilot_app": extra.app is not None,
+            "used_vscode_agent": extra.vscode_agent is not None,
             "used_copilot_cloud_agent": extra.cloud_agent,
+            "used_copilot_coding_agent": extra.cloud_agent,  # the former name, still in go-github's struct
             "used_copilot_code_review_active": extra.review_active,
             "used_copilot_code_review_passive": extra.review_passive,
             "ai_adoption_phase": {"phase": adoption_phase(world.seed, org, user.id, day), "version": "v1"},
@@ -521,15 +607,82 @@ def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
             "ai_credits_used": 0.5 * (sum(c.user_initiated_interaction_count for c in items)
                                       + (extra.cli[1] if extra.cli else 0)),
             **breakdowns(items),
+            **chat_modes(items),
+            **surface_totals([extra]),
+            **partner_totals([extra], sessions=False),
+            **customization_totals([extra]),
         }
-        if extra.cli is not None:
-            row["totals_by_cli"] = cli_totals([extra.cli])
+        versions(world.seed, user.id, day, row)
         rows.append(row)
     return rows
 
 
-def cli_totals(usage: Sequence[tuple[int, int, int, int, int]]) -> dict[str, Any]:
-    """A `totals_by_cli` object from (sessions, requests, prompts, prompt tokens, output tokens) tuples."""
+def versions(seed: int, user_id: int, day: int, row: dict[str, Any]) -> None:
+    """The last IDE, plugin and CLI versions seen for the user, on a users-report row (in place)."""
+    minor = stable_hash(seed, "copilot-versions", user_id) % 5
+    sampled = f"{day_text(day)}T{9 + minor:02d}:1{minor}:00Z"
+    for entry in row["totals_by_ide"]:
+        entry["last_known_ide_version"] = {"ide_version": f"1.10{minor}.0", "sampled_at": sampled}
+        entry["last_known_plugin_version"] = {"plugin": "copilot-chat", "plugin_version": f"0.3{minor}.2",
+                                              "sampled_at": sampled}
+    if "totals_by_cli" in row:
+        row["totals_by_cli"]["last_known_cli_version"] = {"cli_version": f"1.0.{minor}", "sampled_at": sampled}
+
+
+def chat_modes(items: Iterable[Cell]) -> dict[str, int]:
+    """The chat panel interaction counts by mode (custom, plan and unknown never happen here)."""
+    cells_ = list(items)
+    return {name: sum(c.user_initiated_interaction_count for c in cells_ if feature and c.feature == feature)
+            for name, feature in CHAT_MODE_FIELDS.items()}
+
+
+def surface_totals(days: Sequence[Extras]) -> dict[str, Any]:
+    """`totals_by_cli`, `totals_by_copilot_app`, `totals_by_vscode_agent`: each only when someone used it."""
+    out: dict[str, Any] = {}
+    for name, attribute in (("totals_by_cli", "cli"), ("totals_by_copilot_app", "app"),
+                            ("totals_by_vscode_agent", "vscode_agent")):
+        usage: list[Usage] = [u for e in days if (u := getattr(e, attribute)) is not None]
+        if usage:  # "Omitted ... with no CLI usage on that day"
+            out[name] = cli_totals(usage)
+    return out
+
+
+def partner_totals(days: Sequence[Extras], sessions: bool) -> dict[str, Any]:
+    """`totals_by_3rd_party_agent`, the sum over users; session_count in aggregated reports only."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for e in days:
+        for agent_id, name, prompts, count in e.partners:
+            total = sums.setdefault((agent_id, name), [0, 0])
+            total[0] += prompts
+            total[1] += count
+    if not sums:
+        return {}
+    return {"totals_by_3rd_party_agent": [
+        {"agent_id": agent_id, "agent_name": name, "user_initiated_interaction_count": prompts,
+         **({"session_count": count} if sessions else {})}
+        for (agent_id, name), (prompts, count) in sorted(sums.items())
+    ]}
+
+
+def customization_totals(days: Sequence[Extras]) -> dict[str, Any]:
+    """`totals_by_<kind>` (the top 5 items by interactions) and `distinct_<kind>_use_count`, for CLI users."""
+    if not any(e.cli is not None for e in days):
+        return {}
+    out: dict[str, Any] = {}
+    for kind in CUSTOMIZATIONS:
+        counts: Counter[str] = Counter()
+        for e in days:
+            for k, item, n in e.customizations:
+                if k == kind:
+                    counts[item] += n
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ITEMS]
+        out[f"totals_by_{kind}"] = [{"name": item, "interaction_count": n} for item, n in top]
+        out[f"distinct_{kind}_use_count"] = len(counts)
+    return out
+
+
+def cli_totals(usage: Sequence[Usage]) -> dict[str, Any]:
+    """A `totals_by_cli` (or app, agents window) object from (sessions, requests, prompts, tokens) tuples."""
     sessions, requests, prompts, prompt_tokens, output_tokens = (sum(u[i] for u in usage) for i in range(5))
     return {
         "session_count": sessions,
@@ -578,7 +731,8 @@ def _extra_users(world: World, scope: Scope, days: range, test: Callable[[Extras
 def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
     """The organization-1-day / enterprise-1-day record: the entity's totals, the sums of its users' rows."""
     items = [c for org, u in scope.users for c in cells(world.seed, org, u.id, day)]
-    usage = [e.cli for org, u in scope.users if (e := extras(world.seed, org, u.id, day)).cli is not None]
+    days = [extras(world.seed, org, u.id, day) for org, u in scope.users]
+    usage = [e.cli for e in days if e.cli is not None]
     month = range(day - 27, day + 1)
     windows = {"daily": range(day, day + 1), "weekly": range(day - 6, day + 1), "monthly": month}
     record: dict[str, Any] = {
@@ -593,18 +747,25 @@ def day_totals(world: World, scope: Scope, day: int) -> dict[str, Any]:
         ),
         **_sum(items),
         **breakdowns(items),
+        **chat_modes(items),
+        **surface_totals(days),
+        **partner_totals(days, sessions=True),
+        **customization_totals(days),
     }
-    for window, days in windows.items():
+    if any(e.app is not None for e in days):
+        record["daily_active_copilot_app_users"] = sum(e.app is not None for e in days)
+    if any(e.vscode_agent is not None for e in days):
+        record["daily_active_vscode_agent_users"] = sum(e.vscode_agent is not None for e in days)
+    for window, span in windows.items():
         record[f"{window}_active_copilot_code_review_users"] = _extra_users(
-            world, scope, days, lambda e: e.review_active
+            world, scope, span, lambda e: e.review_active
         )
         record[f"{window}_passive_copilot_code_review_users"] = _extra_users(
-            world, scope, days, lambda e: e.review_passive, unless=lambda e: e.review_active
+            world, scope, span, lambda e: e.review_passive, unless=lambda e: e.review_active
         )
-        record[f"{window}_active_copilot_cloud_agent_users"] = _extra_users(world, scope, days, lambda e: e.cloud_agent)
+        record[f"{window}_active_copilot_cloud_agent_users"] = _extra_users(world, scope, span, lambda e: e.cloud_agent)
     if usage:  # "Omitted ... with no CLI usage on that day"
         record["daily_active_cli_users"] = len(usage)
-        record["totals_by_cli"] = cli_totals(usage)
     phases: Counter[int] = Counter(
         adoption_phase(world.seed, org, u.id, day)
         for org, u in scope.users
@@ -814,7 +975,8 @@ def report_records(world: World, scope: Scope, report: str, day: int) -> list[di
     if report == "repos-1-day":
         return repo_rows(world, scope, day)
     if report == "users-28-day":
-        return [row for d in range(day - 27, day + 1) for row in user_rows(world, scope, d)]
+        window = {"report_start_day": day_text(day - 27), "report_end_day": day_text(day)}
+        return [{**row, **window} for d in range(day - 27, day + 1) for row in user_rows(world, scope, d)]
     if report.endswith("-28-day"):
         return [
             {
@@ -822,6 +984,7 @@ def report_records(world: World, scope: Scope, report: str, day: int) -> list[di
                 scope.id_field: str(scope.id),
                 "report_start_day": day_text(day - 27),
                 "report_end_day": day_text(day),
+                "created_at": f"{day_text(day + 1)}T05:12:00Z",
             }
         ]
     return [day_totals(world, scope, day)]
@@ -842,6 +1005,59 @@ def download_counts(sim: SimulatorHost) -> dict[str, int]:
 def _count(sim: SimulatorHost, outcome: str) -> None:
     with _downloads_lock:
         _downloads.setdefault(sim, Counter())[outcome] += 1
+
+
+# -- field drift: GitHub adds a field and renames another ------------------------------------------
+
+DRIFT_ADDED = ("totals_by_copilot_spaces", {"session_count": 3, "request_count": 7})  # a field nobody documents
+DRIFT_RENAMED = ("code_generation_activity_count", "code_generation_event_count")  # old name -> new name
+
+
+@register_state
+class CopilotSwitches:
+    """The Copilot reports' run-time switches: field drift (see drifted()); off again after /_sim/reset."""
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> CopilotSwitches:
+        return cls()
+
+    def __init__(self) -> None:
+        self.field_drift = False
+
+    def reset(self) -> None:
+        self.field_drift = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"copilot_field_drift": self.field_drift}
+
+
+def set_field_drift(sim: SimulatorHost, on: bool) -> None:
+    """Make the report files carry an unknown field and rename a documented one (or stop); see drifted()."""
+    sim.family_state(CopilotSwitches).field_drift = on
+
+
+def field_drift(sim: SimulatorHost) -> bool:
+    return sim.family_state(CopilotSwitches).field_drift
+
+
+def control(sim: SimulatorHost, data: dict[str, Any]) -> dict[str, Any]:
+    """POST /_sim/copilot {"field_drift": true|false}; returns the switches."""
+    if "field_drift" in data:
+        if not isinstance(data["field_drift"], bool):
+            raise ValueError("field_drift: expected true or false")
+        set_field_drift(sim, data["field_drift"])
+    return sim.family_state(CopilotSwitches).describe()
+
+
+def drifted(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as GitHub might send it after a change: DRIFT_ADDED added, DRIFT_RENAMED's field renamed."""
+    old, new = DRIFT_RENAMED
+    out = {(new if key == old else key): value for key, value in record.items()}
+    if "day_totals" in out:
+        out["day_totals"] = [drifted(r) for r in out["day_totals"]]
+    else:
+        out[DRIFT_ADDED[0]] = DRIFT_ADDED[1]
+    return out
 
 
 def _blob_error(status: int, code: str, message: str) -> Response:
@@ -880,6 +1096,8 @@ def download(sim: SimulatorHost, request: Request) -> Response:
         return _blob_error(404, "NoSuchKey", "The specified key does not exist.")
     day = day_number(p["day"])
     records = report_records(sim.world, scope, p["report"], day)
+    if field_drift(sim):
+        records = [drifted(r) for r in records]
     if p["report"] == "users-1-day":
         part = int(p["part"])
         records = records[(part - 1) * USERS_PER_FILE : part * USERS_PER_FILE]

@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from exporter.assembly import build_collectors
 from exporter.collectors import api_insights as ai
 from exporter.collectors.api_insights import ActorKey, ApiInsightsCollector
+from exporter.drift import FieldDrift
 from exporter.github.client import Response
 from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
@@ -253,6 +255,7 @@ class _RecordingClient:
     def __init__(self, items: int) -> None:
         self.items = items
         self.calls: list[tuple[str, dict[str, Any], int | None]] = []
+        self.drift = FieldDrift(CollectorRegistry())
 
     async def paginate(self, route: str, *, params: dict[str, Any], family: str, limit: int | None, **path: Any):
         self.calls.append((route, params, limit))
@@ -328,6 +331,7 @@ class _EmptyClient:
 
     def __init__(self) -> None:
         self.routes: list[str] = []
+        self.drift = FieldDrift(CollectorRegistry())
 
     async def get(self, route: str, **kwargs: Any) -> Response:
         self.routes.append(route)
@@ -597,3 +601,29 @@ async def test_history_covers_followed_users_and_actors(harness: Harness) -> Non
                 timestamp_increment="5m",
             )
             assert max(v for _, v in points) == sum(b["total_request_count"] for b in buckets) > 0
+
+
+# -- drift ---------------------------------------------------------------------------------------------
+
+
+def test_every_documented_row_field_is_known() -> None:
+    from tests.openapi import response_paths
+
+    for route, schema in ai.ROW_FIELDS.items():
+        documented = response_paths(route)
+        assert {p for p in documented if not schema.knows(p)} == set(), route
+        assert schema.known <= documented, f"{route}: known but not documented"
+
+
+async def test_a_followed_run_leaves_no_drift_and_a_renamed_count_shows(harness: Harness) -> None:
+    collector = harness.collector(users=["mona"], top_subjects=3, top_actors=2, top_routes=2)
+    await collector.collect()
+    drift = harness.harnesses[-1].client.drift
+    unmapped = [s for f in drift.unmapped.collect() for s in f.samples]
+    assert unmapped == [], "every field the simulator sends is known"
+    assert {r for r in harness.requests() if "/insights/api/" in r} >= {ai.TIME_STATS, ai.SUBJECT_STATS,
+                                                                        ai.USER_STATS, ai.ROUTE_STATS}
+    renamed = [{"timestamp": "2024-09-18T00:00:00Z", "total_requests": 3, "rate_limited_request_count": 0}]
+    collector._check_fields(ai.TIME_STATS, renamed)
+    assert [s.labels["field"] for f in drift.unmapped.collect() for s in f.samples] == ["total_requests"]
+    assert [s.labels["field"] for f in drift.missing.collect() for s in f.samples] == ["total_request_count"]

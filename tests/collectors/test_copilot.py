@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.copilot import CopilotCollector, Tally
+from exporter.drift import FieldDrift
 from exporter.github.client import Response
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import MAX_LINE_BYTES, BodyTooLargeError
@@ -301,6 +303,7 @@ class FakeGitHub:
         self.files = files
         self.report_day = report_day
         self.downloaded: list[str] = []
+        self.drift = FieldDrift(CollectorRegistry())
 
     async def get(self, route: str, *, params: dict[str, Any] | None = None, family: str = "", **path: Any) -> Response:
         report = route.rsplit("/reports/", 1)[1]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors.copilot_seats import CopilotSeatsCollector, editor_name
+from exporter.collectors.copilot_seats import SEAT_FIELDS, SEAT_SCHEMA, CopilotSeatsCollector, editor_name
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator import copilot_seats as seats_model
 from exporter.simulator.routing import parse_iso
@@ -132,3 +132,42 @@ def test_editor_name_drops_versions() -> None:
     assert editor_name("vscode/1.77.3/copilot/1.86.82") == "vscode"
     assert editor_name("JetBrains-IC/2024.1") == "jetbrains-ic"
     assert editor_name(None) == editor_name("") == "none"
+
+
+def test_every_documented_seat_field_is_read_or_skipped_with_a_reason() -> None:
+    from tests.openapi import documented_paths, operation
+
+    for route in (SEATS, "/enterprises/{enterprise}/copilot/billing/seats"):
+        body = operation(route)["responses"]["200"]["content"]["application/json"]["schema"]
+        documented = documented_paths(body["properties"]["seats"]["items"])
+        assert "assignee.login" in documented and "assigning_team.slug" in documented
+        assert {p for p in documented if not SEAT_SCHEMA.knows(p)} == set(), route
+    assert all(reason.startswith(("read: ", "skipped: ")) for reason in SEAT_FIELDS.values())
+
+
+async def test_the_simulators_seats_leave_no_drift_and_an_unknown_field_shows(running: RunningSimulator) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from exporter.github.client import GitHubClient
+    from exporter.telemetry import ExporterMetrics
+
+    settings = settings_for(running.url, {})
+    registry = CollectorRegistry()
+    client = GitHubClient(settings.github, ExporterMetrics(registry))
+    try:
+        await CopilotSeatsCollector(client, settings, ORG, clock=Clock()).collect()
+        await CopilotSeatsCollector(client, settings, f"enterprise:{ENTERPRISE}", clock=Clock()).collect()
+        unmapped = [s for f in registry.collect() for s in f.samples if s.name.startswith("github_exporter_")
+                    and ("unmapped" in s.name or "missing" in s.name)]
+        assert unmapped == [], "every field the simulator sends is read or skipped"
+        check = SEAT_SCHEMA.check()
+        check.record({"created_at": "2024-01-01T00:00:00Z", "assignee": {"id": 1, "new": 2}, "seat_tier": "pro"})
+        client.drift.report("copilot_seats", "seats", check)
+        assert registry.get_sample_value(
+            "github_exporter_unmapped_fields", {"collector": "copilot_seats", "field": "seat_tier"}
+        ) == 1
+        assert registry.get_sample_value(
+            "github_exporter_unmapped_fields", {"collector": "copilot_seats", "field": "assignee.new"}
+        ) is None, "the user object is skipped whole"
+    finally:
+        await client.aclose()

@@ -279,3 +279,28 @@ def test_skip_reasons() -> None:
     assert skip_reason(NotFoundError("x", endpoint="e", status=410)) == "not_found"
     assert skip_reason(APIError("x", endpoint="e", status=301)) == "moved"
     assert skip_reason(APIError("x", endpoint="e", status=451)) == "unavailable"
+
+
+def test_every_documented_traffic_field_is_known() -> None:
+    from exporter.collectors.repo_traffic import TRAFFIC_FIELDS
+    from tests.openapi import response_paths
+
+    for route, schema in TRAFFIC_FIELDS.items():
+        documented = response_paths(route)
+        assert documented, route
+        assert {p for p in documented if not schema.knows(p)} == set(), route
+        assert schema.known <= documented, f"{route}: known but not documented"
+
+
+async def test_the_simulators_traffic_leaves_no_drift(running: RunningSimulator, clock: ManualClock) -> None:
+    settings = _settings(running, [f"{ORG}/api", f"{ORG}/web"], top_paths=3, top_referrers=3)
+    registry = CollectorRegistry()
+    client = GitHubClient(settings.github, ExporterMetrics(registry))
+    try:
+        collector = RepoTrafficCollector(client, settings, LIST_TARGET, clock=clock)
+        await collector.collect()
+        drift = [s for f in registry.collect() for s in f.samples
+                 if s.name in ("github_exporter_unmapped_fields", "github_exporter_missing_fields")]
+        assert drift == []
+    finally:
+        await client.aclose()

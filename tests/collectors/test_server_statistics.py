@@ -192,3 +192,25 @@ async def test_demo_runs_both_families(running: RunningSimulator, clock: ManualC
             assert any(f.samples for f in await collector.collect()), name
     finally:
         await client.aclose()
+
+
+def test_every_documented_collection_field_is_read() -> None:
+    from exporter.collectors.server_statistics import COLLECTION_FIELDS, ROUTE
+    from tests.openapi import response_paths
+
+    documented = response_paths(ROUTE)
+    assert len(documented) > 50
+    assert {p for p in documented if not COLLECTION_FIELDS.knows(p)} == set()
+    assert COLLECTION_FIELDS.known <= documented
+
+
+async def test_the_simulators_collections_leave_no_drift(running: RunningSimulator, clock: ManualClock) -> None:
+    settings = _settings(running)
+    registry = CollectorRegistry()
+    client = GitHubClient(settings.github, ExporterMetrics(registry))
+    try:
+        assert await ServerStatisticsCollector(client, settings, ENTERPRISE, clock=clock).collect()
+    finally:
+        await client.aclose()
+    assert [s for f in registry.collect() for s in f.samples if s.name in (
+        "github_exporter_unmapped_fields", "github_exporter_missing_fields")] == []

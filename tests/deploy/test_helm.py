@@ -258,7 +258,7 @@ def test_prometheusrule_is_the_rules_file_with_the_release_bases() -> None:
                 "http://localhost:3000/", "https://grafana.example.org/"
             )
             assert annotations["summary"] == before["summary"] and annotations["description"] == before["description"]
-    assert alerts == 12
+    assert alerts == 13
 
 
 def test_dashboards_are_configmaps_for_the_grafana_sidecar() -> None:

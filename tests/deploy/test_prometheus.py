@@ -41,13 +41,13 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, output
     found = re.search(r"SUCCESS: (\d+) rules found", output)
     assert found, output
-    assert int(found.group(1)) == len(rules()) == 21
+    assert int(found.group(1)) == len(rules()) == 22
 
 
 def test_promtool_test_rules() -> None:
     assert [path.name for path in RULE_TESTS] == [
         "api-insights.test.yml", "billing.test.yml", "budgets.test.yml", "copilot-seats.test.yml",
-        "copilot.test.yml", "enterprise-server.test.yml", "exporter.test.yml",
+        "copilot.test.yml", "enterprise-server.test.yml", "exporter-fields.test.yml", "exporter.test.yml",
     ]
     result = run([tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
     output = result.stdout + result.stderr
@@ -86,7 +86,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         "GitHubAPIRateLimitedSpike", "GitHubInsightsDataStale", "GitHubBillingExportFailing",
         "GitHubBillingExportStale", "GitHubCopilotReportStale", "GitHubEnterpriseServerStatsStale",
         "GitHubExporterDown", "GitHubExporterTokenRateLimitLow",
-        "GitHubExporterCollectorFailing", "GitHubExporterCollectorStale",
+        "GitHubExporterCollectorFailing", "GitHubExporterCollectorStale", "GitHubExporterFieldsChanged",
         "GitHubBudgetNearlySpent", "GitHubBudgetSpent",
     }
     readme = README.read_text(encoding="utf-8")

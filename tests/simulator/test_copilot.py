@@ -291,3 +291,20 @@ def test_summaries_are_paginated_by_day(http: httpx.Client) -> None:
     first = http.get(f"/orgs/{ORG}/copilot/usage", params={"per_page": 10})
     assert len(first.json()) == 10 and 'rel="next"' in first.headers["link"]
     assert first.json()[0]["day"] == iso(parse_iso("2024-08-21T00:00:00Z"))[:10]
+
+
+def test_the_field_drift_switch_adds_and_renames_a_field_until_reset(http: httpx.Client) -> None:
+    path = f"{ORG_REPORTS}/organization-1-day".format(org=ORG)
+    (plain,) = fetch(http, path, day=YESTERDAY)
+    (added, added_value), (old, new) = cp.DRIFT_ADDED, cp.DRIFT_RENAMED
+    assert old in plain and new not in plain and added not in plain
+    assert http.post("/_sim/copilot", json={"field_drift": "yes"}).status_code == 400
+    assert http.post("/_sim/copilot", json={"field_drift": True}).json() == {"copilot_field_drift": True}
+    assert http.get("/_sim/state").json()["copilot_field_drift"] is True
+    (drifted,) = fetch(http, path, day=YESTERDAY)
+    assert drifted[added] == added_value and drifted[new] == plain[old] and old not in drifted
+    assert {k: v for k, v in drifted.items() if k not in (added, new)} == {k: v for k, v in plain.items() if k != old}
+    (rows_28,) = fetch(http, f"{ORG_REPORTS}/organization-28-day/latest".format(org=ORG))
+    assert all(new in day and old not in day for day in rows_28["day_totals"])
+    assert http.post("/_sim/reset").json()["copilot_field_drift"] is False
+    assert fetch(http, path, day=YESTERDAY) == [plain]
