@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ class DaemonOptions:
     web_config_file: str | None = None  # re-read when it changes
     disable_exporter_metrics: bool = False  # no process_* / python_* metrics
     demo_series: int | None = None  # --demo.series: the simulated world's size in exporter series
+    demo_start: float | None = None  # --demo.start: the simulated world's clock starts here (epoch seconds)
     max_requests: int = DEFAULT_MAX_REQUESTS
 
 
@@ -71,6 +73,7 @@ class Daemon:
         self._metrics: ExporterMetrics | None = None
         self._http: ServingThread | None = None
         self._published_sizes: dict[tuple[str, str], Mapping[str, float]] | None = None  # the plan's last inputs
+        self._clock: Callable[[], float] = time.time  # the demo's world clock when --demo.start shifts it
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -200,7 +203,11 @@ class Daemon:
             from exporter.simulator.server import start_simulator
 
             world = world_for_series(self.options.demo_series) if self.options.demo_series else {}
-            self._simulator = await start_simulator(SimulatorConfig.demo(**world))
+            if self.options.demo_start is not None:  # client and collectors read the world's time, as from GitHub
+                from exporter.simulator.clock import ShiftedClock
+
+                self._clock = ShiftedClock(self.options.demo_start)
+            self._simulator = await start_simulator(SimulatorConfig.demo(**world), clock=self._clock)
             try:
                 settings = self.settings = self._load()
             except BaseException:
@@ -210,9 +217,9 @@ class Daemon:
         else:
             settings = self.settings = self._fit_to_budget(settings)
 
-        client = self._client = GitHubClient(settings.github, metrics)
+        client = self._client = GitHubClient(settings.github, metrics, clock=self._clock)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter, after_run=self._publish_plan)
-        for collector in build_collectors(settings, client):
+        for collector in build_collectors(settings, client, clock=self._clock):
             scheduler.add(collector, collector.options.interval)
         self._scheduler = scheduler
         self._publish_plan()
@@ -252,9 +259,10 @@ class Daemon:
         from exporter.github.client import GitHubClient
 
         old, scheduler = self.settings, self._scheduler
-        client = self._client if new.github == old.github else GitHubClient(new.github, self._metrics)
+        same_github = new.github == old.github
+        client = self._client if same_github else GitHubClient(new.github, self._metrics, clock=self._clock)
 
-        wanted = {(c.name, c.target): c for c in build_collectors(new, client)}
+        wanted = {(c.name, c.target): c for c in build_collectors(new, client, clock=self._clock)}
         kept = stopped = 0
         for key in scheduler.jobs:
             current = scheduler.collector(key)
