@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="With --demo: size the simulated world so the exporter serves about N series (1000 to 1000000).",
     )
+    parser.add_argument(
+        "--demo.start",
+        dest="demo_start",
+        metavar="TIME",
+        help="With --demo: the simulated world's clock starts at this date or ISO 8601 time (UTC) and runs on, "
+        "so the demo shows that day and hour (default: now).",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for name in COLLECTOR_NAMES:
         parser.add_argument(
@@ -182,11 +189,21 @@ def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
 def load(args: argparse.Namespace) -> Settings:
     overrides = flag_overrides(args)
     demo_series_overrides(args)  # checks the flag before anything starts
+    demo_start(args)
     if args.demo:
         return load_settings(args.config_file, overrides)
     from exporter.assembly import load_runnable_settings
 
     return load_runnable_settings(args.config_file, overrides)
+
+
+def demo_start(args: argparse.Namespace) -> float | None:
+    """--demo.start: the instant the simulated world starts at, or None for the wall clock."""
+    if args.demo_start is None:
+        return None
+    if not args.demo:
+        raise ConfigError("--demo.start: only valid with --demo")
+    return parse_when(args.demo_start, "--demo.start")
 
 
 def parse_when(text: str, flag: str) -> float:
@@ -290,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         web_config_file=args.web_config_file,
         disable_exporter_metrics=args.disable_exporter_metrics,
         demo_series=args.demo_series,
+        demo_start=demo_start(args),
         max_requests=args.max_requests,
     )
     daemon = Daemon(settings, options, web_config)

@@ -55,6 +55,7 @@ class DaemonOptions:
     web_config_file: str | None = None  # re-read when it changes
     disable_exporter_metrics: bool = False  # no process_* / python_* metrics
     demo_series: int | None = None  # --demo.series: the simulated world's size in exporter series
+    demo_start: float | None = None  # --demo.start: the simulated world's clock starts here (epoch seconds)
     max_requests: int = DEFAULT_MAX_REQUESTS
 
 
@@ -75,6 +76,7 @@ class Daemon:
         self._metrics: ExporterMetrics | None = None
         self._http: ServingThread | None = None
         self._published_sizes: dict[tuple[str, str], Mapping[str, float]] | None = None  # the plan's last inputs
+        self._clock: Callable[[], float] = time.time  # the demo's world clock when --demo.start shifts it
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -198,14 +200,18 @@ class Daemon:
             from exporter.simulator.server import start_simulator
 
             world = world_for_series(self.options.demo_series) if self.options.demo_series else {}
-            self._simulator = await start_simulator(SimulatorConfig.demo(**world))
+            if self.options.demo_start is not None:  # client and collectors read the world's time, as from GitHub
+                from exporter.simulator.clock import ShiftedClock
+
+                self._clock = ShiftedClock(self.options.demo_start)
+            self._simulator = await start_simulator(SimulatorConfig.demo(**world), clock=self._clock)
             try:
                 self.settings = self._load()
             except BaseException:
                 await self._simulator.stop()
                 raise
             log.info("demo: GitHub simulator started", url=self._simulator.url)
-        self.assemble(store, metrics).start()
+        self.assemble(store, metrics, clock=self._clock).start()
 
     def assemble(
         self,
@@ -229,7 +235,7 @@ class Daemon:
         settings = self.settings = planner.fit(self.settings)
         metrics.interval_stretch.set(planner.stretch)
 
-        client = self._client = client or GitHubClient(settings.github, metrics)
+        client = self._client = client or GitHubClient(settings.github, metrics, clock=clock)
         scheduler = CollectorScheduler(store, metrics, settings.scheduler.jitter, after_run=self._after_run)
         for collector in build_collectors(settings, client, clock=clock):
             scheduler.add(collector, collector.options.interval)
@@ -275,9 +281,10 @@ class Daemon:
         planner, scheduler = self._planner, self._scheduler
         old = planner.configured
         new = planner.fit(configured, observed_sizes(scheduler.collectors), self._client.rate_limits.limits())
-        client = self._client if new.github == self.settings.github else GitHubClient(new.github, self._metrics)
+        same_github = new.github == self.settings.github
+        client = self._client if same_github else GitHubClient(new.github, self._metrics, clock=self._clock)
 
-        wanted = {(c.name, str(c.target)): c for c in build_collectors(new, client)}
+        wanted = {(c.name, str(c.target)): c for c in build_collectors(new, client, clock=self._clock)}
         kept = stopped = 0
         for key in scheduler.jobs:
             current = scheduler.collector(key)

@@ -108,6 +108,8 @@ def test_taken_listen_address_exits_1_with_one_line_and_json_logs() -> None:
     [
         (("--demo.series", "1000"), "--demo.series: only valid with --demo"),
         (("--demo", "--demo.series", "0"), "--demo.series: 0 is not between 1 and 10000000"),
+        (("--demo.start", "2025-03-01"), "--demo.start: only valid with --demo"),
+        (("--demo", "--demo.start", "yesterday"), "--demo.start: 'yesterday' is not a date"),
     ],
 )
 def test_demo_series_flag_errors_name_the_flag(args: tuple[str, ...], message: str) -> None:

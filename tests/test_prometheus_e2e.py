@@ -17,6 +17,11 @@ simulator's control API makes the alert fire within the bound below.
 No rule is overridden: the spike alert's `for: 1m` and its 1h windows work at
 these intervals, so the bound is one collector run (15s in the demo), the 1m
 `for` and a few evaluations.
+
+The stack runs on the wall clock, whatever the day and hour: Prometheus's `time()`
+cannot be shifted, and the freshness rules compare it with the world's timestamps.
+That the healthy demo meets no alert at any instant, and each fault still meets its
+alert, is what tests/test_alerts_any_instant.py checks, over 60 instants.
 """
 
 from __future__ import annotations

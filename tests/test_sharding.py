@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -14,14 +13,19 @@ from exporter.github.client import GitHubClient
 from exporter.settings import load_settings
 from exporter.sharding import Sharder, shard_of
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
+from exporter.simulator.routing import parse_iso
 from exporter.simulator.server import DemoSimulator
 from exporter.telemetry import ExporterMetrics
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSimulator]:
-    """The simulator and every collector share one frozen clock, so all replicas read the same world."""
-    clock = ManualClock(time.time())
+    """The simulator and every collector share one frozen clock, so all replicas read the same world.
+
+    A fixed instant (a weekday afternoon mid-month), not the wall clock: which series exist (weekday
+    merges and suggestions, the month's billing days) then does not depend on when the test runs.
+    """
+    clock = ManualClock(parse_iso("2025-03-12T14:00:00Z"))
     with RunningSimulator(
         config=SimulatorConfig.demo(orgs=("octo-demo", "octo-labs", "octo-ops"), billing_export_delay=0.0), clock=clock
     ) as running:

@@ -5,7 +5,7 @@ ASGI; `RunningSimulator` and `serve_in_loop` put it on a loopback port.
 """
 
 from exporter.simulator.app import Simulator, create_app
-from exporter.simulator.clock import ManualClock
+from exporter.simulator.clock import ManualClock, ShiftedClock
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.server import RunningSimulator, serve_in_loop, stop_in_loop
 from exporter.simulator.world import World
@@ -14,6 +14,7 @@ __all__ = [
     "ManualClock",
     "RunningSimulator",
     "Simulator",
+    "ShiftedClock",
     "SimulatorConfig",
     "World",
     "create_app",

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime
 
 from exporter.simulator.app import Simulator
+from exporter.simulator.clock import ShiftedClock
 from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.server import serve_in_loop, stop_in_loop
+
+
+def _instant(text: str) -> float:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="x-ratelimit-limit per token or installation and hour (default 5000; 100000 with --demo)")
     parser.add_argument("--heavy-tailed", action=argparse.BooleanOptionalAction, default=None,
                         help="most people's tokens idle for hours (default: on with --demo, off without)")
+    parser.add_argument("--start", type=_instant, default=None, metavar="TIME",
+                        help="the world's clock starts at this ISO 8601 time (UTC) and runs on; default: now")
     args = parser.parse_args(argv)
 
     options = {"seed": args.seed, "tokens": tuple(args.tokens), "app_id": args.app_id}
@@ -37,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.orgs:
         options["orgs"] = tuple(args.orgs)
     config = SimulatorConfig.demo(**options) if args.demo else SimulatorConfig(**options)
-    sim = Simulator(config)
+    sim = Simulator(config, clock=ShiftedClock(args.start) if args.start is not None else None)
 
     async def run() -> None:
         server, url = await serve_in_loop(sim, args.host, args.port)

@@ -163,6 +163,9 @@ class _Usage:
         }
         # Copilot seats: about two users in three.
         self.copilot = tuple(u.login for u in org.users if unit(seed, "copilot", login, u.login) < 0.67)
+        # Premium requests a user made on one day; a month's summary would otherwise recompute every
+        # earlier day of the month for every day it sums (days squared). Bounded by the days asked for.
+        self._premium_days: dict[tuple[str, date], int] = {}
 
     def rows(self, day: date) -> Iterator[Row]:
         seed, login = self.seed, self.org.login
@@ -224,9 +227,13 @@ class _Usage:
                        used > _PREMIUM_QUOTA)
 
     def _premium_day(self, user: str, day: date) -> int:
-        activity = 1.0 if day.weekday() < 5 else 0.1
-        return sum(round(12 * activity * unit(self.seed, "premium", self.org.login, user, m, day.isoformat())
-                         * (2 if m == _MODELS[0] else 1)) for m in _MODELS)
+        known = self._premium_days.get((user, day))
+        if known is None:
+            activity = 1.0 if day.weekday() < 5 else 0.1
+            known = self._premium_days[(user, day)] = sum(
+                round(12 * activity * unit(self.seed, "premium", self.org.login, user, m, day.isoformat())
+                      * (2 if m == _MODELS[0] else 1)) for m in _MODELS)
+        return known
 
     def credits(self, day: date) -> Iterator[tuple[Row, float]]:
         """AI-credit rows and their aic_quantity; repository-scoped SKUs have quantity 0 and only aic_* set."""

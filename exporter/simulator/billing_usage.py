@@ -6,9 +6,10 @@ so a summary and an export of the same month agree. A month holds the days that 
 routes for its orgs; filters (organization, repository, product, sku, cost_center_id, user,
 model) narrow the rows before they are summed per product, SKU (and model).
 
-Budgets are fixed and sized so that, by the middle of a month, one is overspent (the `web`
-repository's Actions), one is past 80% (the Mobile cost centre's Actions) and the rest are
-below: enough for the alert rules and the dashboards to show each state. GitHub's budget
+Budgets are fixed. At `config.budget_scale` 1 they are sized so that, by the middle of a month,
+one is overspent (the `web` repository's Actions), one is past 80% (the Mobile cost centre's
+Actions) and the rest are below: enough for the alert rules' tests to show each state. The
+demo's healthy world scales them so that none passes 80% on any day. GitHub's budget
 objects carry no spent amount except `consumed_amount` on user-scoped budgets.
 """
 
@@ -178,9 +179,11 @@ def budgets_of(call: Call, account_type: str, name: str) -> list[dict[str, Any]]
     org = world.org(name) if account_type == "organization" else sorted(world.orgs.values(), key=lambda o: o.login)[0]
     assert org is not None
     repo = "web" if "web" in org.repos else org.repos[0]
+    scale = call.sim.config.budget_scale
+    wide = scale * len(world.orgs)  # enterprise-wide budgets: every organisation spends from them
     out = [
-        _budget(seed, "organization", org.login, "SkuPricing", "copilot_premium_request", 50),
-        _budget(seed, "repository", f"{org.login}/{repo}", "ProductPricing", "actions", 120),
+        _budget(seed, "organization", org.login, "SkuPricing", "copilot_premium_request", round(50 * scale)),
+        _budget(seed, "repository", f"{org.login}/{repo}", "ProductPricing", "actions", round(120 * scale)),
     ]
     if account_type == "enterprise":
         user = org.users[0].login
@@ -188,12 +191,12 @@ def budgets_of(call: Call, account_type: str, name: str) -> list[dict[str, Any]]
         consumed = sum(credits * _CREDIT_PRICE for d in days for r, credits in
                        call.sim.family_state(Billing).credit_rows(d) if r.username == user)
         out = [
-            _budget(seed, "enterprise", "", "ProductPricing", "actions", 800),
+            _budget(seed, "enterprise", "", "ProductPricing", "actions", round(800 * wide)),
             *out,
-            _budget(seed, "cost_center", "Mobile", "ProductPricing", "actions", 290),
-            _budget(seed, "user", "", "SkuPricing", "copilot_ai_credit", 40, user=user,
+            _budget(seed, "cost_center", "Mobile", "ProductPricing", "actions", round(290 * wide)),
+            _budget(seed, "user", "", "SkuPricing", "copilot_ai_credit", round(40 * scale), user=user,
                     consumed_amount=round(consumed, 4)),
-            _budget(seed, "multi_user_customer", "", "SkuPricing", "copilot_ai_credit", 500),
+            _budget(seed, "multi_user_customer", "", "SkuPricing", "copilot_ai_credit", round(500 * wide)),
         ]
     return out
 

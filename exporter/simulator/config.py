@@ -71,6 +71,10 @@ class SimulatorConfig:
     # upload makes GitHubEnterpriseServerStatsStale's expression true early on the second day after it
     # (before the next upload shows), so `demo()`, the healthy world, misses none.
     ghes_missed_upload_share: float = 0.15
+    # Budgets: every amount times `budget_scale` (the enterprise-wide ones also times the number of
+    # organisations). At 1, by the middle of a month one budget is overspent and one past 80%, as the
+    # collector tests and goldens expect; `demo()` raises it so no budget alert fires on any day.
+    budget_scale: float = 1.0
 
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 
@@ -86,6 +90,8 @@ class SimulatorConfig:
             raise ValueError("need 0 <= noisy_rate_limited_share[0] <= [1] <= 1")
         if self.billing_export_delay < 0 or self.billing_rows_per_file < 1 or self.billing_url_lifetime <= 0:
             raise ValueError("need billing_export_delay >= 0, billing_rows_per_file >= 1, billing_url_lifetime > 0")
+        if self.budget_scale <= 0:
+            raise ValueError("need budget_scale > 0")
         if not 0 <= self.ghes_missed_upload_share <= 1:
             raise ValueError("need 0 <= ghes_missed_upload_share <= 1")
         if self.apps < 0 or self.users < 1:
@@ -119,10 +125,15 @@ class SimulatorConfig:
         counters and the busiest (followed) actors still move every bucket.
 
         Healthy at every instant: the staging GHES server uploads every day, since one
-        missed upload is, by design, what GitHubEnterpriseServerStatsStale reports.
+        missed upload is, by design, what GitHubEnterpriseServerStatsStale reports; and
+        budgets are eight times the tests' ones. At 1x the busiest budget (the `web`
+        repository's Actions) is 3.4-4.4 times spent at the end of a month (seven month
+        ends of 2025-2026, seed 1), so 8x leaves it under 55%, below GitHubBudgetNearlySpent's
+        80% on every day. tests/test_alerts_any_instant.py checks both.
         """
         base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000, billing_export_delay=1.5,
-                   noisy_rate_limited_share=(0.02, 0.035), heavy_tailed=True, ghes_missed_upload_share=0.0)
+                   noisy_rate_limited_share=(0.02, 0.035), heavy_tailed=True, ghes_missed_upload_share=0.0,
+                   budget_scale=8.0)
         return replace(base, **overrides)  # type: ignore[arg-type]
 
 

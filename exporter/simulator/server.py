@@ -181,7 +181,9 @@ class DemoSimulator:
         await stop_in_loop(self._server)
 
 
-async def start_simulator(config: SimulatorConfig | None = None) -> DemoSimulator:
-    sim = Simulator(config or SimulatorConfig.demo())
+async def start_simulator(
+    config: SimulatorConfig | None = None, clock: Callable[[], float] | None = None
+) -> DemoSimulator:
+    sim = Simulator(config or SimulatorConfig.demo(), clock=clock)
     server, url = await serve_in_loop(sim)
     return DemoSimulator(sim, server, url)

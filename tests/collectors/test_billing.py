@@ -28,7 +28,7 @@ from exporter.collectors.billing_csv import ReportFormatError
 from exporter.github.client import GitHubClient
 from exporter.github.errors import MalformedResponseError
 from exporter.settings import ConfigError, load_settings
-from exporter.simulator import ManualClock, RunningSimulator, Simulator, SimulatorConfig
+from exporter.simulator import ManualClock, RunningSimulator, ShiftedClock, Simulator, SimulatorConfig
 from exporter.simulator import billing as sim_billing
 from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
@@ -480,12 +480,15 @@ async def test_billing_runs_in_the_demo() -> None:
     from exporter.assembly import build_collectors, demo_settings
     from exporter.simulator.server import start_simulator
 
-    demo = await start_simulator(SimulatorConfig.demo())
+    # A fixed instant mid-month that runs on (the export completes 1.5 s after it is made): on the 1st of a
+    # month the wall clock would ask for a month without a finished day.
+    clock = ShiftedClock(parse_iso("2025-03-12T14:00:00Z"))
+    demo = await start_simulator(SimulatorConfig.demo(), clock=clock)
     try:
         settings = demo_settings(None, demo.url, demo.targets(), {})
-        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()), clock=clock)
         try:
-            (billing,) = [c for c in build_collectors(settings, client) if c.name == "billing"]
+            (billing,) = [c for c in build_collectors(settings, client, clock=clock) if c.name == "billing"]
             assert billing.target == ENTERPRISE and billing.options.interval == 15
             families = await billing.collect()  # real time: the demo export completes before the first poll
         finally:
