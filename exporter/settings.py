@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -40,6 +41,8 @@ from pydantic_settings import (
 
 ENV_PREFIX = "GITHUB_EXPORTER_"
 
+API_VERSION = "2026-03-10"  # GitHub's newest REST API version; what 2026-03-10 changed: docs/github-api-version.md
+GHES_API_VERSION = "2022-11-28"  # GHES 3.17-3.19's descriptions know no 2026-03-10 (docs/github-api-version.md)
 MAX_DURATION = 3660 * 86400.0  # ten years: longer waits overflow the scheduler's clock arithmetic
 MIN_INTERVAL = 1.0  # below a second the scheduler only logs missed runs
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -119,6 +122,13 @@ def _read_secret_file(path: Path, field: str) -> SecretStr:
     return SecretStr(text)
 
 
+def _inline_or_file(value: SecretStr | None, path: Path | None, field: str) -> SecretStr | None:
+    """A secret set in the config (`field`) or read from a file (`field_file`), never both."""
+    if value and path:
+        raise ValueError(f"set {field} or {field}_file, not both")
+    return _read_secret_file(path, f"{field}_file") if path else value
+
+
 class AppAuthSettings(StrictModel):
     """A GitHub App instead of a token: its id and private key sign a JWT that buys an installation token per
     owner, refreshed five minutes before it expires."""
@@ -137,10 +147,7 @@ class AppAuthSettings(StrictModel):
 
     @model_validator(mode="after")
     def _load_key(self) -> AppAuthSettings:
-        if self.private_key and self.private_key_file:
-            raise ValueError("set private_key or private_key_file, not both")
-        if self.private_key_file:
-            self.private_key = _read_secret_file(self.private_key_file, "private_key_file")
+        self.private_key = _inline_or_file(self.private_key, self.private_key_file, "private_key")
         if not self.private_key:
             raise ValueError("a GitHub App needs private_key or private_key_file")
         if "PRIVATE KEY" not in self.private_key.get_secret_value():
@@ -176,7 +183,11 @@ class GitHubSettings(StrictModel):
         default=None, description="File holding the token (relative to the config file); instead of token."
     )
     app: AppAuthSettings | None = None
-    api_version: str = Field(default="2022-11-28", description="X-GitHub-Api-Version sent with every request.")
+    api_version: str = Field(
+        default=API_VERSION,
+        description="X-GitHub-Api-Version sent with every request; 2022-11-28 on GHES unless set "
+        "(docs/github-api-version.md).",
+    )
     api_versions: dict[str, str] = Field(
         default_factory=dict, description="Per collector override of api_version (collector name: version)."
     )
@@ -246,14 +257,18 @@ class GitHubSettings(StrictModel):
 
     @model_validator(mode="after")
     def _resolve_credentials(self) -> GitHubSettings:
-        if self.token and self.token_file:
-            raise ValueError("set token or token_file, not both")
-        if self.token_file:
-            self.token = _read_secret_file(self.token_file, "token_file")
+        self.token = _inline_or_file(self.token, self.token_file, "token")
         if self.token is None and self.app is None and os.environ.get("GITHUB_TOKEN"):
             self.token = SecretStr(os.environ["GITHUB_TOKEN"].strip())
         if self.token is not None and self.app is not None:
             raise ValueError("set either a token or a GitHub App, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _ghes_api_version(self) -> GitHubSettings:
+        """A GHES release that predates a version answers it with 400: unless set, GHES gets 2022-11-28."""
+        if "api_version" not in self.model_fields_set and urlsplit(self.api_url).path.endswith("/api/v3"):
+            self.api_version = GHES_API_VERSION
         return self
 
     @property
@@ -279,6 +294,7 @@ def _check_url_parts(value: str) -> None:
 
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_T = TypeVar("_T")
 
 
 class TargetSettings(StrictModel):
@@ -306,12 +322,15 @@ class TargetSettings(StrictModel):
         return _unique(values)
 
 
-def _unique(values: list[str]) -> list[str]:
-    seen: set[str] = set()
+def _unique(
+    values: list[_T], key: Callable[[_T], Hashable] = lambda value: str(value).lower(), name: Callable[[_T], str] = repr
+) -> list[_T]:
+    """The values unchanged, or an error naming the first one listed twice (by `key`: names ignore case)."""
+    seen: set[Hashable] = set()
     for value in values:
-        if value.lower() in seen:
-            raise ValueError(f"{value!r} is listed twice")
-        seen.add(value.lower())
+        if key(value) in seen:
+            raise ValueError(f"{name(value)} is listed twice")
+        seen.add(key(value))
     return values
 
 
@@ -364,28 +383,21 @@ class ApiInsightsSettings(CollectorSettings):
     @field_validator("users")
     @classmethod
     def _check_users(cls, values: list[int | str]) -> list[int | str]:
-        seen: set[str] = set()
         for value in values:
             if isinstance(value, int) and value <= 0:
                 raise ValueError(f"user id {value} must be positive")
             if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", value):
                 raise ValueError(f"{value!r} is not a GitHub login (use a number for a user id)")
-            key = str(value).lower()
-            if key in seen:
-                raise ValueError(f"{value!r} is listed twice")
-            seen.add(key)
-        return values
+        return _unique(values)
 
     @field_validator("actors")
     @classmethod
     def _unique_actors(cls, values: list[ApiInsightsActor]) -> list[ApiInsightsActor]:
-        seen: set[tuple[str, int]] = set()
-        for actor in values:
-            key = (actor.actor_type, actor.actor_id)
-            if key in seen:
-                raise ValueError(f"actor {key[0]}/{key[1]} is listed twice")
-            seen.add(key)
-        return values
+        return _unique(
+            values,
+            key=lambda actor: (actor.actor_type, actor.actor_id),
+            name=lambda actor: f"actor {actor.actor_type}/{actor.actor_id}",
+        )
 
 
 class ServerStatisticsSettings(CollectorSettings):
@@ -469,8 +481,12 @@ class BillingSettings(CollectorSettings):
     export_timeout: Seconds = Field(
         default=3600.0, description="A processing export older than this is given up and a new one created."
     )
-    extra_labels: list[Literal["repository", "username"]] = Field(
+    extra_labels: list[Literal["repository", "username", "workflow_path", "exceeds_quota"]] = Field(
         default_factory=list, description="Unbounded labels, off by default."
+    )
+    max_models: int = Field(
+        default=20, ge=1, description="Models kept as model label values per report type, by cost; the rest sum "
+        "into other."
     )
 
     @field_validator("report_types", "extra_labels")

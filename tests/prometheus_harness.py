@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -12,13 +11,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.tools import tool as require  # the one look-up of test executables; callers import it from here
+
 T = TypeVar("T")
 
 
-def require(binary: str) -> str:
-    path = shutil.which(binary)
-    assert path, f"{binary} is missing: run ./scripts/test, which installs Debian's prometheus package"
-    return path
 
 
 def free_port() -> int:

@@ -757,7 +757,8 @@ BILLING = (
 )
 EXPORT = 'enterprise=~"$enterprise", report_type="$report_type"'
 # Every label of a usage gauge, the opt-in extra labels included: deduplicates HA replicas only.
-USAGE_LABELS = "enterprise, report_type, product, sku, unit_type, organization, cost_center, repository, username"
+USAGE_LABELS = ("enterprise, report_type, product, sku, unit_type, organization, cost_center, model, repository, "
+                "username, workflow_path, exceeds_quota")
 # Every label of the JSON billing endpoints' gauges (usage summary, premium requests, AI credits; budgets).
 METERED_LABELS = "account_type, account, product, sku, unit_type"
 BUDGET_LABELS = "account_type, account, budget_id, budget_scope, budget_entity, budget_sku"
@@ -827,6 +828,21 @@ def billing(c: Config) -> dashboard.Dashboard:
         bars("Net amount by cost center",
              f"Billable amount in US dollars by cost center {mtd} (an empty name is usage outside any cost center).",
              [query(f"sort_desc({usage('net_amount_usd', 'cost_center')})", "{{cost_center}}")], "currencyUSD"),
+        bars("Net amount by model",
+             f"Billable amount in US dollars by model {mtd}: premium_request and ai_credit reports (the metered "
+             "reports have no model: an empty name). Models beyond collectors.billing.max_models sum into other.",
+             [query(f"sort_desc({usage('net_amount_usd', 'model')})", "{{model}}")], "currencyUSD"),
+        grid(
+            "AI credits and tokens by model",
+            f"AI credits and the tokens behind them by model {mtd}; the token columns are in the ai_credit report "
+            "only.",
+            [query(usage(what, "model")) for what in ("ai_credits", "input_tokens", "output_tokens",
+                                                      "cache_read_tokens", "cache_write_tokens")],
+            [("Value #A", "AI credits", "short"), ("Value #B", "Input tokens", "short"),
+             ("Value #C", "Output tokens", "short"), ("Value #D", "Cache read tokens", "short"),
+             ("Value #E", "Cache write tokens", "short")],
+            keep=["model"], sort_by="AI credits", w=12,
+        ),
         grid(
             "Usage by SKU",
             f"Quantity and amounts in US dollars by product and SKU {mtd}; the unit of the "
@@ -914,7 +930,7 @@ def billing(c: Config) -> dashboard.Dashboard:
     return build(
         c, "github-billing", "GitHub billing usage",
         "Month-to-date usage and amounts in US dollars from GitHub's enhanced billing usage report exports, "
-        "by product, SKU, organization and cost center, and the state of the exports.",
+        "by product, SKU, organization, cost center and model, and the state of the exports.",
         variables, items, time_from="now-30d",
     )
 

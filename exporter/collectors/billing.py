@@ -42,6 +42,7 @@ type is a different view of the same bill: sum within one report_type, never acr
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -62,8 +63,9 @@ from exporter.collectors.base import (
     Target,
 )
 from exporter.collectors.billing_csv import (
-    AIC_REPORT_TYPES,
     BASE_LABELS,
+    EXTRA_LABELS,
+    MEASURE_TABLE,
     CsvRecords,
     Totals,
     UsageReader,
@@ -82,13 +84,16 @@ POLL_CAP = 30.0
 # Before the first export finishes, the plan assumes this many polls per export (one taking about 90 s).
 DEFAULT_POLLS_PER_EXPORT = 6
 DAY = 86400
+OTHER = "other"  # the model label of the models beyond collectors.billing.max_models
 
 _USAGE_LABELS = ("enterprise", "report_type", *BASE_LABELS)
 _EXPORT_LABELS = ("enterprise", "report_type")
 _USAGE_NOTE = (
     "From the newest completed usage report export of this report_type, cached until the next one; sum within one "
-    "report_type, never across. repository and username labels appear when listed in collectors.billing.extra_labels "
-    "(empty where the report type has no such column)."
+    "report_type, never across. model is set in the premium_request and ai_credit reports: the "
+    "collectors.billing.max_models models of highest cost, the rest summed into other. repository, username, "
+    "workflow_path and exceeds_quota labels appear when listed in collectors.billing.extra_labels (empty where the "
+    "report type has no such column)."
 )
 _CSV = f"usage report CSV at download_urls of GET {REPORT}"
 
@@ -220,7 +225,29 @@ AIC_GROSS = metric(
     _USAGE_LABELS,
     f"{_CSV}: aic_gross_amount",
 )
-USAGE_SPECS = (QUANTITY, GROSS, DISCOUNT, NET, AIC_QUANTITY, AIC_GROSS)
+_TOKENS = (
+    "tokens behind the AI credits this month to date (UTC); ai_credit report only (GitHub added the columns on "
+    f"2026-08-11; 0 where a file has none). {_USAGE_NOTE}"
+)
+INPUT_TOKENS = metric(__name__, "github_billing_usage_input_tokens", "gauge", f"Input (prompt) {_TOKENS}",
+                      _USAGE_LABELS, f"{_CSV}: input")
+OUTPUT_TOKENS = metric(__name__, "github_billing_usage_output_tokens", "gauge", f"Output (completion) {_TOKENS}",
+                       _USAGE_LABELS, f"{_CSV}: output")
+CACHE_READ_TOKENS = metric(__name__, "github_billing_usage_cache_read_tokens", "gauge",
+                           f"Prompt-cache read {_TOKENS}", _USAGE_LABELS, f"{_CSV}: cache_read")
+CACHE_WRITE_TOKENS = metric(__name__, "github_billing_usage_cache_write_tokens", "gauge",
+                            f"Prompt-cache write {_TOKENS}", _USAGE_LABELS, f"{_CSV}: cache_write")
+# The gauge of each summed column, in billing_csv.MEASURE_TABLE's order (a test holds the two together).
+USAGE_SPECS: dict[str, MetricSpec] = {
+    "quantity": QUANTITY, "gross_amount": GROSS, "discount_amount": DISCOUNT, "net_amount": NET,
+    "aic_quantity": AIC_QUANTITY, "aic_gross_amount": AIC_GROSS,
+    "input": INPUT_TOKENS, "output": OUTPUT_TOKENS, "cache_read": CACHE_READ_TOKENS, "cache_write": CACHE_WRITE_TOKENS,
+}
+
+
+def shown(report_type: str) -> list[int]:
+    """Positions (in MEASURE_TABLE and Totals) of the measures a report type documents."""
+    return [i for i, measure in enumerate(MEASURE_TABLE) if report_type in measure.report_types]
 
 
 @dataclass(frozen=True)
@@ -350,12 +377,38 @@ def _fold(report: Report, reader: UsageReader, records: Iterable[list[str]]) -> 
             _add(report.daily, (day, key), measures)
 
 
+def bound_models(report: Report, labels: tuple[str, ...], keep: int) -> None:
+    """Keep the `keep` models of highest cost (gross_amount plus aic_gross_amount) as label values; sum the rest
+    into model "other". Rows without a model (the metered reports) are left alone."""
+    position = labels.index("model")
+    cost: dict[str, float] = defaultdict(float)
+    for key, sums in report.totals.items():
+        if key[position]:
+            cost[key[position]] += sums.of("gross_amount") + sums.of("aic_gross_amount")
+    if len(cost) <= keep:
+        return
+    kept = set(sorted(cost, key=lambda model: (-cost[model], model))[:keep])
+
+    def bounded(key: tuple[str, ...]) -> tuple[str, ...]:
+        model = key[position]
+        return key if not model or model in kept else (*key[:position], OTHER, *key[position + 1:])
+
+    by_key, report.totals = report.totals, {}
+    for key, measures in by_key.items():
+        _add(report.totals, bounded(key), measures)
+    if report.daily is not None:
+        daily, report.daily = report.daily, {}
+        for (day, key), measures in daily.items():
+            _add(report.daily, (day, bounded(key)), measures)
+
+
 async def read_report(
     client: FamilyClient,
     export: Export,
     labels: tuple[str, ...],
     *,
     per_day: bool = False,
+    max_models: int = 20,
 ) -> Report:
     """Download every file of a completed export, streaming, and sum its rows by label set (and day)."""
     if not export.download_urls:
@@ -373,6 +426,7 @@ async def read_report(
                 _fold(report, reader, parser.feed(chunk))
         _fold(report, reader, parser.finish())
         report.rows += reader.rows
+    bound_models(report, labels, max_models)
     return report
 
 
@@ -384,7 +438,7 @@ class BillingCollector(Collector[BillingSettings]):
     def setup(self) -> None:
         self.labels = (
             *BASE_LABELS,
-            *(name for name in ("repository", "username") if name in self.options.extra_labels),
+            *(name for name in EXTRA_LABELS if name in self.options.extra_labels),
         )
         self.states: dict[str, TypeState] = {report_type: TypeState() for report_type in self.options.report_types}
         self._finished_ids: set[str] = set()  # exports seen finishing during this run (the listing is older)
@@ -636,7 +690,7 @@ class BillingCollector(Collector[BillingSettings]):
     async def _load(self, report_type: str, export: Export) -> None:
         state = self.states[report_type]
         try:
-            report = await read_report(self.client, export, self.labels)
+            report = await read_report(self.client, export, self.labels, max_models=self.options.max_models)
         except Exception:
             state.undownloaded = export
             raise
@@ -659,17 +713,16 @@ class BillingCollector(Collector[BillingSettings]):
         return replace(spec, labels=spec.labels + extra) if extra else spec
 
     def families(self) -> list[Metric]:
-        usage = [self.spec(spec).new() for spec in USAGE_SPECS]
+        usage = [self.spec(spec).new() for spec in USAGE_SPECS.values()]
         rows, latest, completed, states = ROWS.new(), LATEST_DATE.new(), LAST_COMPLETED.new(), STATE.new()
         counters = {spec: spec.new() for spec in (CREATED, POLLS, REUSES, FAILURES, TIMEOUTS)}
         for report_type, state in self.states.items():
             head = [self.target, report_type]
-            shown = len(USAGE_SPECS) if report_type in AIC_REPORT_TYPES else len(USAGE_SPECS) - 2  # aic_* columns
             if state.report is not None:
                 for key in sorted(state.report.totals):
                     t = state.report.totals[key]
-                    for family, value in zip(usage[:shown], t.values(), strict=False):
-                        family.add_metric([*head, *key], round(value, 6))
+                    for i in shown(report_type):
+                        usage[i].add_metric([*head, *key], round(t.values[i], 6))
                 rows.add_metric(head, state.report.rows)
                 if state.report.latest_day is not None:
                     latest.add_metric(head, state.report.latest_day)
@@ -707,7 +760,7 @@ class BillingCollector(Collector[BillingSettings]):
         if end < start:
             return []
         samples: list[HistoricalSample] = []
-        specs = [self.spec(spec) for spec in USAGE_SPECS]
+        specs = [self.spec(spec) for spec in USAGE_SPECS.values()]
         today = datetime.fromtimestamp(now, UTC).date().isoformat()
         for first, last in months(start, end):
             period = (first.isoformat(), last.isoformat())
@@ -716,7 +769,8 @@ class BillingCollector(Collector[BillingSettings]):
                 export = await self._history_export(report_type, period, listed, closed=period[1] < today)
                 if export is None:
                     continue
-                report = await read_report(self.client, export, self.labels, per_day=True)
+                report = await read_report(self.client, export, self.labels, per_day=True,
+                                           max_models=self.options.max_models)
                 samples.extend(self._daily_samples(report_type, report, specs, start, end))
         return samples
 
@@ -774,8 +828,7 @@ class BillingCollector(Collector[BillingSettings]):
                     running.add(t)
                 at = day + DAY - 1
                 if start <= at <= end:
-                    shown = len(specs) if report_type in AIC_REPORT_TYPES else len(specs) - 2
-                    for spec, value in zip(specs[:shown], running.values(), strict=False):
-                        samples.append(HistoricalSample(spec, labels, round(value, 6), at))
+                    for i in shown(report_type):
+                        samples.append(HistoricalSample(specs[i], labels, round(running.values[i], 6), at))
                 day += DAY
         return samples

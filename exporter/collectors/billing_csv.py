@@ -17,8 +17,10 @@ that hold commas, quotes or newlines (RFC 4180). A record is complete when its
 lines hold an even number of double quotes (a quote inside a quoted field is
 doubled), so a quoted newline never splits a record.
 
-The column sets are those of GitHub's "Billing reports reference"; the REST
-description documents only the export object, not the files.
+The column sets are those of GitHub's "Billing reports reference"
+(https://docs.github.com/en/billing/reference/billing-reports, and its source
+github/docs content/billing/reference/billing-reports.md; read 2026-12-06); the
+REST description documents only the export object, not the files.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import codecs
 import csv
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter.collectors import fields
@@ -35,9 +37,12 @@ from exporter.github.errors import MalformedResponseError
 
 MAX_RECORD_CHARS = 1 << 20  # a record longer than this means a broken file (an unterminated quote)
 
-MEASURES = ("quantity", "gross_amount", "discount_amount", "net_amount")
+MEASURES = ("quantity", "gross_amount", "discount_amount", "net_amount")  # in every report type, required
 # AI-credit equivalents GitHub appends to the Copilot reports; optional (older files lack them, read as 0).
 AIC_MEASURES = ("aic_quantity", "aic_gross_amount")
+# The AI usage report's tokens behind each model's AI credits (changelog 2026-08-11; the reference names the
+# fields input, output, cache_read and cache_write); optional like the aic_* columns.
+TOKEN_MEASURES = ("input", "output", "cache_read", "cache_write")
 _METERED = ("date", "product", "sku", "quantity", "unit_type", "applied_cost_per_quantity",
             "gross_amount", "discount_amount", "net_amount")
 # Every column each report type documents, in GitHub's order (for reference and the simulator's tests).
@@ -50,23 +55,54 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                         *AIC_MEASURES),
     "ai_credit": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                   "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
-                  "total_monthly_quota", "organization", "repository", "cost_center_name", *AIC_MEASURES),
+                  "total_monthly_quota", "organization", "repository", "cost_center_name", *AIC_MEASURES,
+                  *TOKEN_MEASURES),
 }
 REPORT_TYPES = tuple(COLUMNS)
 AIC_REPORT_TYPES = tuple(kind for kind, columns in COLUMNS.items() if AIC_MEASURES[0] in columns)
 
-# Label name -> CSV column. The first five are always labels; the last two only when enabled.
-BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center")
-EXTRA_LABELS = ("repository", "username")
+
+@dataclass(frozen=True)
+class Measure:
+    """A CSV column summed into a gauge; an optional one reads 0 in a file without it."""
+
+    column: str
+    report_types: tuple[str, ...]  # where GitHub documents it: the gauge is shown for these only
+    required: bool = False
+
+
+# Every summed column, in the order Totals holds them; a new documented column is one row here (and its gauge).
+MEASURE_TABLE: tuple[Measure, ...] = (
+    *(Measure(column, REPORT_TYPES, required=True) for column in MEASURES),
+    *(Measure(column, tuple(k for k, cs in COLUMNS.items() if column in cs))
+      for column in (*AIC_MEASURES, *TOKEN_MEASURES)),
+)
+_POSITION = {m.column: i for i, m in enumerate(MEASURE_TABLE)}
+# Documented columns no gauge sums or labels by, and why; every other documented column is a measure or a label.
+NOT_EXPORTED = {
+    "date": "the gauges are month to date; the newest date is github_billing_report_latest_date_timestamp_seconds",
+    "applied_cost_per_quantity": "a unit price, not usage (gross_amount / quantity)",
+    "total_monthly_quota": "a per-user plan allowance, repeated on each of the user's rows; summing it means nothing",
+}
+
+# Label name -> CSV column. BASE_LABELS are always labels; EXTRA_LABELS only when listed in
+# collectors.billing.extra_labels (unbounded: a repository, user or workflow each makes its own series).
+# `model` (premium_request and ai_credit reports; "" in the metered ones) is bounded by the collector: the top
+# collectors.billing.max_models models by cost keep their name, the rest sum into "other".
+BASE_LABELS = ("product", "sku", "unit_type", "organization", "cost_center", "model")
+EXTRA_LABELS = ("repository", "username", "workflow_path", "exceeds_quota")
 LABEL_COLUMNS = {"product": "product", "sku": "sku", "unit_type": "unit_type", "organization": "organization",
-                 "cost_center": "cost_center_name", "repository": "repository", "username": "username"}
+                 "cost_center": "cost_center_name", "model": "model", "repository": "repository",
+                 "username": "username", "workflow_path": "workflow_path", "exceeds_quota": "exceeds_quota"}
 # Columns a report type aggregates by, which must be there; other label columns may be absent (label "").
-# The metered reports are summed by organization and cost centre; the Copilot ones by date, model and user.
+# The metered reports are summed by organization and cost centre (the detailed one also by user and workflow);
+# the Copilot ones by date, model and user.
 _REQUIRED_LABELS = {
-    "detailed": {"product", "sku", "unit_type", "organization", "cost_center", "repository", "username"},
+    "detailed": {"product", "sku", "unit_type", "organization", "cost_center", "repository", "username",
+                 "workflow_path"},
     "summarized": {"product", "sku", "unit_type", "organization", "cost_center", "repository"},
-    "premium_request": {"product", "sku", "unit_type", "username"},
-    "ai_credit": {"product", "sku", "unit_type", "username"},
+    "premium_request": {"product", "sku", "unit_type", "model", "username"},
+    "ai_credit": {"product", "sku", "unit_type", "model", "username"},
 }
 
 
@@ -171,27 +207,20 @@ class CsvRecords:
         return ReportFormatError(f"{self.source}: {message}", endpoint="{signed_download_url}")
 
 
-@dataclass
 class Totals:
-    """Month-to-date sums of the four measures and the two AI-credit equivalents."""
+    """Sums of every MEASURE_TABLE column, in its order."""
 
-    quantity: float = 0.0
-    gross: float = 0.0
-    discount: float = 0.0
-    net: float = 0.0
-    aic_quantity: float = 0.0
-    aic_gross: float = 0.0
+    __slots__ = ("values",)
+
+    def __init__(self, values: Iterable[float] | None = None) -> None:
+        self.values = list(values) if values is not None else [0.0] * len(MEASURE_TABLE)
 
     def add(self, other: Totals) -> None:
-        self.quantity += other.quantity
-        self.gross += other.gross
-        self.discount += other.discount
-        self.net += other.net
-        self.aic_quantity += other.aic_quantity
-        self.aic_gross += other.aic_gross
+        for i, value in enumerate(other.values):
+            self.values[i] += value
 
-    def values(self) -> tuple[float, float, float, float, float, float]:
-        return (self.quantity, self.gross, self.discount, self.net, self.aic_quantity, self.aic_gross)
+    def of(self, column: str) -> float:
+        return self.values[_POSITION[column]]
 
 
 class UsageReader:
@@ -223,10 +252,9 @@ class UsageReader:
                     f"{self.source}: required column {column!r} is missing from the {self.report_type} report "
                     f"(found: {', '.join(names) or 'nothing'})", endpoint="{signed_download_url}")
         # -1 marks a label column this file may leave out.
-        self._index = (position["date"], *(position[m] for m in MEASURES),
-                       *(position.get(LABEL_COLUMNS[name], -1) for name in self.labels))
-        self._aic = tuple(position.get(m, -1) for m in AIC_MEASURES)
-        self._width = max(*self._index, *self._aic) + 1
+        self._index = (position["date"], *(position.get(LABEL_COLUMNS[name], -1) for name in self.labels))
+        self._measures = tuple(position.get(m.column, -1) for m in MEASURE_TABLE)
+        self._width = max(*self._index, *self._measures) + 1
 
     def row(self, record: list[str]) -> tuple[float, tuple[str, ...], Totals]:
         """(start of the usage day, label values, measures) of one data record.
@@ -242,11 +270,11 @@ class UsageReader:
         day = self._days.get(text)
         if day is None:
             day = self._day(text)
-        columns = (*index[1:5], *self._aic)
+        columns = self._measures
         try:
             values = [float(record[i]) if i >= 0 and record[i] else 0.0 for i in columns]
         except ValueError:
-            for name, i in zip((*MEASURES, *AIC_MEASURES), columns, strict=True):
+            for name, i in zip((m.column for m in MEASURE_TABLE), columns, strict=True):
                 try:
                     if i >= 0:
                         float(record[i] or 0)
@@ -255,8 +283,8 @@ class UsageReader:
             raise
         if not all(math.isfinite(v) for v in values):
             raise self._bad("has a measure that is not a finite number")
-        labels = tuple(record[i] if i >= 0 else "" for i in index[5:])
-        return day, labels, Totals(*values)
+        labels = tuple(record[i] if i >= 0 else "" for i in index[1:])
+        return day, labels, Totals(values)
 
     def _day(self, text: str) -> float:
         try:

@@ -79,8 +79,10 @@ class AppAuth(httpx.Auth):
         api_url: str,
         installation_ids: dict[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        api_version: str | None = None,
     ) -> None:
         self._app_id = app_id
+        self._api_version = api_version  # github.api_version: the App's own requests belong to no collector
         self._key = private_key_pem
         self._api = httpx.URL(api_url.rstrip("/") + "/")
         self._installation_ids = {k.lower(): v for k, v in (installation_ids or {}).items()}
@@ -96,11 +98,10 @@ class AppAuth(httpx.Auth):
         return jwt.encode(payload, self._key, algorithm="RS256")
 
     def _app_request(self, method: str, path: str) -> httpx.Request:
-        return httpx.Request(
-            method,
-            self._api.join(path.lstrip("/")),
-            headers={"Authorization": f"Bearer {self.app_jwt()}", "Accept": "application/vnd.github+json"},
-        )
+        headers = {"Authorization": f"Bearer {self.app_jwt()}", "Accept": "application/vnd.github+json"}
+        if self._api_version is not None:
+            headers["X-GitHub-Api-Version"] = self._api_version
+        return httpx.Request(method, self._api.join(path.lstrip("/")), headers=headers)
 
     def _lookup_path(self, path: str, owner: str) -> str:
         api_prefix = self._api.path.rstrip("/")

@@ -76,6 +76,7 @@ def build_auth(settings: GitHubSettings) -> httpx.Auth | None:
             settings.app.private_key.get_secret_value(),
             settings.api_url,
             settings.app.installation_ids,
+            api_version=settings.api_version,
         )
     if settings.token is not None:
         return TokenAuth(settings.token.get_secret_value(), settings.api_url)

@@ -50,6 +50,7 @@ from exporter.simulator import installations as installations_family
 from exporter.simulator import repo_traffic as repo_traffic_family
 from exporter.simulator import server_statistics as server_statistics_family
 from exporter.simulator import users as users_family
+from exporter.simulator import versions
 from exporter.simulator.billing import Billing
 from exporter.simulator.caching import CACHE_HEADERS, LastModified, etag_matches, etag_of
 from exporter.simulator.clock import ControllableClock, is_controllable
@@ -98,7 +99,6 @@ FAMILIES: tuple[Sequence[SimRoute], ...] = (
 # (path template, handler(sim, request) -> Response).
 DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
 
-DEFAULT_API_VERSION = "2022-11-28"
 UNMATCHED = "(unmatched)"
 
 log = logging.getLogger(__name__)
@@ -301,10 +301,11 @@ class Simulator:
         self.counters.record_request(template, request.method, request.headers)
         serial = self._next_serial()
         request_id = f"{0xC0DE:04X}:{serial:06X}:{stable_hash('rid', serial) % 16**6:06X}"
-        base_headers = {
-            "x-github-request-id": request_id,
-            "x-github-api-version-selected": request.headers.get("x-github-api-version", DEFAULT_API_VERSION),
-        }
+        base_headers = {"x-github-request-id": request_id}
+        try:
+            base_headers["x-github-api-version-selected"] = versions.selected(request.headers)
+        except GitHubError as exc:
+            return self._error(template, exc, route, base_headers)
         delay = self.take_fault("delay", template)
         if delay is not None and delay.seconds > 0:
             await asyncio.sleep(delay.seconds)
@@ -355,7 +356,7 @@ class Simulator:
             return self._error(template, GitHubError(500, "Server Error"), route, headers)
         reply = result if isinstance(result, Reply) else Reply(result)
         reply_headers = dict(reply.headers)
-        content = reply.body
+        content = versions.shaped(template, base_headers["x-github-api-version-selected"], reply.body)
         key = route.items_key
         if route.paginated and reply.status == 200 and (isinstance(content, list) or key and isinstance(content, dict)):
             try:

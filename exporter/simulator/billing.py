@@ -66,7 +66,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "ai_credit": ("date", "username", "product", "sku", "model", "quantity", "unit_type",
                   "applied_cost_per_quantity", "gross_amount", "discount_amount", "net_amount",
                   "total_monthly_quota", "organization", "repository", "cost_center_name",
-                  "aic_quantity", "aic_gross_amount"),
+                  "aic_quantity", "aic_gross_amount", "input", "output", "cache_read", "cache_write"),
 }
 BOM = "\ufeff".encode()
 BLOCKS_FOR = 3600.0  # seconds a processing export keeps the account from creating another
@@ -84,6 +84,9 @@ _PREMIUM_PRICE = 0.04  # USD per premium request
 _PREMIUM_QUOTA = 300  # premium requests included per user-month
 _CREDIT_PRICE = 0.01  # USD per AI credit
 _CREDITS_PER_REQUEST = {"claude-sonnet-4": 4.5, "gpt-4.1": 1.2, "gemini-2.5-pro": 3.1, "o3": 6.4}
+# Tokens per AI credit (input, output, cache_read, cache_write) of each model: the AI usage report's token columns.
+_TOKENS_PER_CREDIT = {"claude-sonnet-4": (900, 120, 2600, 310), "gpt-4.1": (1500, 210, 3900, 0),
+                      "gemini-2.5-pro": (1100, 160, 2100, 140), "o3": (700, 260, 1200, 0)}
 _CREDIT_QUOTA = 3000  # AI credits included per user-month (Copilot Business)
 # Repository-scoped AI-credit SKUs: logged with quantity 0 and only their aic_* amounts (the cost is there).
 _REPO_CREDIT_SKUS = ("coding_agent_ai_credit", "code_review_ai_credit")
@@ -430,9 +433,10 @@ class Billing:
                 for usage in self._usage:
                     for row, aic in usage.credits(day):
                         gross, discount, net = _amounts(row)
+                        tokens = [str(round(aic * per)) for per in _TOKENS_PER_CREDIT[row.model]]
                         yield [when, row.username, row.product, row.sku, row.model, _num(row.quantity),
                                row.unit_type, _num(row.price), gross, discount, net, str(_CREDIT_QUOTA), row.org,
-                               row.repository, row.cost_center, _num(aic), _num(aic * _CREDIT_PRICE)]
+                               row.repository, row.cost_center, _num(aic), _num(aic * _CREDIT_PRICE), *tokens]
 
     @staticmethod
     def _metered(usage: _Usage, day: date) -> Iterator[Row]:

@@ -67,6 +67,10 @@ class SimulatorConfig:
     # retired usage summaries answer 404, as github.com does now.
     copilot_report_lag: float = 6 * 3600.0
     copilot_usage_retired: bool = False
+    # Server Statistics: the share of days the staging GHES server uploads no collection. Any missed
+    # upload makes GitHubEnterpriseServerStatsStale's expression true early on the second day after it
+    # (before the next upload shows), so `demo()`, the healthy world, misses none.
+    ghes_missed_upload_share: float = 0.15
 
     documentation_root: str = "https://docs.github.com/enterprise-cloud@latest/rest"
 
@@ -82,6 +86,8 @@ class SimulatorConfig:
             raise ValueError("need 0 <= noisy_rate_limited_share[0] <= [1] <= 1")
         if self.billing_export_delay < 0 or self.billing_rows_per_file < 1 or self.billing_url_lifetime <= 0:
             raise ValueError("need billing_export_delay >= 0, billing_rows_per_file >= 1, billing_url_lifetime > 0")
+        if not 0 <= self.ghes_missed_upload_share <= 1:
+            raise ValueError("need 0 <= ghes_missed_upload_share <= 1")
         if self.apps < 0 or self.users < 1:
             raise ValueError("a world needs at least one user")
 
@@ -111,9 +117,12 @@ class SimulatorConfig:
         Activity is heavy-tailed, as in a real org: bots and about one person's
         token in seven are busy every hour, most others idle for hours. The org's
         counters and the busiest (followed) actors still move every bucket.
+
+        Healthy at every instant: the staging GHES server uploads every day, since one
+        missed upload is, by design, what GitHubEnterpriseServerStatsStale reports.
         """
         base = cls(insights_lag_min=0.0, insights_lag_full=300.0, rate_limit_budget=100_000, billing_export_delay=1.5,
-                   noisy_rate_limited_share=(0.02, 0.035), heavy_tailed=True)
+                   noisy_rate_limited_share=(0.02, 0.035), heavy_tailed=True, ghes_missed_upload_share=0.0)
         return replace(base, **overrides)  # type: ignore[arg-type]
 
 

@@ -463,28 +463,8 @@ def _sortable(value: object) -> tuple[int, object]:
     return (1, value.lower() if isinstance(value, str) else value)
 
 
-def time_stats(call: Call) -> list[dict[str, object]]:
-    return _time_stats(call, lambda c, t: t.all_cells)
-
-
-def time_stats_by_user(call: Call) -> list[dict[str, object]]:
-    return _time_stats(call, _user_cells)
-
-
-def time_stats_by_actor(call: Call) -> list[dict[str, object]]:
-    return _time_stats(call, _actor_cells)
-
-
-def summary_stats(call: Call) -> dict[str, int]:
-    return _summary(call, lambda c, t: t.all_cells)
-
-
-def summary_stats_by_user(call: Call) -> dict[str, int]:
-    return _summary(call, _user_cells)
-
-
-def summary_stats_by_actor(call: Call) -> dict[str, int]:
-    return _summary(call, _actor_cells)
+def _all_cells(call: Call, traffic: OrgTraffic) -> range | None:
+    return traffic.all_cells
 
 
 def subject_stats(call: Call) -> list[dict[str, object]]:
@@ -554,8 +534,27 @@ def route_stats(call: Call) -> list[dict[str, object]]:
 
 
 _BASE = "/orgs/{org}/insights/api"
-
+# time-stats and summary-stats answer for three scopes, the same figures over other cells: (path, docs anchor, cells).
 # The `users/{user_id}` routes come before `{actor_type}/{actor_id}`, which would match them too.
+_SCOPES: tuple[tuple[str, str, CellsOf], ...] = (
+    ("", "", _all_cells),
+    ("/users/{user_id}", "-by-user", _user_cells),
+    ("/{actor_type}/{actor_id}", "-by-actor", _actor_cells),
+)
+
+
+def _scoped(name: str, read: Callable[[Call, CellsOf], object]) -> list[SimRoute]:
+    """`name` for the organisation, for one user and for one actor."""
+
+    def handler(cells_of: CellsOf) -> Callable[[Call], object]:
+        return lambda call: read(call, cells_of)
+
+    return [
+        SimRoute("GET", f"{_BASE}/{name}{path}", handler(cells_of), docs=f"{DOCS}#get-{name}{anchor}")
+        for path, anchor, cells_of in _SCOPES
+    ]
+
+
 ROUTES = [
     SimRoute(
         "GET",
@@ -565,26 +564,7 @@ ROUTES = [
         docs=f"{DOCS}#get-route-stats-by-actor",
     ),
     SimRoute("GET", f"{_BASE}/subject-stats", subject_stats, paginated=True, docs=f"{DOCS}#get-subject-stats"),
-    SimRoute("GET", f"{_BASE}/summary-stats", summary_stats, docs=f"{DOCS}#get-summary-stats"),
-    SimRoute(
-        "GET",
-        f"{_BASE}/summary-stats/users/{{user_id}}",
-        summary_stats_by_user,
-        docs=f"{DOCS}#get-summary-stats-by-user",
-    ),
-    SimRoute(
-        "GET",
-        f"{_BASE}/summary-stats/{{actor_type}}/{{actor_id}}",
-        summary_stats_by_actor,
-        docs=f"{DOCS}#get-summary-stats-by-actor",
-    ),
-    SimRoute("GET", f"{_BASE}/time-stats", time_stats, docs=f"{DOCS}#get-time-stats"),
-    SimRoute("GET", f"{_BASE}/time-stats/users/{{user_id}}", time_stats_by_user, docs=f"{DOCS}#get-time-stats-by-user"),
-    SimRoute(
-        "GET",
-        f"{_BASE}/time-stats/{{actor_type}}/{{actor_id}}",
-        time_stats_by_actor,
-        docs=f"{DOCS}#get-time-stats-by-actor",
-    ),
+    *_scoped("summary-stats", _summary),
+    *_scoped("time-stats", _time_stats),
     SimRoute("GET", f"{_BASE}/user-stats/{{user_id}}", user_stats, paginated=True, docs=f"{DOCS}#get-user-stats"),
 ]

@@ -9,6 +9,7 @@ one of the world's apps, which only generate traffic.
 from __future__ import annotations
 
 from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, iso
+from exporter.simulator.users import simple_user
 from exporter.simulator.world import World, stable_hash
 
 APP_DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/apps/apps"
@@ -44,18 +45,7 @@ def _account(base: str, target_type: str, login: str, target_id: int) -> dict[st
             "created_at": iso(_CREATED), "updated_at": iso(_CREATED),
             "avatar_url": f"https://avatars.githubusercontent.com/b/{target_id}?v=4",
         }
-    api = f"{base}/orgs/{login}"
-    users = f"{base}/users/{login}"
-    return {
-        "login": login, "id": target_id, "node_id": f"O_kgDO{target_id:08d}",
-        "avatar_url": f"https://avatars.githubusercontent.com/u/{target_id}?v=4", "gravatar_id": "",
-        "url": api, "html_url": f"https://github.com/{login}",
-        "followers_url": f"{users}/followers", "following_url": f"{users}/following{{/other_user}}",
-        "gists_url": f"{users}/gists{{/gist_id}}", "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
-        "subscriptions_url": f"{users}/subscriptions", "organizations_url": f"{users}/orgs",
-        "repos_url": f"{api}/repos", "events_url": f"{api}/events",
-        "received_events_url": f"{users}/received_events", "type": "Organization", "site_admin": False,
-    }
+    return simple_user(base, login, target_id, target_type, org_urls=True)
 
 
 def _installation(call: Call, target_type: str, login: str) -> dict[str, object]:

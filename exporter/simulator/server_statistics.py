@@ -5,8 +5,9 @@ a small staging one; organisations have none (they answer an empty list, as
 an account with Server Statistics but no server would). Each server uploads
 one collection per UTC day, stamped `YYYY-MM-DDT23:59:59Z`, which becomes
 visible between 30 minutes and 2 hours after the day ends. Staging misses
-about one upload in seven, so its newest collection is sometimes two days
-old. Every figure is a function of the server and the day: cumulative counts
+`config.ghes_missed_upload_share` of its uploads (about one in seven in the
+tests' world, none in the demo's healthy one), so its newest collection is
+then two days old. Every figure is a function of the server and the day: cumulative counts
 (repositories, pushes, comments, ...) grow every day, state splits (open and
 closed issues, active and inactive hooks) add up to their totals, and the
 GHES version moves up a patch or minor release every few weeks, staging
@@ -24,6 +25,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from exporter.simulator.config import SimulatorConfig
 from exporter.simulator.routing import Call, GitHubError, SimRoute, iso, parse_iso
 from exporter.simulator.world import World, stable_hash, unit
 
@@ -67,12 +69,13 @@ def _uuid(seed: int, *parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
-def servers(world: World) -> tuple[Server, ...]:
+def servers(world: World, missed_upload_share: float = SimulatorConfig.ghes_missed_upload_share) -> tuple[Server, ...]:
+    """Production, which never misses an upload, and staging, which misses `missed_upload_share` of them."""
     domain = f"{world.enterprise.lower()}.example"
     return (
         Server(_uuid(world.seed, world.enterprise, "prod"), f"github.{domain}", 1.0, 18_779, 0, 0.0, True),
         Server(_uuid(world.seed, world.enterprise, "staging"), f"github-staging.{domain}", 0.04, 19_300, 20,
-               0.15, False),
+               missed_upload_share, False),
     )
 
 
@@ -208,7 +211,7 @@ def server_statistics(call: Call) -> list[dict[str, object]]:
     world = call.sim.world
     account = call.path_params["enterprise_or_org"]
     if account.lower() == world.enterprise.lower():
-        connected = servers(world)
+        connected = servers(world, call.sim.config.ghes_missed_upload_share)
     elif world.org(account) is not None:
         connected = ()
     else:

@@ -24,20 +24,33 @@ def find(call: Call, login: str) -> User | None:
     return None
 
 
+def simple_user(
+    base: str, login: str, account_id: int, account_type: str = "User", *, org_urls: bool = False
+) -> dict[str, object]:
+    """GitHub's "Simple User": an account as other objects embed it (a repository's `owner`, an installation's
+    `account`), and the start of the public user. With `org_urls` (an installation's organisation) its own API URL,
+    repositories and events are under /orgs/; otherwise every URL is under /users/, organisations' too."""
+    users = f"{base}/users/{login}"
+    own = f"{base}/orgs/{login}" if org_urls else users
+    node = "O" if account_type == "Organization" else "U"
+    return {
+        "login": login, "id": account_id, "node_id": f"{node}_kgDO{account_id:08d}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{account_id}?v=4", "gravatar_id": "",
+        "url": own, "html_url": f"https://github.com/{login}",
+        "followers_url": f"{users}/followers", "following_url": f"{users}/following{{/other_user}}",
+        "gists_url": f"{users}/gists{{/gist_id}}", "starred_url": f"{users}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{users}/subscriptions", "organizations_url": f"{users}/orgs",
+        "repos_url": f"{own}/repos", "events_url": f"{own}/events" if org_urls else f"{own}/events{{/privacy}}",
+        "received_events_url": f"{users}/received_events", "type": account_type, "site_admin": False,
+    }
+
+
 def public_user(base: str, user: User, seed: int) -> dict[str, object]:
     """The "Public User" shape of GitHub's description, with stable made-up profile figures."""
     h = stable_hash(seed, "profile", user.id)
     created = _EPOCH + h % (8 * 365 * 86400)
-    api = f"{base}/users/{user.login}"
     return {
-        "login": user.login, "id": user.id, "user_view_type": "public", "node_id": f"U_kgDO{user.id:08d}",
-        "avatar_url": f"https://avatars.githubusercontent.com/u/{user.id}?v=4", "gravatar_id": "",
-        "url": api, "html_url": f"https://github.com/{user.login}",
-        "followers_url": f"{api}/followers", "following_url": f"{api}/following{{/other_user}}",
-        "gists_url": f"{api}/gists{{/gist_id}}", "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
-        "subscriptions_url": f"{api}/subscriptions", "organizations_url": f"{api}/orgs",
-        "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
-        "received_events_url": f"{api}/received_events", "type": "User", "site_admin": False,
+        **simple_user(base, user.login, user.id), "user_view_type": "public",
         "name": None, "company": None, "blog": "", "location": None, "email": None, "hireable": None,
         "bio": None, "twitter_username": None,
         "public_repos": h % 40, "public_gists": (h >> 8) % 5, "followers": (h >> 16) % 200,

@@ -5,73 +5,50 @@ Golden expositions, follow logic, late data, sharding, request budget.
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import Metric
 
 from exporter.assembly import build_collectors
 from exporter.collectors import api_insights as ai
 from exporter.collectors.api_insights import ActorKey, ApiInsightsCollector
 from exporter.drift import FieldDrift
-from exporter.github.client import GitHubClient, Response
+from exporter.github.client import Response
 from exporter.github.errors import ForbiddenError
 from exporter.settings import Settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.routing import parse_iso
-from exporter.telemetry import ExporterMetrics
+from tests.collectors.harness import NOW, ORG, TOKEN, Golden, render, settings_for, values
+from tests.collectors.harness import Harness as FamilyHarness
+from tests.tools import promtool_check_metrics
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
-ORG = "octo-demo"
-TOKEN = "ghp_collectortesttoken"
-GOLDEN = Path(__file__).parent / "golden"
-PROMTOOL = "/usr/bin/promtool"
 INSIGHTS = "/orgs/{org}/insights/api"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-# -- harness ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
-    with RunningSimulator(clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
-
-
 class Harness:
-    """Collectors on one simulator, sharing its clock; closes their clients at the end."""
+    """API Insights collectors on one simulator, on its clock; closes their clients at the end."""
 
     def __init__(self, running: RunningSimulator) -> None:
         self.running = running
         self.sim = running.sim
-        self.clients: list[GitHubClient] = []
+        self.harnesses: list[FamilyHarness] = []
 
-    def collector(self, sharding: dict[str, int] | None = None, org: str = ORG, **options: Any) -> ApiInsightsCollector:
-        settings = Settings(
-            github={"api_url": self.running.url, "token": TOKEN, "max_retries": 0},
-            targets={"orgs": [org]},
-            collectors={"api_insights": options},
-            sharding=sharding or {},
-        )
-        client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
-        self.clients.append(client)
-        return ApiInsightsCollector(client, settings, org, clock=self.sim.clock)
+    def collector(self, sharding: dict[str, int] | None = None, org: str = ORG, clock: ManualClock | None = None,
+                  **options: Any) -> ApiInsightsCollector:
+        """One org's collector; on the simulator's clock unless `clock` is the exporter's own."""
+        settings = settings_for(self.running, targets={"orgs": [org]}, collectors={"api_insights": options},
+                                sharding=sharding or {})
+        assert isinstance(self.sim.clock, ManualClock)
+        harness = FamilyHarness(settings, clock or self.sim.clock, "api_insights")
+        self.harnesses.append(harness)
+        (collector,) = harness.collectors
+        assert isinstance(collector, ApiInsightsCollector)
+        return collector
 
     def at(self, offset: float) -> None:
         self.sim.set_clock(NOW + offset)
@@ -80,33 +57,15 @@ class Harness:
         return self.sim.request_counts()["routes"]
 
     async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for harness in self.harnesses:
+            await harness.aclose()
 
 
 @pytest.fixture
-async def harness(running: RunningSimulator):
+async def harness(running: RunningSimulator) -> AsyncIterator[Harness]:
     h = Harness(running)
     yield h
     await h.close()
-
-
-class _Frozen:
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> list[Metric]:
-        return self._families
-
-
-def exposition(families: list[Metric]) -> bytes:
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(_Frozen(families))
-    return generate_latest(registry)
-
-
-def samples(families: list[Metric]) -> Samples:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
@@ -116,20 +75,6 @@ def value(found: Samples, name: str, **labels: str) -> float | None:
 def series_of(found: Samples, **labels: str) -> set[str]:
     """Names of the series whose labels include all of `labels`."""
     return {name for (name, lbls), _ in found.items() if set(labels.items()) <= set(lbls)}
-
-
-def check_golden(name: str, body: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(body)
-    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1"
-    assert body.decode() == path.read_text(), f"{name} differs from the golden file (UPDATE_GOLDEN=1 rewrites it)"
-
-
-def promtool_check(body: bytes) -> None:
-    result = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False)
-    assert result.returncode == 0 and not result.stdout and not result.stderr, (result.stdout + result.stderr).decode()
 
 
 def world_org(running: RunningSimulator, org: str = ORG):
@@ -151,17 +96,17 @@ def sim_get(running: RunningSimulator, path: str, **params: Any) -> Any:
 # -- golden expositions and promtool -------------------------------------------------------------
 
 
-async def test_golden_defaults_after_an_hour(harness: Harness) -> None:
+async def test_golden_defaults_after_an_hour(harness: Harness, golden: Golden) -> None:
     collector = harness.collector()
     await collector.collect()
     harness.at(3600)
     families = await collector.collect()
-    body = exposition(families)
-    check_golden("api_insights_defaults.txt", body)
-    promtool_check(body)
+    body = render(families)
+    golden("api_insights_defaults.txt", body)
+    promtool_check_metrics(body)
 
 
-async def test_golden_configured_follow(harness: Harness) -> None:
+async def test_golden_configured_follow(harness: Harness, golden: Golden) -> None:
     """Configured users (a login and an id) and an actor, a small top-N, few routes.
 
     octocat's quieter token is configured but not among octocat's top 1 actor,
@@ -180,9 +125,9 @@ async def test_golden_configured_follow(harness: Harness) -> None:
     )
     await collector.collect()
     harness.at(1800)
-    body = exposition(await collector.collect())
-    check_golden("api_insights_configured.txt", body)
-    promtool_check(body)
+    body = render(await collector.collect())
+    golden("api_insights_configured.txt", body)
+    promtool_check_metrics(body)
 
 
 # -- request budget -----------------------------------------------------------------------------
@@ -202,7 +147,7 @@ async def test_one_run_with_defaults_on_the_demo_world(harness: Harness) -> None
         f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}": 16,
     }
     assert sum(counts.values()) == 48
-    assert len(samples(families)) == 485
+    assert len(values(families)) == 485
 
 
 RANKINGS = (
@@ -219,17 +164,12 @@ async def test_unchanged_answers_are_free_304s_and_rankings_keep_their_cadence(h
     asked once per ranking_interval, again at the next hour and not before.
     """
     exporter_clock = ManualClock(NOW + 60)
-    settings = Settings(
-        github={"api_url": harness.running.url, "token": TOKEN, "max_retries": 0}, targets={"orgs": [ORG]}
-    )
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
-    harness.clients.append(client)
-    collector = ApiInsightsCollector(client, settings, ORG, clock=exporter_clock)
-    first = samples(await collector.collect())
+    collector = harness.collector(clock=exporter_clock)
+    first = values(await collector.collect())
     once = harness.requests()
     for _ in range(11):
         exporter_clock.advance(300)
-        found = samples(await collector.collect())
+        found = values(await collector.collect())
     counts = harness.sim.request_counts()
     for route in RANKINGS:
         assert counts["routes"][route] == once[route], f"{route} is asked once within the ranking interval"
@@ -273,7 +213,7 @@ async def test_requests_grow_with_top_n_not_with_the_org() -> None:
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     assert 1 <= counts[f"{INSIGHTS}/user-stats/{{user_id}}"] <= 15, "the top 15 hold users, whose actors are looked up"
     assert counts[f"{INSIGHTS}/route-stats/{{actor_type}}/{{actor_id}}"] <= 15 * 2
-    found = samples(families)
+    found = values(families)
     assert sum(1 for (n, _) in found if n == "github_api_insights_subject_window_requests") == 15
     routes_per_actor: dict[tuple, int] = {}
     for name, labels in found:
@@ -296,7 +236,7 @@ async def test_listings_read_only_the_pages_top_n_needs(harness: Harness) -> Non
     assert len(page) == 4
     harness.sim.reset_counters()
     collector = harness.collector(top_subjects=4, top_actors=1, top_routes=2)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     counts = harness.requests()
     assert counts[f"{INSIGHTS}/subject-stats"] == 1
     subjects = {dict(lbls)["subject_name"] for (n, lbls) in found if n == "github_api_insights_subject_window_requests"}
@@ -351,7 +291,7 @@ async def test_an_org_without_traffic() -> None:
             families = await collector.collect()
         finally:
             await h.close()
-    found = samples(families)
+    found = values(families)
     assert all(v == 0 for (name, _), v in found.items() if not name.endswith(("_info", "_window_seconds"))), found
     names = {name for name, _ in found}
     assert names == {
@@ -383,7 +323,7 @@ async def test_an_org_without_traffic() -> None:
             "user_id": "",
         }
     ]
-    promtool_check(exposition(families))
+    promtool_check_metrics(render(families))
 
 
 class _EmptyClient:
@@ -409,7 +349,7 @@ async def test_empty_and_null_bodies_are_no_traffic() -> None:
     settings = Settings(targets={"orgs": [ORG]}, collectors={"api_insights": options})
     client = _EmptyClient()
     collector = ApiInsightsCollector(client, settings, ORG, clock=lambda: NOW)  # type: ignore[arg-type]
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     assert value(found, "github_api_insights_requests_total", org=ORG) == 0
     assert value(found, "github_api_insights_window_requests", org=ORG) == 0
     assert value(found, "github_api_insights_user_window_requests", org=ORG, user_id="42") == 0
@@ -427,7 +367,7 @@ async def test_null_last_rate_limited_timestamp_exports_no_sample(harness: Harne
         per_page=100,
     )
     collector = harness.collector(summary_window="6h", top_subjects=15, top_actors=0, top_routes=0)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     nulls = [r for r in rows if r["last_rate_limited_timestamp"] is None]
     assert nulls and len(nulls) < len(rows) == 15, "some subjects were rate limited in these 6 hours, some not"
     for row in rows:
@@ -448,7 +388,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     collector = harness.collector(
         top_subjects=5, top_actors=2, top_routes=1, summary_window="6h", forget_after="30m", ranking_interval="5m"
     )
-    first = samples(await collector.collect())
+    first = values(await collector.collect())
     top = {dict(lbl)["subject_name"] for (n, lbl) in first if n == "github_api_insights_subject_window_requests"}
     assert len(top) == 5
     # A quiet user's only token suddenly makes 200 times its traffic and climbs into the top 5.
@@ -456,7 +396,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     actor = climber.actors[0]
     harness.sim.add_spike(ORG, NOW - 3600, NOW + 4 * 3600, factor=200, lag=0, actor_id=actor.id)
     harness.at(300)
-    second = samples(await collector.collect())
+    second = values(await collector.collect())
     now_top = {dict(lbl)["subject_name"] for (n, lbl) in second if n == "github_api_insights_subject_window_requests"}
     assert climber.name in now_top and len(now_top) == 5
     (dropped,) = top - now_top
@@ -481,7 +421,7 @@ async def test_a_subject_that_leaves_the_top_n(harness: Harness) -> None:
     assert value(second, "github_api_insights_actor_window_requests", **labels) > 0
     # 35 minutes later (more than forget_after since it was last followed) its state is dropped.
     harness.at(300 + 35 * 60)
-    third = samples(await collector.collect())
+    third = values(await collector.collect())
     assert dropped not in {
         dict(lbl)["subject_name"] for (n, lbl) in third if n == "github_api_insights_subject_window_requests"
     }
@@ -512,7 +452,7 @@ async def test_late_data_is_counted_once_for_actor_and_user_counters(harness: Ha
     await collector.collect()
     for offset in (300, 300, 3600, 3 * 3600, 7 * 3600):
         harness.at(offset)
-        found = samples(await collector.collect())
+        found = values(await collector.collect())
         seen_actor = _visible_total(harness.running, ai.ACTOR_TIME_STATS, window_start, **actor_path)
         seen_user = _visible_total(harness.running, ai.USER_TIME_STATS, window_start, user_id=subject.id)
         labels = {"org": ORG, "actor_type": actor.type, "actor_id": str(actor.id)}
@@ -536,7 +476,7 @@ async def test_a_spike_shows_in_the_noisy_actors_rate_limited_counter(harness: H
     await collector.collect()
     harness.sim.add_spike(ORG, NOW - 3600, NOW + 3600, factor=10, lag=0, actor_id=noisy.id)
     harness.at(300)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     limited = {
         dict(lbl)["actor_id"]: v
         for (n, lbl), v in found.items()
@@ -564,7 +504,7 @@ async def test_logins_are_looked_up_once_and_cached(harness: Harness, caplog: py
     collector = harness.collector(users=["bchen", "no-such-user"], top_subjects=0, top_actors=1, top_routes=0)
     await collector.collect()
     harness.at(300)
-    found = samples(await collector.collect())
+    found = values(await collector.collect())
     assert harness.requests()["/users/{username}"] == 2, "one lookup per login over two runs"
     assert value(found, "github_api_insights_user_info", org=ORG, user_id=str(bchen), subject_name="bchen") == 1
     followed = {dict(lbl)["user_id"] for (n, lbl) in found if n == "github_api_insights_user_requests_total"}
@@ -586,7 +526,7 @@ async def test_a_failed_request_fails_the_run_and_moves_no_counter(harness: Harn
     harness.sim.fail_next(1, status=403, route=ai.ACTOR_TIME_STATS)
     with pytest.raises(ForbiddenError):
         await collector.collect()
-    assert samples(await collector.collect()) == samples(await reference.collect())
+    assert values(await collector.collect()) == values(await reference.collect())
 
 
 # -- sharding ---------------------------------------------------------------------------------------
@@ -598,8 +538,8 @@ async def test_replicas_split_users_and_actors_and_each_series_comes_from_one(ha
     for c in (single, *replicas):
         await c.collect()
     harness.at(3600)
-    whole = samples(await single.collect())
-    parts = [samples(await c.collect()) for c in replicas]
+    whole = values(await single.collect())
+    parts = [values(await c.collect()) for c in replicas]
     keys = [set(p) for p in parts]
     assert set().union(*keys) == set(whole)
     assert sum(len(k) for k in keys) == len(whole), "no series comes from two replicas"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from structlog.testing import capture_logs
 
@@ -36,28 +33,16 @@ from exporter.simulator import billing as sim_billing
 from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
+from tests.collectors.harness import ENTERPRISE, GOLDEN, NOW, TOKEN, Golden, Harness, render, settings_for
+from tests.tools import promtool_check_metrics
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
-ENTERPRISE = "octo-enterprise"
-TOKEN = "ghp_billingtesttoken"
-GOLDEN = Path(__file__).parent / "golden"
-PROMTOOL = "/usr/bin/promtool"
 ALL_TYPES = ["detailed", "summarized", "premium_request", "ai_credit"]
 HOUR = 3600.0
 
 
 @pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
-    # 300 rows a file: the month's detailed report comes as three download_urls.
-    with RunningSimulator(config=SimulatorConfig(billing_rows_per_file=300), clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
+def simulator_config() -> SimulatorConfig:
+    return SimulatorConfig(billing_rows_per_file=300)  # 300 rows a file: the month's detailed report is three files
 
 
 @pytest.fixture
@@ -67,31 +52,20 @@ def sim(running: RunningSimulator) -> Simulator:
 
 @asynccontextmanager
 async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[BillingCollector]:
-    settings = load_settings(None, {
-        "github": {"api_url": running.url, "token": TOKEN, "max_retries": 0},
-        "targets": {"enterprises": [ENTERPRISE]},
-        "collectors": {"billing": options},
-    })
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+    settings = settings_for(running, targets={"enterprises": [ENTERPRISE]}, collectors={"billing": options})
     clock = running.sim.clock
+    assert isinstance(clock, ManualClock)
 
     async def sleep(seconds: float) -> None:  # polling waits in simulator time
-        clock.advance(seconds)  # type: ignore[attr-defined]
+        clock.advance(seconds)
 
+    harness = Harness(settings, clock, "billing", sleep=sleep)
     try:
-        yield BillingCollector(client, settings, ENTERPRISE, clock=clock, sleep=sleep)
+        (billing,) = harness.collectors
+        assert isinstance(billing, BillingCollector)
+        yield billing
     finally:
-        await client.aclose()
-
-
-def exposition(families: list[Metric]) -> str:
-    class Frozen:
-        def collect(self) -> list[Metric]:
-            return families
-
-    registry = CollectorRegistry()
-    registry.register(Frozen())
-    return generate_latest(registry).decode()
+        await harness.aclose()
 
 
 def samples(families: list[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -115,41 +89,107 @@ def posts(sim: Simulator) -> int:
     return sim.count(REPORTS, "POST")
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 if the change is intended"
-
-
 # -- golden files and promtool -------------------------------------------------------------------------
 
 
-async def test_golden_all_report_types(running: RunningSimulator) -> None:
+async def test_golden_all_report_types(running: RunningSimulator, golden: Golden) -> None:
     running.sim.billing.set_delay(0)  # completed at once: no polling, so no timing in the output
     async with collector(running, report_types=ALL_TYPES) as c:
-        text = exposition(await c.collect())
-    check_golden("billing.prom", text)
+        text = render(await c.collect())
+    golden("billing.prom", text)
     assert 'cost_center="R&D, Data Science"' in text  # the quoted comma made it through
 
 
-async def test_golden_extra_labels(running: RunningSimulator) -> None:
+async def test_golden_extra_labels(running: RunningSimulator, golden: Golden) -> None:
     running.sim.billing.set_delay(0)
     async with collector(running, report_types=["summarized", "premium_request"],
                          extra_labels=["repository", "username"]) as c:
-        text = exposition(await c.collect())
-    check_golden("billing_extra_labels.prom", text)
+        text = render(await c.collect())
+    golden("billing_extra_labels.prom", text)
     assert 'report_type="summarized",repository="api",sku="actions_linux"' in text
     assert 'username=""' in text  # the summarized report has no username column
 
 
-@pytest.mark.parametrize("golden", ["billing.prom", "billing_extra_labels.prom"])
-def test_promtool_check_metrics_is_clean(golden: str) -> None:
-    text = (GOLDEN / golden).read_text()
-    result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30,
-                            check=False)
-    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+async def test_workflow_path_and_exceeds_quota_split_the_same_totals(running: RunningSimulator) -> None:
+    """Opt-in like repository: each label splits a series, and the split series sum to the unsplit one."""
+    running.sim.billing.set_delay(0)
+    types = ["detailed", "premium_request"]
+    async with collector(running, report_types=types) as c:
+        plain = await c.collect()
+    async with collector(running, report_types=types, extra_labels=["workflow_path", "exceeds_quota"]) as c:
+        split = await c.collect()
+    workflows = {s.labels["workflow_path"] for f in split if f.name == "github_billing_usage_quantity"
+                 for s in f.samples if s.labels["report_type"] == "detailed"}
+    quotas = {s.labels["exceeds_quota"] for f in split if f.name == "github_billing_usage_quantity"
+              for s in f.samples if s.labels["report_type"] == "premium_request"}
+    assert ".github/workflows/ci.yml" in workflows and "" in workflows  # storage and seats have no workflow
+    assert quotas == {"TRUE", "FALSE"}
+    for report_type in types:
+        def total(families: list, kind: str = report_type) -> float:
+            return sum(s.value for f in families if f.name == "github_billing_usage_net_amount_usd"
+                       for s in f.samples if s.labels["report_type"] == kind)
+        assert total(split) == pytest.approx(total(plain)) and total(plain) > 0
+
+
+def _by_model(families: list, name: str, report_type: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for f in families:
+        for s in f.samples:
+            if s.name == name and s.labels["report_type"] == report_type:
+                out[s.labels["model"]] = out.get(s.labels["model"], 0.0) + s.value
+    return out
+
+
+@pytest.mark.parametrize("report_type", ["premium_request", "ai_credit"])
+async def test_models_beyond_max_models_sum_into_other(running: RunningSimulator, report_type: str) -> None:
+    """Premium requests and AI credits by model, bounded: the costliest models keep their name, the sums hold."""
+    running.sim.billing.set_delay(0)
+    async with collector(running, report_types=[report_type]) as c:
+        every = await c.collect()
+    async with collector(running, report_types=[report_type], max_models=2) as c:
+        bounded = await c.collect()
+    cost = {model: gross + _by_model(every, "github_billing_usage_ai_credit_gross_amount_usd", report_type)[model]
+            for model, gross in _by_model(every, "github_billing_usage_gross_amount_usd", report_type).items()}
+    assert len(cost) >= 3 and "" not in cost  # the Copilot reports always name the model
+    top = sorted(cost, key=lambda m: -cost[m])[:2]
+    for name in ("github_billing_usage_quantity", "github_billing_usage_net_amount_usd",
+                 "github_billing_usage_ai_credits"):
+        full, kept = _by_model(every, name, report_type), _by_model(bounded, name, report_type)
+        assert set(kept) == {*top, "other"}
+        assert all(kept[m] == pytest.approx(full[m]) for m in top)
+        assert kept["other"] == pytest.approx(sum(v for m, v in full.items() if m not in top))
+
+
+async def test_history_bounds_models_as_the_live_series_do(running: RunningSimulator) -> None:
+    running.sim.billing.set_delay(0)
+    async with collector(running, report_types=["premium_request"], max_models=1) as c:
+        live = await c.collect()
+        history = await c.history(parse_iso("2024-09-01T00:00:00Z"), NOW)
+    name = "github_billing_usage_quantity"
+    last: dict[str, tuple[float, float]] = {}
+    for s in history:
+        if s.spec.name == name:
+            model = s.labels[s.spec.labels.index("model")]
+            at, total = last.get(model, (s.timestamp, 0.0))
+            if s.timestamp > at:
+                total = 0.0
+            if s.timestamp >= at:
+                last[model] = (s.timestamp, total + s.value)
+    assert {m: v for m, (_, v) in last.items()} == pytest.approx(_by_model(live, name, "premium_request"))
+    assert len(last) == 2 and "other" in last
+
+
+async def test_metered_reports_have_no_model(running: RunningSimulator) -> None:
+    running.sim.billing.set_delay(0)
+    async with collector(running, report_types=["detailed", "summarized"], max_models=1) as c:
+        families = await c.collect()
+    for report_type in ("detailed", "summarized"):
+        assert set(_by_model(families, "github_billing_usage_quantity", report_type)) == {""}
+
+
+@pytest.mark.parametrize("name", ["billing.prom", "billing_extra_labels.prom"])
+def test_promtool_check_metrics_is_clean(name: str) -> None:
+    promtool_check_metrics((GOLDEN / name).read_bytes())
 
 
 def test_deploy_rules_names_are_kept() -> None:
@@ -399,14 +439,14 @@ async def test_history_is_month_to_date_at_the_end_of_each_day(running: RunningS
     series: dict[tuple[str, ...], list[tuple[float, float]]] = {}
     for s in net:
         series.setdefault(s.labels, []).append((s.timestamp, s.value))
-    key = ("octo-enterprise", "detailed", "actions", "actions_linux", "Minutes", "octo-demo", "Mobile")
+    key = ("octo-enterprise", "detailed", "actions", "actions_linux", "Minutes", "octo-demo", "Mobile", "")
     points = sorted(series[key])
     august = [v for t, v in points if t < parse_iso("2024-09-01T00:00:00Z")]
     september = [v for t, v in points if t > parse_iso("2024-09-01T00:00:00Z")]
     assert august == sorted(august) and september == sorted(september)  # month to date only grows
     assert september[0] < august[-1]  # and starts again with the month
-    labels = dict(zip(("enterprise", "report_type", "product", "sku", "unit_type", "organization", "cost_center"),
-                      key, strict=False))
+    labels = dict(zip(("enterprise", "report_type", "product", "sku", "unit_type", "organization", "cost_center",
+                       "model"), key, strict=True))
     assert september[-1] == value(live, "github_billing_usage_net_amount_usd", **{
         k: v for k, v in labels.items() if k not in ("enterprise", "report_type")})
 
@@ -428,7 +468,7 @@ def test_settings_defaults_and_validation() -> None:
         ({"report_types": ["monthly"]}, "collectors.billing.report_types.0"),
         ({"report_types": []}, "collectors.billing.report_types"),
         ({"report_types": ["detailed", "detailed"]}, "listed once"),
-        ({"extra_labels": ["workflow_path"]}, "collectors.billing.extra_labels.0"),
+        ({"extra_labels": ["workflow_name"]}, "collectors.billing.extra_labels.0"),  # closed down: workflow_path
         ({"max_export_age": "0s"}, "greater than zero"),
         ({"max_age": "1h"}, "collectors.billing.max_age: unknown key"),
     ):

@@ -8,14 +8,20 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from exporter.collectors.billing import USAGE_SPECS, shown
 from exporter.collectors.billing_csv import (
     BASE_LABELS,
     COLUMNS,
+    LABEL_COLUMNS,
+    MEASURE_TABLE,
+    MEASURES,
+    NOT_EXPORTED,
     CsvRecords,
     ReportFormatError,
     UsageReader,
     required_columns,
 )
+from exporter.simulator.billing import COLUMNS as SIMULATED
 
 DETAILED_HEADER = ",".join(COLUMNS["detailed"])
 BOM = "\ufeff".encode()
@@ -42,7 +48,7 @@ def read(data: bytes, report_type: str = "detailed", labels: tuple[str, ...] = B
             first = False
         else:
             day, key, t = reader.row(record)
-            rows.append((day, key, t.quantity, t.gross, t.discount, t.net))
+            rows.append((day, key, *t.values[:4]))
     return reader, rows
 
 
@@ -99,14 +105,32 @@ def test_detailed_row_to_labels_and_measures() -> None:
     day = 1_725_235_200.0  # 2024-09-02T00:00:00Z
     assert (
         rows
-        == [(day, ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science"), 100.0, 0.8, 0.2, 0.6)] * 2
+        == [(day, ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science", ""), 100.0, 0.8, 0.2, 0.6)]
+        * 2  # the metered reports have no model: ""
     )
     assert reader.rows == 2
 
 
 def test_extra_labels_read_repository_and_username() -> None:
     _, rows = read(detailed(ROW), labels=(*BASE_LABELS, "repository", "username"))
-    assert rows[0][1] == ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science", "api", "mona")
+    assert rows[0][1] == ("actions", "actions_linux", "Minutes", "octo-demo", "R&D, Data Science", "", "api", "mona")
+
+
+def test_extra_labels_read_workflow_path_and_exceeds_quota() -> None:
+    _, rows = read(detailed(ROW), labels=(*BASE_LABELS, "workflow_path", "exceeds_quota"))
+    assert rows[0][1][6:] == (".github/workflows/ci.yml", "")  # the detailed report has no exceeds_quota column
+    header = ",".join(COLUMNS["premium_request"])
+    data = (f"{header}\n2024-09-02,mona,copilot,copilot_premium_request,gpt-4.1,3,Requests,0.04,0.12,0,0.12,TRUE,"
+            "300,octo-demo,Mobile,3.6,0.036\n").encode()
+    _, rows = read(data, report_type="premium_request", labels=(*BASE_LABELS, "workflow_path", "exceeds_quota"))
+    assert rows[0][1][5:] == ("gpt-4.1", "", "TRUE")
+
+
+def test_the_detailed_report_must_have_workflow_path_when_it_is_a_label() -> None:
+    header = ",".join(c for c in COLUMNS["detailed"] if c != "workflow_path")
+    with pytest.raises(ReportFormatError, match="required column 'workflow_path' is missing"):
+        read(f"{header}\n".encode(), labels=(*BASE_LABELS, "workflow_path"))
+    assert "workflow_path" not in required_columns("detailed", BASE_LABELS)
 
 
 def test_unknown_columns_are_ignored_and_order_does_not_matter() -> None:
@@ -116,13 +140,13 @@ def test_unknown_columns_are_ignored_and_order_does_not_matter() -> None:
         b'"x, y",1.5,2,0.5,3,2024-09-03,s,p,u,cc,org,repo,user,z\n'
     )
     _, rows = read(data)
-    assert rows == [(1_725_321_600.0, ("p", "s", "u", "org", "cc"), 3.0, 2.0, 0.5, 1.5)]
+    assert rows == [(1_725_321_600.0, ("p", "s", "u", "org", "cc", ""), 3.0, 2.0, 0.5, 1.5)]
 
 
 def test_header_names_are_trimmed_and_case_insensitive() -> None:
     header = ",".join(f" {c.upper()} " for c in COLUMNS["summarized"])
     _, rows = read(f"{header}\n2024-09-01,p,s,1,u,1,1,0,1,org,repo,cc\n".encode(), report_type="summarized")
-    assert rows[0][1] == ("p", "s", "u", "org", "cc")
+    assert rows[0][1] == ("p", "s", "u", "org", "cc", "")
 
 
 @pytest.mark.parametrize("column", ["net_amount", "date", "organization", "cost_center_name", "sku"])
@@ -142,7 +166,15 @@ def test_optional_label_columns_may_be_absent_in_copilot_reports() -> None:
         report_type="premium_request",
         labels=(*BASE_LABELS, "repository", "username"),
     )
-    assert rows[0][1] == ("copilot", "copilot_premium_request", "Requests", "", "", "", "mona")
+    assert rows[0][1] == ("copilot", "copilot_premium_request", "Requests", "", "", "o3", "", "mona")
+
+
+def test_the_copilot_reports_must_name_the_model() -> None:
+    assert "model" in required_columns("premium_request", BASE_LABELS)
+    assert "model" in required_columns("ai_credit", BASE_LABELS)
+    assert "model" not in required_columns("detailed", BASE_LABELS)  # metered usage has no model column
+    with pytest.raises(ReportFormatError, match="required column 'model' is missing from the ai_credit report"):
+        _one_row("ai_credit", "date,username,product,sku,unit_type,quantity,gross_amount,discount_amount,net_amount\n")
 
 
 def test_username_is_required_only_when_it_is_a_label() -> None:
@@ -222,32 +254,50 @@ def test_memory_stays_flat_on_a_few_megabytes() -> None:
 
 
 def test_the_simulator_writes_the_documented_column_sets() -> None:
-    from exporter.simulator.billing import COLUMNS as SIMULATED
-
     assert SIMULATED == COLUMNS
 
 
 def test_ai_credit_rows_with_zero_quantity_keep_their_ai_credit_cost() -> None:
     header = ",".join(COLUMNS["ai_credit"])
-    assert len(COLUMNS["ai_credit"]) == 17 and COLUMNS["premium_request"][-2:] == ("aic_quantity", "aic_gross_amount")
+    assert COLUMNS["premium_request"][-2:] == ("aic_quantity", "aic_gross_amount")
     data = (
         f"{header}\n"
         "2024-09-02,mona,copilot,coding_agent_ai_credit,claude-sonnet-4,0,Credits,0.01,0,0,0,3000,octo-demo,"
-        "octo-demo/api,Mobile,42.5,0.425\n"
+        "octo-demo/api,Mobile,42.5,0.425,120000,8000,450000,30000\n"
     ).encode()
     parser = CsvRecords("ai_credit file")
     reader = UsageReader("ai_credit", (*BASE_LABELS, "repository"), "ai_credit file")
     records = [*parser.feed(data), *parser.finish()]
     reader.header(records[0])
     _, key, totals = reader.row(records[1])
-    assert key == ("copilot", "coding_agent_ai_credit", "Credits", "octo-demo", "Mobile", "octo-demo/api")
-    assert (totals.quantity, totals.gross, totals.aic_quantity, totals.aic_gross) == (0.0, 0.0, 42.5, 0.425)
+    assert key == ("copilot", "coding_agent_ai_credit", "Credits", "octo-demo", "Mobile", "claude-sonnet-4",
+                   "octo-demo/api")
+    assert [totals.of(c) for c in ("quantity", "gross_amount", "aic_quantity", "aic_gross_amount")] == [
+        0.0, 0.0, 42.5, 0.425]
+    assert [totals.of(c) for c in ("input", "output", "cache_read", "cache_write")] == [120000, 8000, 450000, 30000]
+
+
+def test_every_summed_column_is_a_documented_column_with_a_gauge() -> None:
+    assert list(USAGE_SPECS) == [m.column for m in MEASURE_TABLE]
+    for measure in MEASURE_TABLE:
+        assert measure.report_types and all(measure.column in COLUMNS[k] for k in measure.report_types)
+    assert [MEASURE_TABLE[i].column for i in shown("ai_credit")][-4:] == ["input", "output", "cache_read",
+                                                                          "cache_write"]
+    assert [MEASURE_TABLE[i].column for i in shown("detailed")] == list(MEASURES)
+
+
+@pytest.mark.parametrize("report_type", sorted(COLUMNS))
+def test_every_documented_column_is_summed_labelled_or_skipped_with_a_reason(report_type: str) -> None:
+    read = {m.column for m in MEASURE_TABLE} | set(LABEL_COLUMNS.values()) | set(NOT_EXPORTED)
+    assert set(COLUMNS[report_type]) <= read, set(COLUMNS[report_type]) - read
+    assert all(reason for reason in NOT_EXPORTED.values())
 
 
 def test_files_without_ai_credit_columns_read_them_as_zero() -> None:
-    _, key, totals = _one_row("premium_request", "date,username,product,sku,unit_type,quantity,gross_amount,"
-                              "discount_amount,net_amount\n2024-09-02,mona,copilot,p,Requests,5,0.2,0,0.2\n")
-    assert (totals.quantity, totals.aic_quantity, totals.aic_gross) == (5.0, 0.0, 0.0)
+    _, key, totals = _one_row("premium_request", "date,username,product,sku,model,unit_type,quantity,gross_amount,"
+                              "discount_amount,net_amount\n2024-09-02,mona,copilot,p,o3,Requests,5,0.2,0,0.2\n")
+    assert [totals.of(c) for c in ("quantity", "aic_quantity", "aic_gross_amount", "input", "cache_write")] == [
+        5.0, 0.0, 0.0, 0.0, 0.0]
 
 
 def _one_row(report_type: str, text: str) -> tuple:

@@ -1,5 +1,4 @@
 """The JSON billing usage collector against the simulator over loopback: golden exposition, budgets, bounds."""
-# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
 
 from __future__ import annotations
 
@@ -10,20 +9,16 @@ import pytest
 from exporter.collectors.billing_usage import OTHER, Item, top_n
 from exporter.github.errors import MalformedResponseError
 from exporter.simulator import ManualClock, RunningSimulator
-from tests.collectors.simharness import (  # noqa: F401  (fixtures)
-    _shared,
-    assert_golden,
-    clock,
+from tests.collectors.harness import (
+    ENTERPRISE,
+    ORG,
+    Golden,
     collect_once,
-    families_text,
-    promtool_check,
-    running,
+    render,
     samples,
     settings_for,
 )
-
-ENTERPRISE = "octo-enterprise"
-ORG = "octo-demo"
+from tests.tools import promtool_check_metrics
 
 
 def _settings(running: RunningSimulator, **options: object):  # type: ignore[no-untyped-def]
@@ -35,11 +30,11 @@ def by_scope(families: list, name: str, account: str = ENTERPRISE) -> dict[str, 
     return {dict(k)["budget_scope"]: v for k, v in samples(families, name).items() if dict(k)["account"] == account}
 
 
-async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock) -> None:
+async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock, golden: Golden) -> None:
     families = await collect_once(_settings(running), clock, "billing_usage")
-    body = families_text(families)
-    assert_golden("billing_usage.prom", body)
-    promtool_check(body)
+    body = render(families)
+    golden("billing_usage.prom", body)
+    promtool_check_metrics(body)
 
 
 async def test_budget_spent_is_the_usage_in_its_scope(running: RunningSimulator, clock: ManualClock) -> None:

@@ -1,5 +1,4 @@
 """GHES on-box statistics: a GHES-mode run (api_url .../api/v3) against the simulator, golden exposition."""
-# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
 
 from __future__ import annotations
 
@@ -14,18 +13,15 @@ from exporter.github.deployment import Deployment
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator.server_statistics import collection, servers
 from exporter.telemetry import ExporterMetrics
-from tests.collectors.simharness import (  # noqa: F401  (fixtures)
+from tests.collectors.harness import (
     NOW,
-    _shared,
-    assert_golden,
-    clock,
+    Golden,
     collect_once,
-    families_text,
-    promtool_check,
-    running,
+    render,
     samples,
     settings_for,
 )
+from tests.tools import promtool_check_metrics
 
 
 @pytest.mark.parametrize(("url", "kind"), [
@@ -45,7 +41,9 @@ def test_no_target_unless_api_url_is_ghes(running: RunningSimulator) -> None:
     assert deployed_targets(GhesStatsCollector, ghes) == ["127.0.0.1"]
 
 
-async def test_ghes_mode_exposes_the_instance_statistics(running: RunningSimulator, clock: ManualClock) -> None:
+async def test_ghes_mode_exposes_the_instance_statistics(
+    running: RunningSimulator, clock: ManualClock, golden: Golden
+) -> None:
     settings = settings_for(running, github={"api_url": f"{running.url}/api/v3"})
     client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
     try:
@@ -53,9 +51,9 @@ async def test_ghes_mode_exposes_the_instance_statistics(running: RunningSimulat
     finally:
         await client.aclose()
     families = await collect_once(settings, clock, "ghes_stats")
-    body = families_text(families)
-    assert_golden("ghes_stats.prom", body)
-    promtool_check(body)
+    body = render(families)
+    golden("ghes_stats.prom", body)
+    promtool_check_metrics(body)
     world = running.sim.world
     expected = collection(world.seed, servers(world)[0], int(NOW // 86400))["ghe_stats"]
     assert isinstance(expected, dict)

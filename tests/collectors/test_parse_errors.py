@@ -8,18 +8,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
-from exporter.collectors import COLLECTORS
 from exporter.collectors.api_insights import SUBJECT_STATS, TIME_STATS
 from exporter.collectors.server_statistics import ROUTE as SERVER_STATISTICS
-from exporter.github.client import GitHubClient
 from exporter.simulator import ManualClock, RunningSimulator
-from exporter.telemetry import ExporterMetrics
-from tests.collectors import simharness
-from tests.collectors.simharness import settings_for
-
-_shared, running, clock = simharness._shared, simharness.running, simharness.clock  # the simulator fixtures
-ORG = "octo-demo"
-ENTERPRISE = "octo-enterprise"
+from tests.collectors.harness import ENTERPRISE, ORG, Harness, settings_for
 
 CASES = {
     "subject-stats": ("api_insights", SUBJECT_STATS, {"orgs": [ORG]}, "github_api_insights_subject_window_requests"),
@@ -42,16 +34,15 @@ async def test_a_bad_row_is_skipped_counted_and_the_run_kept(
     only: dict[str, Any] = {name: {"enabled": name == collector} for name in ("api_insights", "server_statistics")}
     settings = settings_for(running, targets=targets, collectors=only)
     registry = CollectorRegistry()
-    client = GitHubClient(settings.github, ExporterMetrics(registry), clock=clock)
-    cls = COLLECTORS[collector]
-    (instance,) = [cls(client, settings, target, clock=clock) for target in cls.targets(settings)]
+    harness = Harness(settings, clock, collector, registry)
+    assert len(harness.collectors) == 1
     try:
-        clean = await instance.collect()
+        clean = await harness.collect()
         running.sim.add_fault("bad_row", route=endpoint)
         clock.advance(3600)  # past api_insights.ranking_interval, so subject-stats is asked again
-        spoiled = await instance.collect()  # no exception: the run is kept
+        spoiled = await harness.collect()  # no exception: the run is kept
     finally:
-        await client.aclose()
+        await harness.aclose()
     assert kept_metric in names(spoiled), sorted(names(spoiled))
     assert len(names(spoiled)) >= len(names(clean)) - 2, "only the bad row's own series may go"
     counted = registry.get_sample_value(

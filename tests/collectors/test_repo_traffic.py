@@ -1,7 +1,5 @@
 """The repository traffic collector: discovery, filters, skipped repositories, the complete day, sharding, history."""
 
-# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
-
 from __future__ import annotations
 
 import math
@@ -29,22 +27,19 @@ from exporter.github.errors import (
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator.repo_traffic import ARCHIVED_ON, DAY, day_counts, find, traffic
 from exporter.telemetry import ExporterMetrics
-from tests.collectors.simharness import (  # noqa: F401  (fixtures)
+from tests.collectors.harness import (
     NOW,
+    ORG,
+    Golden,
     Harness,
-    _shared,
-    assert_golden,
-    clock,
     collect_once,
-    families_text,
-    promtool_check,
-    running,
+    render,
     samples,
     settings_for,
     values_by,
 )
+from tests.tools import promtool_check_metrics
 
-ORG = "octo-demo"
 P = "github_repo_traffic_"
 VIEWS_ROUTE = "/repos/{owner}/{repo}/traffic/views"
 PATHS_ROUTE = "/repos/{owner}/{repo}/traffic/popular/paths"
@@ -63,12 +58,12 @@ def _by_source(families, name: str) -> dict[tuple[str, str], float]:
     return {(s.labels["source"], s.labels["reason"]): s.value for f in families for s in f.samples if s.name == name}
 
 
-async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock) -> None:
+async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock, golden: Golden) -> None:
     settings = _settings(running, [f"{ORG}/api", f"{ORG}/cli", f"{ORG}/docs", f"{ORG}/sdk-go"],
                          discover=[ORG, "mona"], top_paths=3, top_referrers=3)
-    body = families_text(await collect_once(settings, clock, "repo_traffic"))
-    assert_golden("repo_traffic.prom", body)
-    promtool_check(body)
+    body = render(await collect_once(settings, clock, "repo_traffic"))
+    golden("repo_traffic.prom", body)
+    promtool_check_metrics(body)
 
 
 async def test_a_forbidden_repository_is_skipped_and_the_others_exported(running: RunningSimulator,
@@ -113,7 +108,7 @@ async def test_a_new_repository_has_zeros_and_no_top_lists(running: RunningSimul
     for name in ("views_14d", "unique_visitors_14d", "clones_14d", "unique_cloners_14d", "day_views", "day_clones"):
         assert samples(families, P + name)[one] == 0, name
     assert not samples(families, P + "top_path_views_14d") and not samples(families, P + "top_referrer_views_14d")
-    promtool_check(families_text(families))
+    promtool_check_metrics(render(families))
 
 
 async def test_discovery_skips_archived_forks_and_read_only(running: RunningSimulator, clock: ManualClock) -> None:

@@ -1,7 +1,5 @@
 """The Server Statistics collector: newest collection per server, every stats group, nulls, lookback, history."""
 
-# ruff: noqa: F811  (the fixtures imported from simharness are test parameters)
-
 from __future__ import annotations
 
 import math
@@ -23,21 +21,18 @@ from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator.server import DemoSimulator
 from exporter.simulator.server_statistics import DAY, collection, servers
 from exporter.telemetry import ExporterMetrics
-from tests.collectors.simharness import (  # noqa: F401  (fixtures)
+from tests.collectors.harness import (
+    ENTERPRISE,
     NOW,
-    _shared,
-    assert_golden,
-    clock,
+    Golden,
     collect_once,
-    families_text,
-    promtool_check,
-    running,
+    render,
     samples,
     settings_for,
     values_by,
 )
+from tests.tools import promtool_check_metrics
 
-ENTERPRISE = "octo-enterprise"
 P = "github_enterprise_server_"
 
 
@@ -46,11 +41,11 @@ def _settings(running: RunningSimulator, **collector: object):
                         collectors={"server_statistics": collector} if collector else {})
 
 
-async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock) -> None:
+async def test_golden_exposition_and_promtool(running: RunningSimulator, clock: ManualClock, golden: Golden) -> None:
     families = await collect_once(_settings(running), clock, "server_statistics")
-    body = families_text(families)
-    assert_golden("server_statistics.prom", body)
-    promtool_check(body)
+    body = render(families)
+    golden("server_statistics.prom", body)
+    promtool_check_metrics(body)
 
 
 async def test_newest_collection_of_each_server(running: RunningSimulator, clock: ManualClock) -> None:
@@ -150,7 +145,7 @@ async def test_org_without_servers_and_unknown_account(running: RunningSimulator
     settings = settings_for(running, collectors={"server_statistics": {"orgs": ["octo-demo"]}})
     families = await collect_once(settings, clock, "server_statistics")
     assert families and not any(f.samples for f in families), "every family, no samples"
-    promtool_check(families_text(families))
+    promtool_check_metrics(render(families))
     settings = settings_for(running, targets={"enterprises": ["no-such-enterprise"]})
     with pytest.raises(NotFoundError):
         await collect_once(settings, clock, "server_statistics")

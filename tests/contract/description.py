@@ -11,6 +11,10 @@ One repair: ghec's server-statistics example `$ref`s three YAML files that are n
 (`actions_stats`, `packages_stats`, `advisory_db_stats`). Prism cannot resolve them, so they are replaced
 by examples built from their schemas (which give no example values; see _ExampleMaker), and
 `advisory_db_stats`, which the schema does not define, is dropped.
+
+The description is served as the exporter's default REST API version (`github.api_version`) describes it:
+@octokit/openapi ships 2022-11-28 with each later version's breaking changes as `x-github-breaking-changes`
+patches (JSON Patch or JSON Merge Patch) beside the node they change; `at_version` applies them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from exporter.settings import API_VERSION
 from tests.openapi import ROOT
 from tests.test_deployments import ENDPOINTS
 
@@ -119,13 +124,94 @@ def _repair_server_statistics(doc: dict[str, Any]) -> None:
                 del item[field]
 
 
+BREAKING = "x-github-breaking-changes"
+
+
+def _pointer(path: str) -> list[str]:
+    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+
+
+def _json_patch(node: Any, ops: list[dict[str, Any]]) -> None:
+    """RFC 6902, the operations GitHub's changesets use (remove, add, replace), in place."""
+    for op in ops:
+        *parents, last = _pointer(op["path"])
+        target = node
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if isinstance(target, list):
+            index = len(target) if last == "-" else int(last)
+            if op["op"] in ("remove", "replace"):
+                del target[index]
+            if op["op"] in ("add", "replace"):
+                target.insert(index, copy.deepcopy(op["value"]))
+        elif op["op"] == "remove":
+            del target[last]
+        elif op["op"] in ("add", "replace"):
+            target[last] = copy.deepcopy(op["value"])
+        else:
+            raise ValueError(f"a JSON Patch operation this harness does not apply: {op['op']}")
+
+
+def _merge_patch(node: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386, in place: null removes a key, an object merges, anything else replaces."""
+    for key, value in patch.items():
+        if value is None:
+            node.pop(key, None)
+        elif isinstance(value, dict):
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            _merge_patch(node[key], value)
+        else:
+            node[key] = copy.deepcopy(value)
+
+
+def at_version(node: Any, version: str) -> Any:
+    """`node` as REST API `version` describes it: every `x-github-breaking-changes` patch of that version or an
+    earlier one applied where it sits, and the annotations dropped. In place; returns `node`."""
+    if isinstance(node, dict):
+        for change in node.pop(BREAKING, []):
+            if change["version"] <= version:
+                patch = change["patch"]
+                _json_patch(node, patch) if isinstance(patch, list) else _merge_patch(node, patch)
+        for value in node.values():
+            at_version(value, version)
+    elif isinstance(node, list):
+        for value in node:
+            at_version(value, version)
+    return node
+
+
+def breaking_changes(doc: dict[str, Any], operation: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(changeset, version, where) of every breaking change on `operation` or a component it reaches."""
+    found: set[tuple[str, str, str]] = set()
+    todo: list[tuple[str, Any]] = [("operation", operation)]
+    seen: set[str] = set()
+    while todo:
+        where, node = todo.pop()
+        refs: set[str] = set()
+        _refs(node, refs)
+        for ref in sorted(refs - seen):
+            seen.add(ref)
+            if ref.startswith("#/components/"):  # (the server-statistics example's unshipped files: no schema)
+                todo.append((ref, _component(doc, ref)[2]))
+        stack = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                found |= {(c["changeset"], c["version"], where) for c in item.get(BREAKING, [])}
+                stack += [v for k, v in item.items() if k != BREAKING]
+            elif isinstance(item, list):
+                stack += item
+    return found
+
+
 def paths_used(base: dict[str, Any]) -> set[str]:
     named = {path for endpoints in ENDPOINTS.values() for path in endpoints} - RETIRED
     return named | {path for path in base["paths"] if path.startswith(PREFIXES)}
 
 
-def build() -> dict[str, Any]:
-    """The trimmed, merged, repaired description."""
+def build(version: str = API_VERSION) -> dict[str, Any]:
+    """The trimmed, merged, repaired description, as REST API `version` (the exporter's default) describes it."""
     base = load(BASE)
     _repair_server_statistics(base)
     others = [load(name) for name in OTHERS]
@@ -141,7 +227,7 @@ def build() -> dict[str, Any]:
         out["paths"][path] = item
         _copy_components(source, item, components)
     out["components"] = copy.deepcopy(components)
-    return out
+    return at_version(out, version)
 
 
 def operation(doc: dict[str, Any], method: str, path: str) -> str | None:

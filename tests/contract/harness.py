@@ -13,8 +13,9 @@ What the proxy changes between the exporter and Prism, and why (nothing else is 
   answer's report_type and dates; the Copilot links are those the simulator gives for the same request.
   A link that cannot be matched there becomes one that answers 404 on that origin, never a real host.
 
-Every exchange is recorded with the validation problems Prism reports: the `sl-violations` header and the
-`validation` list of Prism's own 422 answers.
+Every exchange is recorded with the validation problems Prism reports (the `sl-violations` header and the
+`validation` list of Prism's own 422 answers) and the `X-GitHub-Api-Version` it carried: GitHub's description
+declares no such header, so Prism ignores it; the description it serves is the version's (description.at_version).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Exchange:
     status: int
     violations: list[str] = field(default_factory=list)  # request-validation problems Prism found
     prism_error: str | None = None  # Prism's own error type (NO_PATH_MATCHED_ERROR, NOT_ACCEPTABLE ...)
+    api_version: str | None = None  # the X-GitHub-Api-Version sent (the description declares no such header)
 
     def __str__(self) -> str:
         query = f"?{self.query}" if self.query else ""
@@ -166,7 +168,8 @@ class ContractProxy:
         upstream = await self._client.request(request.method, f"{self.upstream}{path}", headers=headers,
                                               params=request.url.query, content=await request.body())
         self.exchanges.append(Exchange(request.method, path, request.url.query, upstream.status_code,
-                                       _request_violations(upstream), _prism_error(upstream)))
+                                       _request_violations(upstream), _prism_error(upstream),
+                                       request.headers.get("x-github-api-version")))
         body = upstream.content
         if upstream.status_code < 300 and upstream.headers.get("content-type", "").startswith("application/json"):
             body = json.dumps(await self._relink(upstream.json(), path, request.url.query)).encode()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from exporter.collectors import COLLECTORS
+from exporter.settings import API_VERSION, GHES_API_VERSION
 from exporter.simulator import RunningSimulator
 from exporter.simulator import billing as sim_billing
 from exporter.simulator import copilot as sim_copilot
@@ -84,6 +85,14 @@ def test_no_request_violations(static: dict[str, Outcome], family: str) -> None:
     assert not found, f"Prism found {len(found)} request violation(s) from {family}:\n" + "\n".join(found)
     unknown = [str(e) for e in outcome.exchanges if e.prism_error and family != "copilot_usage"]
     assert not unknown, f"{family} asked for what the description does not have:\n" + "\n".join(unknown)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_request_sends_the_default_api_version(static: dict[str, Outcome], family: str) -> None:
+    """The description Prism serves is API_VERSION's; every request the exporter sent asked for the default version
+    (2022-11-28 for the GHES collector, whose api_url is a GHES URL: docs/github-api-version.md)."""
+    sent = {e.api_version for e in static[family].exchanges}
+    assert sent == {GHES_API_VERSION if family == "ghes_stats" else API_VERSION}, f"{family} sent {sent}"
 
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f != "copilot_usage"])

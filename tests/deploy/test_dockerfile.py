@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import DOCKERFILE, REPO, module, run, tool
+from tests.deploy.helpers import DOCKERFILE, REPO, module, run
+from tests.tools import tool
 
 
 @cache

@@ -19,8 +19,8 @@ from tests.deploy.helpers import (
     recording_rules,
     rules,
     run,
-    tool,
 )
+from tests.tools import tool
 
 README = PROMETHEUS / "README.md"
 METRICS_DOC = REPO / "docs" / "metrics.md"

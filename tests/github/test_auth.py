@@ -99,3 +99,19 @@ async def test_malformed_installation_token_answer_is_a_typed_counted_error(
         await client.aclose()
     assert type(caught.value).__module__ == "exporter.github.errors", repr(caught.value)
     assert registry.get_sample_value("github_exporter_api_request_failures_total", {"endpoint": SUMMARY}) == 1
+
+
+@pytest.mark.parametrize("version", ["2026-03-10", "2022-11-28"])
+async def test_the_apps_own_requests_send_the_configured_api_version(
+    app_sim: RunningSimulator, key_pair, version: str
+) -> None:
+    sim = app_sim.sim
+    auth = AppAuth(APP_ID, key_pair[0], app_sim.url, clock=sim.now, api_version=version)
+    client = GitHubClient(GitHubSettings(api_url=app_sim.url, api_version=version),
+                          ExporterMetrics(CollectorRegistry()), auth=auth, clock=sim.now)
+    try:
+        assert (await client.get(SUMMARY, params=WINDOW, org="octo-demo")).status == 200
+    finally:
+        await client.aclose()
+    for route in ("/orgs/{org}/installation", TOKENS, SUMMARY):
+        assert sim.last_headers(route)["x-github-api-version"] == version, route

@@ -28,18 +28,31 @@ async def test_sends_githubs_headers(client: GitHubClient, sim) -> None:
     assert response.status == 200 and response.data["total_request_count"] > 0
     headers = sim.last_headers(SUMMARY)
     assert headers["accept"] == "application/vnd.github+json"
-    assert headers["x-github-api-version"] == "2022-11-28"
+    assert headers["x-github-api-version"] == "2026-03-10"
     assert headers["user-agent"].startswith("github-insights-exporter/")
 
 
 async def test_per_family_api_version(running, sim, registry: CollectorRegistry) -> None:
-    settings = GitHubSettings(api_url=running.url, token=TOKEN, api_versions={"api_insights": "2026-03-10"})
+    settings = GitHubSettings(api_url=running.url, token=TOKEN, api_versions={"api_insights": "2022-11-28"})
     client = GitHubClient(settings, ExporterMetrics(registry), clock=sim.now)
     try:
         await client.get(SUMMARY, params=WINDOW, org=ORG, family="api_insights")
     finally:
         await client.aclose()
-    assert sim.last_headers(SUMMARY)["x-github-api-version"] == "2026-03-10"
+    assert sim.last_headers(SUMMARY)["x-github-api-version"] == "2022-11-28"
+
+
+async def test_an_unsupported_version_fails_with_githubs_message(running, sim, registry: CollectorRegistry) -> None:
+    settings = GitHubSettings(api_url=running.url, token=TOKEN, api_version="2024-01-01")
+    client = GitHubClient(settings, ExporterMetrics(registry), clock=sim.now)
+    try:
+        with pytest.raises(APIError) as failed:
+            await client.get(SUMMARY, params=WINDOW, org=ORG, family="api_insights")
+    finally:
+        await client.aclose()
+    assert failed.value.status == 400
+    assert '"2024-01-01", is not a supported version' in failed.value.github_message
+    assert value(registry, "github_exporter_api_request_failures_total", endpoint=SUMMARY) == 1
 
 
 async def test_pagination_follows_link_headers(client: GitHubClient, sim) -> None:
