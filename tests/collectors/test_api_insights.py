@@ -618,7 +618,7 @@ def test_every_documented_row_field_is_known() -> None:
 async def test_a_followed_run_leaves_no_drift_and_a_renamed_count_shows(harness: Harness) -> None:
     collector = harness.collector(users=["mona"], top_subjects=3, top_actors=2, top_routes=2)
     await collector.collect()
-    drift = harness.clients[-1].drift
+    drift = harness.harnesses[-1].client.drift
     unmapped = [s for f in drift.unmapped.collect() for s in f.samples]
     assert unmapped == [], "every field the simulator sends is known"
     assert {r for r in harness.requests() if "/insights/api/" in r} >= {ai.TIME_STATS, ai.SUBJECT_STATS,
