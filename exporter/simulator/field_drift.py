@@ -1,0 +1,65 @@
+"""Field drift: a family's answers add a field nobody documents and rename a documented one, as GitHub does.
+
+One switch for every family that opts in (billing CSV exports, billing usage JSON, GHES statistics, the
+retired Copilot summaries): `set_field_drift(sim, "ghes_stats", True)` and that family's handler passes each
+record through `drifted(record, RENAMED, ADDED)` while `drifting(sim, "ghes_stats")`. /_sim/reset turns every
+family off; /_sim/state shows the drifting ones as `field_drift`. The exporter should say so on /metrics
+(exporter/drift.py). The Copilot reports keep their own switch for now (simulator/copilot.py, `copilot`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from exporter.simulator.routing import SimulatorHost, register_state
+
+FAMILIES = ("billing", "billing_usage", "ghes_stats", "copilot_usage")
+
+
+@register_state
+class FieldDriftSwitch:
+    """The families whose answers drift; empty again after /_sim/reset."""
+
+    @classmethod
+    def for_simulator(cls, sim: SimulatorHost) -> FieldDriftSwitch:
+        return cls()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._on: set[str] = set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._on.clear()
+
+    def set(self, family: str, on: bool) -> None:
+        if family not in FAMILIES:
+            raise ValueError(f"field_drift: unknown family {family!r}; use {', '.join(FAMILIES)}")
+        with self._lock:
+            (self._on.add if on else self._on.discard)(family)
+
+    def on(self, family: str) -> bool:
+        with self._lock:
+            return family in self._on
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {"field_drift": sorted(self._on)}
+
+
+def set_field_drift(sim: SimulatorHost, family: str, on: bool) -> None:
+    sim.family_state(FieldDriftSwitch).set(family, on)
+
+
+def drifting(sim: SimulatorHost, family: str) -> bool:
+    return sim.family_state(FieldDriftSwitch).on(family)
+
+
+def drifted(record: dict[str, Any], renamed: tuple[str, str], added: tuple[str, Any] | None = None) -> dict[str, Any]:
+    """`record` with `renamed`'s old key under its new name (same place, same value) and `added` appended."""
+    old, new = renamed
+    out = {(new if key == old else key): value for key, value in record.items()}
+    if added is not None:
+        out[added[0]] = added[1]
+    return out
