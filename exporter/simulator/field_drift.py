@@ -1,20 +1,24 @@
 """Field drift: a family's answers add a field nobody documents and rename a documented one, as GitHub does.
 
 One switch for every family that opts in (billing CSV exports, billing usage JSON, GHES statistics, the
-retired Copilot summaries): `set_field_drift(sim, "ghes_stats", True)` and that family's handler passes each
-record through `drifted(record, RENAMED, ADDED)` while `drifting(sim, "ghes_stats")`. /_sim/reset turns every
-family off; /_sim/state shows the drifting ones as `field_drift`. The exporter should say so on /metrics
-(exporter/drift.py). The Copilot reports keep their own switch for now (simulator/copilot.py, `copilot`).
+retired Copilot summaries): `set_field_drift(sim, "ghes_stats", True)`. A JSON route's family registers how
+its answer drifts (`register_drift(family, template, transform)`) and the request pipeline applies it
+(`answer`); a family that writes files (billing CSV) asks `drifting(sim, family)` itself. `drifted()` is the
+usual transform of one record. /_sim/reset turns every family off; /_sim/state shows the drifting ones as
+`field_drift`. The exporter should say so on /metrics (exporter/drift.py). The Copilot reports keep their
+own switch for now (simulator/copilot.py, `copilot`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from exporter.simulator.routing import SimulatorHost, register_state
 
 FAMILIES = ("billing", "billing_usage", "ghes_stats", "copilot_usage")
+_TRANSFORMS: dict[str, tuple[str, Callable[[Any], Any]]] = {}  # route template -> (family, answer -> drifted)
 
 
 @register_state
@@ -63,3 +67,29 @@ def drifted(record: dict[str, Any], renamed: tuple[str, str], added: tuple[str, 
     if added is not None:
         out[added[0]] = added[1]
     return out
+
+
+def register_drift(family: str, template: str, transform: Callable[[Any], Any]) -> None:
+    """How `template`'s 200 answers look while `family` drifts (the pipeline calls `answer`)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}")
+    _TRANSFORMS[template] = (family, transform)
+
+
+def answer(sim: SimulatorHost, template: str, content: Any) -> Any:
+    """A 200 answer's content, drifted when its family's switch is on."""
+    found = _TRANSFORMS.get(template)
+    return found[1](content) if found is not None and drifting(sim, found[0]) else content
+
+
+# The retired Copilot summaries (served by simulator/copilot.py): each day renames a total and adds one.
+SUMMARY_RENAMED = ("total_chat_turns", "total_chat_turn_count")
+SUMMARY_ADDED = ("total_code_review_count", 5)
+
+
+def _summaries(content: Any) -> Any:
+    return [drifted(day, SUMMARY_RENAMED, SUMMARY_ADDED) if isinstance(day, dict) else day for day in content]
+
+
+for _template in ("/orgs/{org}/copilot/usage", "/orgs/{org}/team/{team_slug}/copilot/usage"):
+    register_drift("copilot_usage", _template, _summaries)
