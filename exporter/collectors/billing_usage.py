@@ -21,6 +21,11 @@ request per distinct filter. Multi-user budgets have no spent amount (GitHub kee
 Amounts are US dollars (`_usd`), GitHub's only billing currency. AI credits and premium requests
 are kept for the `top_n` product/SKU pairs (by gross amount); the rest sum into product and sku
 `other`, so the label values stay bounded while sum() stays the whole.
+
+Each answer's fields are mapped or skipped with a reason (FIELDS, SKIPPED); any other field shows as
+github_exporter_unmapped_fields{collector="billing_usage"}, and a documented required one of the entries that
+stops arriving as github_exporter_missing_fields (exporter.drift). The tests hold the tables against the
+OpenAPI description.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Kind, Observed, Target
+from exporter.drift import FieldCheck, Schema
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import BillingUsageSettings, Settings
@@ -187,6 +193,92 @@ class Budget:
         return (self.id, self.scope, self.entity, self.sku)
 
 
+# -- the fields of each answer: mapped, or skipped with the reason ------------------------------------------
+# Checked against @octokit/openapi's ghec (enterprises) and api.github.com (organizations) descriptions, read
+# 2026-12-06, by tests/collectors/test_billing_usage.py. An answer is checked at its top level and, apart, at
+# the entries of its list (usageItems, budgets, costCenters): the entries' required fields show renames.
+
+_ECHO = "the query's own filter, echoed back"
+_ITEM_MAPPED = ("product", "sku", "unitType", "netQuantity", "grossAmount", "discountAmount", "netAmount")
+SKIPPED: dict[str, str] = {
+    "timePeriod.year": "the month asked for (github_billing_month_start_timestamp_seconds is the same month)",
+    "timePeriod.month": "the month asked for (github_billing_month_start_timestamp_seconds is the same month)",
+    "timePeriod.day": _ECHO,
+    "enterprise": _ECHO, "organization": _ECHO, "repository": _ECHO, "product": _ECHO, "sku": _ECHO,
+    "model": _ECHO, "user": _ECHO, "costCenter.id": _ECHO, "costCenter.name": _ECHO,
+    "usageItems[].grossQuantity": "quantity before included usage; netQuantity (exported) is what is billed",
+    "usageItems[].discountQuantity": "included usage as a quantity; discountAmount (exported) is its value",
+    "usageItems[].pricePerUnit": "a list price; grossAmount / netQuantity gives it in PromQL",
+    "usageItems[].model": "summed per product and SKU: a model label would multiply the series (top_n is per SKU)",
+    "total_count": "the budgets are counted by their series; has_next_page drives the paging",
+    "effective_budget.id": "the asking user's own effective budget: the list carries every budget",
+    "effective_budget.budget_amount": "the asking user's own effective budget: the list carries every budget",
+    "effective_budget.consumed_amount": "the asking user's own effective budget: the list carries every budget",
+    "budgets[].budget_alerting.will_alert": "alert settings, not a figure",
+    "budgets[].budget_alerting.alert_recipients": "logins who get the alert e-mail: personal, unbounded",
+    "costCenters[].state": "only active cost centres are asked for (state=active)",
+    "costCenters[].azure_subscription": "a payment detail, not a figure",
+    "costCenters[].resources[].type": "cost centre membership: unbounded, not a figure",
+    "costCenters[].resources[].name": "cost centre membership: unbounded, not a figure",
+}
+# Read though the description does not list it: GitHub's own budget examples send a list of SKUs.
+UNDOCUMENTED = {"budgets[].budget_product_skus"}
+
+
+def _skipped(prefix: str) -> set[str]:
+    """The skipped fields of the entries under `prefix` ("budgets[]."), named within an entry."""
+    return {path.removeprefix(prefix) for path in SKIPPED if path.startswith(prefix)}
+
+
+_PERIOD = {"timePeriod.year", "timePeriod.month", "timePeriod.day"}
+_SCOPE = {"enterprise", "organization", "costCenter.id", "costCenter.name"}
+_USAGE_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].") - {"model"}}, required=_ITEM_MAPPED)
+_MODEL_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].")}, required={*_ITEM_MAPPED, "model"})
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of one answer: its top level (the list's entries apart) and each entry of its list."""
+
+    answer: Schema
+    key: str
+    entry: Schema
+
+    @classmethod
+    def of(cls, key: str, answer: Iterable[str], entry: Schema) -> Fields:
+        return cls(Schema({*answer, f"{key}[].*"}), key, entry)
+
+    def check(self) -> tuple[FieldCheck, FieldCheck]:
+        return self.answer.check(), self.entry.check()
+
+    def record(self, checks: tuple[FieldCheck, FieldCheck], data: Any) -> None:
+        if isinstance(data, dict):
+            checks[0].record(data)
+            entries = data.get(self.key)
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, dict):
+                    checks[1].record(entry)
+
+
+FIELDS: dict[str, Fields] = {
+    SUMMARY: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "repository", "product", "sku"}, _USAGE_ITEM),
+    PREMIUM: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "user", "model", "product"}, _MODEL_ITEM),
+    CREDITS: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "user", "model", "product"}, _MODEL_ITEM),
+    BUDGETS: Fields.of(
+        "budgets", {"has_next_page", "total_count", "user", *(f"effective_budget.{f}" for f in _skipped(
+            "effective_budget."))},
+        Schema({"id", "budget_scope", "budget_entity_name", "user", "budget_product_sku", "budget_product_skus",
+                "budget_type", "budget_amount", "prevent_further_usage", "consumed_amount", *_skipped("budgets[].")},
+               required={"id", "budget_type", "budget_scope", "budget_amount", "prevent_further_usage"}),
+    ),
+    COST_CENTERS: Fields.of(
+        "costCenters", (),
+        Schema({"id", "name", "ai_credit_pool_enabled", "ai_credit_pool_state.current_amount",
+                "ai_credit_pool_state.target_amount", *_skipped("costCenters[].")}, required={"id", "name"}),
+    ),
+}
+
+
 def parse_items(data: Any, endpoint: str) -> list[Item]:
     items = data.get("usageItems") if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -269,9 +361,21 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
     async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
         template = route.format(base=_BASE[self.target.kind])
         response = await self.client.get(template, params=params, account=self.target.owner)
+        FIELDS[route].record(self._checks.setdefault(route, FIELDS[route].check()), response.data)
         return response.data
 
     async def collect(self) -> list[Metric]:
+        """The run's figures; every answer's fields are held against FIELDS (the drift signal) after it."""
+        self._checks: dict[str, tuple[FieldCheck, FieldCheck]] = {}
+        try:
+            return await self._collect()
+        finally:
+            for route, (answer, entries) in self._checks.items():
+                where = f"{route.format(base=_BASE[self.target.kind])} of {self.target.owner}"
+                self.client.report_drift(where, answer)
+                self.client.report_drift(f"{where}: {FIELDS[route].key}[]", entries)
+
+    async def _collect(self) -> list[Metric]:
         now = datetime.fromtimestamp(self._clock(), UTC)
         month = {"year": now.year, "month": now.month}
         head = [self.target.kind.value, self.target.owner]
