@@ -20,7 +20,9 @@ request per distinct filter. Multi-user budgets have no spent amount (GitHub kee
 
 Amounts are US dollars (`_usd`), GitHub's only billing currency. AI credits and premium requests
 are kept for the `top_n` product/SKU pairs (by gross amount); the rest sum into product and sku
-`other`, so the label values stay bounded while sum() stays the whole.
+`other`, so the label values stay bounded while sum() stays the whole. The same items summed by AI model
+(`github_billing_{premium_requests,ai_credits}_by_model_*`: cost by model, the first question about Copilot
+spend) keep the `top_n` models likewise, the rest in model `other`.
 
 Each answer's fields are mapped or skipped with a reason (FIELDS, SKIPPED); any other field shows as
 github_exporter_unmapped_fields{collector="billing_usage"}, and a documented required one of the entries that
@@ -62,32 +64,38 @@ MAX_BUDGET_PAGES = 10
 
 _ACCOUNT = ("account_type", "account")
 _SKU = (*_ACCOUNT, "product", "sku", "unit_type")
+_BY_MODEL = (*_ACCOUNT, "model", "unit_type")
 _BUDGET = (*_ACCOUNT, "budget_id", "budget_scope", "budget_entity", "budget_sku")
 _MONTH = "this month to date (UTC)"
 _ENDPOINT = "GET /{enterprises|organizations}/{account}/settings/billing"
 
 
-def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[MetricSpec, ...]:
-    """The quantity, gross, discount and net gauges of one usage endpoint."""
+def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool, by_model: bool = False
+                 ) -> tuple[MetricSpec, ...]:
+    """The quantity, gross, discount and net gauges of one usage endpoint (or of its items summed by model)."""
     note = (
         " Kept for the top collectors.billing_usage.top_n product/SKU pairs by gross amount; the rest sum into "
         f"product and sku {OTHER}."
         if bounded
         else ""
     )
-    source = f"{_ENDPOINT}/{endpoint}: usageItems"
+    if by_model:
+        note = (f" By AI model (usageItems[].model), summed over products and SKUs; kept for the top "
+                f"collectors.billing_usage.top_n models by gross amount, the rest sum into model {OTHER}.")
+    source = f"{_ENDPOINT}/{endpoint}: {'usageItems[].model, ' if by_model else ''}usageItems"
+    labels = _BY_MODEL if by_model else _SKU
     return (
         metric(__name__, f"{prefix}_quantity", "gauge",
-               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", _SKU,
+               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", labels,
                f"{source}[].netQuantity"),
         metric(__name__, f"{prefix}_gross_amount_usd", "gauge",
-               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", _SKU,
+               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", labels,
                f"{source}[].grossAmount"),
         metric(__name__, f"{prefix}_discount_amount_usd", "gauge",
-               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", _SKU,
+               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", labels,
                f"{source}[].discountAmount"),
         metric(__name__, f"{prefix}_net_amount_usd", "gauge",
-               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", _SKU,
+               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", labels,
                f"{source}[].netAmount"),
     )
 
@@ -95,6 +103,10 @@ def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[
 SUMMARY_SPECS = _usage_specs("github_billing_metered", "Usage of every metered product", "usage/summary", False)
 PREMIUM_SPECS = _usage_specs("github_billing_premium_requests", "Premium requests", "premium_request/usage", True)
 CREDIT_SPECS = _usage_specs("github_billing_ai_credits", "AI credits", "ai_credit/usage", True)
+PREMIUM_MODEL_SPECS = _usage_specs("github_billing_premium_requests_by_model", "Premium requests",
+                                   "premium_request/usage", True, by_model=True)
+CREDIT_MODEL_SPECS = _usage_specs("github_billing_ai_credits_by_model", "AI credits", "ai_credit/usage", True,
+                                  by_model=True)
 
 BUDGET_AMOUNT = metric(
     __name__,
@@ -171,10 +183,16 @@ class Item:
     gross: float
     discount: float
     net: float
+    model: str = ""  # the Copilot endpoints' AI model; "" elsewhere
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.product, self.sku, self.unit_type)
+
+    @property
+    def model_key(self) -> tuple[str, str]:
+        """The labels of the by-model gauges, once by_model() put the model in `product`."""
+        return (self.product, self.unit_type)
 
 
 @dataclass(frozen=True)
@@ -209,7 +227,6 @@ SKIPPED: dict[str, str] = {
     "usageItems[].grossQuantity": "quantity before included usage; netQuantity (exported) is what is billed",
     "usageItems[].discountQuantity": "included usage as a quantity; discountAmount (exported) is its value",
     "usageItems[].pricePerUnit": "a list price; grossAmount / netQuantity gives it in PromQL",
-    "usageItems[].model": "summed per product and SKU: a model label would multiply the series (top_n is per SKU)",
     "total_count": "the budgets are counted by their series; has_next_page drives the paging",
     "effective_budget.id": "the asking user's own effective budget: the list carries every budget",
     "effective_budget.budget_amount": "the asking user's own effective budget: the list carries every budget",
@@ -232,8 +249,8 @@ def _skipped(prefix: str) -> set[str]:
 
 _PERIOD = {"timePeriod.year", "timePeriod.month", "timePeriod.day"}
 _SCOPE = {"enterprise", "organization", "costCenter.id", "costCenter.name"}
-_USAGE_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].") - {"model"}}, required=_ITEM_MAPPED)
-_MODEL_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].")}, required={*_ITEM_MAPPED, "model"})
+_USAGE_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].")}, required=_ITEM_MAPPED)
+_MODEL_ITEM = Schema({*_ITEM_MAPPED, "model", *_skipped("usageItems[].")}, required={*_ITEM_MAPPED, "model"})
 
 
 @dataclass(frozen=True)
@@ -292,6 +309,7 @@ def parse_items(data: Any, endpoint: str) -> list[Item]:
             fields.count(i, "grossAmount", endpoint),
             fields.count(i, "discountAmount", endpoint),
             fields.count(i, "netAmount", endpoint),
+            str(i.get("model") or ""),
         )
         for i in items
     ]
@@ -315,6 +333,11 @@ def top_n(items: Iterable[Item], n: int) -> list[Item]:
     kept, rest = ranked[:n], ranked[n:]
     others = summed(Item(OTHER, OTHER, i.unit_type, i.quantity, i.gross, i.discount, i.net) for i in rest)
     return sorted([*kept, *others.values()], key=lambda i: i.key)
+
+
+def by_model(items: Iterable[Item], n: int) -> list[Item]:
+    """Items summed per model (held in `product`) and unit: the n models of largest gross amount, the rest `other`."""
+    return top_n((Item(i.model, "", i.unit_type, i.quantity, i.gross, i.discount, i.net) for i in items), n)
 
 
 def parse_budget(data: Any, endpoint: str) -> Budget:
@@ -382,9 +405,11 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
         families: list[Metric] = []
         summary = parse_items(await self._get(SUMMARY, month), SUMMARY)
         families += self._usage(SUMMARY_SPECS, head, sorted(summed(summary).values(), key=lambda i: i.key))
-        for route, specs in ((PREMIUM, PREMIUM_SPECS), (CREDITS, CREDIT_SPECS)):
+        for route, specs, model_specs in ((PREMIUM, PREMIUM_SPECS, PREMIUM_MODEL_SPECS),
+                                          (CREDITS, CREDIT_SPECS, CREDIT_MODEL_SPECS)):
             items = parse_items(await self._get(route, month), route)
             families += self._usage(specs, head, top_n(items, self.options.top_n))
+            families += self._usage(model_specs, head, by_model(items, self.options.top_n), by_model=True)
         budgets = await self._budgets()
         families += await self._budget_families(head, budgets, month)
         start = datetime(now.year, now.month, 1, tzinfo=UTC).timestamp()
@@ -392,11 +417,13 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
         return families
 
     @staticmethod
-    def _usage(specs: tuple[MetricSpec, ...], head: list[str], items: list[Item]) -> list[Metric]:
+    def _usage(specs: tuple[MetricSpec, ...], head: list[str], items: list[Item], by_model: bool = False
+               ) -> list[Metric]:
         out = [spec.new() for spec in specs]
         for item in items:
+            key = item.model_key if by_model else item.key
             for family, value in zip(out, (item.quantity, item.gross, item.discount, item.net), strict=True):
-                family.add_metric([*head, *item.key], round(value, 6))
+                family.add_metric([*head, *key], round(value, 6))
         return list(out)
 
     async def _budgets(self) -> list[Budget]:

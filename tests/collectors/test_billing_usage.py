@@ -88,6 +88,30 @@ async def test_ai_credits_are_bounded_with_other(running: RunningSimulator, cloc
     assert math.isclose(sum(narrow_enterprise.values()), sum(wide_enterprise.values()), rel_tol=1e-9)
 
 
+@pytest.mark.parametrize("what", ["premium_requests", "ai_credits"])
+async def test_cost_by_model_is_the_same_whole_bounded_with_other(
+    running: RunningSimulator, clock: ManualClock, what: str
+) -> None:
+    import httpx
+
+    from tests.collectors.harness import TOKEN
+
+    wide = await collect_once(_settings(running, top_n=10), clock, "billing_usage")
+    narrow = await collect_once(_settings(running, top_n=1), clock, "billing_usage")
+    route = "premium_request" if what == "premium_requests" else "ai_credit"
+    expected: dict[str, float] = {}
+    answer = httpx.get(f"{running.url}/enterprises/{ENTERPRISE}/settings/billing/{route}/usage",
+                       params={"year": 2024, "month": 9}, headers={"Authorization": f"Bearer {TOKEN}"})
+    for item in answer.json()["usageItems"]:
+        expected[item["model"]] = expected.get(item["model"], 0) + item["grossAmount"]
+    for families, models in ((wide, sorted(expected)), (narrow, sorted([max(expected, key=expected.get), OTHER]))):
+        by_model = {dict(k)["model"]: v for k, v in samples(families, f"github_billing_{what}_by_model_gross_amount_usd"
+                                                            ).items() if dict(k)["account"] == ENTERPRISE}
+        assert sorted(by_model) == models
+        assert math.isclose(sum(by_model.values()), sum(expected.values()), rel_tol=1e-9)
+    assert len(expected) >= 3, "three models or more: the narrow run folds some into other"
+
+
 def test_top_n_keeps_the_largest_and_sums_the_rest() -> None:
     items = [Item("copilot", sku, "Credits", q, q / 100, 0, q / 100) for sku, q in (("a", 5), ("b", 50), ("c", 7))]
     kept = top_n([*items, Item("copilot", "b", "Credits", 1, 0.01, 0, 0.01)], 1)
@@ -148,7 +172,8 @@ async def test_every_documented_field_leaves_no_drift_and_a_drift_shows_within_o
             "unmapped": {("billing_usage", f"{added}.{f}") for f in value} | {("billing_usage", new)},
             "missing": {("billing_usage", old)},
         }
-        changed = {k for k in before if k[0] == "github_billing_premium_requests_discount_amount_usd"}
+        changed = {k for k in before if k[0] in ("github_billing_premium_requests_discount_amount_usd",
+                                                 "github_billing_premium_requests_by_model_discount_amount_usd")}
         assert changed and all(after[k] == 0 for k in changed), "the renamed discount reads as not reported"
         assert {k: v for k, v in before.items() if k not in changed} == {
             k: v for k, v in after.items() if k not in changed}, "every other figure is still right"
