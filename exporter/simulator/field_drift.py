@@ -4,7 +4,8 @@ One switch for every family that opts in (billing CSV exports, billing usage JSO
 retired Copilot summaries): `set_field_drift(sim, "ghes_stats", True)`. A JSON route's family registers how
 its answer drifts (`register_drift(family, template, transform)`) and the request pipeline applies it
 (`answer`); a family that writes files (billing CSV) asks `drifting(sim, family)` itself. `drifted()` is the
-usual transform of one record. /_sim/reset turns every family off; /_sim/state shows the drifting ones as
+usual transform of one record. POST /_sim/field-drift {"billing": true} flips it over HTTP (the demo); /_sim/reset
+turns every family off; /_sim/state shows the drifting ones as
 `field_drift`. The exporter should say so on /metrics (exporter/drift.py). The Copilot reports keep their
 own switch for now (simulator/copilot.py, `copilot`).
 """
@@ -67,6 +68,16 @@ def drifted(record: dict[str, Any], renamed: tuple[str, str], added: tuple[str, 
     if added is not None:
         out[added[0]] = added[1]
     return out
+
+
+def control(sim: SimulatorHost, data: dict[str, Any]) -> dict[str, Any]:
+    """POST /_sim/field-drift {"billing": true, ...}: each named family on or off; returns the drifting ones."""
+    for family, on in data.items():
+        if family not in FAMILIES or not isinstance(on, bool):
+            raise ValueError(f"field-drift: expected {{family: true|false}} with families {', '.join(FAMILIES)}")
+    for family, on in data.items():
+        set_field_drift(sim, family, on)
+    return sim.family_state(FieldDriftSwitch).describe()
 
 
 def register_drift(family: str, template: str, transform: Callable[[Any], Any]) -> None:

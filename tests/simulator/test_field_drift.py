@@ -39,3 +39,15 @@ async def test_each_family_drifts_alone_until_reset(sim: Simulator, client: http
     sim.reset()
     assert sim.state()["field_drift"] == []
     assert (await client.get(stats)).json() == plain_stats
+
+
+async def test_the_switch_over_http(client: httpx.AsyncClient) -> None:
+    bad = await client.post("/_sim/field-drift", json={"billing": "yes"})
+    assert bad.status_code == 400 and "families" in bad.json()["message"]
+    assert (await client.post("/_sim/field-drift", json={"nobody": True})).status_code == 400
+    on = await client.post("/_sim/field-drift", json={"billing": True, "copilot_usage": True})
+    assert on.json() == {"field_drift": ["billing", "copilot_usage"]}
+    assert (await client.post("/_sim/field-drift", json={"billing": False})).json() == {
+        "field_drift": ["copilot_usage"]}
+    assert (await client.get("/_sim/state")).json()["field_drift"] == ["copilot_usage"]
+    assert (await client.post("/_sim/reset")).json()["field_drift"] == []
