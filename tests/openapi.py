@@ -17,6 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTION = ROOT / "node_modules" / "@octokit" / "openapi" / "generated" / "ghec.deref.json"
+GHES_3_19 = DESCRIPTION.with_name("ghes-3.19.deref.json")
+API_GITHUB_COM = DESCRIPTION.with_name("api.github.com.deref.json")  # organizations' billing routes
+V18_GHEC = ROOT / "node_modules" / "octokit-openapi-18" / "generated" / "ghec.deref.json"  # retired summaries
 
 # OpenAPI-only keywords that JSON Schema validators would ignore anyway, dropped to keep schemas small.
 _OPENAPI_ONLY = {"discriminator", "xml", "externalDocs", "example", "examples", "deprecated", "readOnly", "writeOnly"}
@@ -55,10 +58,10 @@ def to_json_schema(schema: Any) -> Any:
     return out
 
 
-def operation(path: str, method: str = "get") -> dict[str, Any]:
-    paths = description()["paths"]
+def operation(path: str, method: str = "get", source: Path = DESCRIPTION) -> dict[str, Any]:
+    paths = description(source)["paths"]
     if path not in paths or method not in paths[path]:
-        raise KeyError(f"{method.upper()} {path} is not in {DESCRIPTION.name}")
+        raise KeyError(f"{method.upper()} {path} is not in {source.name}")
     return paths[path][method]
 
 
@@ -95,9 +98,10 @@ def documented_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
     return out
 
 
-def response_paths(path: str, method: str = "get", status: int | str = 200) -> set[str]:
-    """documented_paths of the JSON body `method path` answers with `status` (a list: of its items)."""
-    schema = operation(path, method)["responses"][str(status)]["content"]["application/json"]["schema"]
+def response_paths(path: str, method: str = "get", status: int | str = 200, source: Path = DESCRIPTION) -> set[str]:
+    """documented_paths of the JSON body `method path` answers with `status` (a list: of its items), in `source`
+    (GitHub.com's GHEC description unless given: GHES_3_19, V18_GHEC)."""
+    schema = operation(path, method, source)["responses"][str(status)]["content"]["application/json"]["schema"]
     return documented_paths(schema.get("items", schema))
 
 

@@ -65,11 +65,13 @@ from exporter.collectors.base import (
 from exporter.collectors.billing_csv import (
     BASE_LABELS,
     EXTRA_LABELS,
+    HEADER_FIELDS,
     MEASURE_TABLE,
     CsvRecords,
     Totals,
     UsageReader,
 )
+from exporter.drift import Schema
 from exporter.github.errors import MalformedResponseError, NotFoundError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import BillingSettings, Settings
@@ -78,6 +80,14 @@ log = structlog.get_logger(__name__)
 
 REPORTS = "/enterprises/{enterprise}/settings/billing/reports"
 REPORT = "/enterprises/{enterprise}/settings/billing/reports/{report_id}"
+# The export object's fields (the drift signal; tests hold them against the ghec description, read 2026-12-06):
+# read, or skipped: `actor` (who asked for the export: not a figure). `error_message` is read though the
+# description does not list it (a failed export's reason, logged).
+EXPORT_FIELDS = Schema(
+    {"id", "report_type", "start_date", "end_date", "status", "download_urls", "created_at", "actor", "error_message"},
+    required={"id", "report_type", "start_date", "end_date", "status"},
+)
+EXPORTS_LIST = Schema({"usage_report_exports[].*"})
 STATES = ("processing", "completed", "failed")
 POLL_FIRST = 2.0
 POLL_CAP = 30.0
@@ -409,23 +419,32 @@ async def read_report(
     *,
     per_day: bool = False,
     max_models: int = 20,
+    target: str = "",
 ) -> Report:
-    """Download every file of a completed export, streaming, and sum its rows by label set (and day)."""
+    """Download every file of a completed export, streaming, and sum its rows by label set (and day).
+
+    Every file's header is held against HEADER_FIELDS, reported as the drift signal even when a file fails."""
     if not export.download_urls:
         raise MalformedResponseError(
             f"{REPORT}: export {export.id} is completed but has no download_urls", endpoint=REPORT
         )
     report = Report(daily={} if per_day else None)
     count = len(export.download_urls)
-    for n, url in enumerate(export.download_urls, 1):
-        source = f"{export.report_type} export {export.id} file {n}/{count} ({public_url(url)})"
-        parser = CsvRecords(source)
-        reader = UsageReader(export.report_type, labels, source)
-        async with client.download(url) as response:
-            async for chunk in response.aiter_bytes():
-                _fold(report, reader, parser.feed(chunk))
-        _fold(report, reader, parser.finish())
-        report.rows += reader.rows
+    schema = HEADER_FIELDS.get(export.report_type)
+    check = schema.check() if schema is not None else None
+    try:
+        for n, url in enumerate(export.download_urls, 1):
+            source = f"{export.report_type} export {export.id} file {n}/{count} ({public_url(url)})"
+            parser = CsvRecords(source)
+            reader = UsageReader(export.report_type, labels, source, check)
+            async with client.download(url) as response:
+                async for chunk in response.aiter_bytes():
+                    _fold(report, reader, parser.feed(chunk))
+            _fold(report, reader, parser.finish())
+            report.rows += reader.rows
+    finally:
+        if check is not None:
+            client.report_drift(f"{export.report_type} report files of {target}", check)
     bound_models(report, labels, max_models)
     return report
 
@@ -568,14 +587,26 @@ class BillingCollector(Collector[BillingSettings]):
         items = data.get("usage_report_exports") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise MalformedResponseError(f"{REPORTS}: expected usage_report_exports", endpoint=REPORTS)
-        return [Export.parse(item, REPORTS) for item in items]
+        listing = EXPORTS_LIST.check()
+        listing.record(data)
+        self.client.report_drift(f"export list of {self.target}", listing)
+        return self._exports(items, REPORTS)
+
+    def _exports(self, items: list[Any], endpoint: str) -> list[Export]:
+        """Export objects, their fields held against EXPORT_FIELDS (one check per answer)."""
+        check = EXPORT_FIELDS.check()
+        for item in items:
+            if isinstance(item, dict):
+                check.record(item)
+        self.client.report_drift(f"export objects of {self.target}", check)
+        return [Export.parse(item, endpoint) for item in items]
 
     async def _create(self, report_type: str, period: tuple[str, str]) -> Export:
         state = self.states[report_type]
         state.last_created_at = self._clock()
         body = {"report_type": report_type, "start_date": period[0], "end_date": period[1]}
         response = await self.client.post(REPORTS, json=body, enterprise=self.target)
-        export = Export.parse(response.data, REPORTS)
+        (export,) = self._exports([response.data], REPORTS)
         check_answer(export, report_type, period, REPORTS)
         state.created += 1
         state.state = export.status if export.status in STATES else "processing"
@@ -621,7 +652,7 @@ class BillingCollector(Collector[BillingSettings]):
                 self._finished_ids.add(export.id)
                 return None
             state.polls += 1
-            export = Export.parse(response.data, REPORT)
+            (export,) = self._exports([response.data], REPORT)
             check_answer(export, asked.report_type, asked.period, REPORT)
             if export.finished:
                 state.pending = None
@@ -682,7 +713,7 @@ class BillingCollector(Collector[BillingSettings]):
             log.warning("billing export vanished before it was downloaded", enterprise=self.target,
                         report_type=report_type, id=export.id)
             return
-        again = Export.parse(response.data, REPORT)
+        (again,) = self._exports([response.data], REPORT)
         check_answer(again, report_type, export.period, REPORT)
         log.info("billing export downloaded again", enterprise=self.target, report_type=report_type, id=export.id)
         await self._finish(report_type, again)
@@ -690,7 +721,8 @@ class BillingCollector(Collector[BillingSettings]):
     async def _load(self, report_type: str, export: Export) -> None:
         state = self.states[report_type]
         try:
-            report = await read_report(self.client, export, self.labels, max_models=self.options.max_models)
+            report = await read_report(self.client, export, self.labels, max_models=self.options.max_models,
+                                       target=self.target)
         except Exception:
             state.undownloaded = export
             raise
@@ -770,7 +802,7 @@ class BillingCollector(Collector[BillingSettings]):
                 if export is None:
                     continue
                 report = await read_report(self.client, export, self.labels, per_day=True,
-                                           max_models=self.options.max_models)
+                                           max_models=self.options.max_models, target=self.target)
                 samples.extend(self._daily_samples(report_type, report, specs, start, end))
         return samples
 

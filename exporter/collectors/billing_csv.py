@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter.collectors import fields
+from exporter.drift import FieldCheck, Schema
 from exporter.github.errors import MalformedResponseError
 
 MAX_RECORD_CHARS = 1 << 20  # a record longer than this means a broken file (an unterminated quote)
@@ -103,6 +104,15 @@ _REQUIRED_LABELS = {
     "summarized": {"product", "sku", "unit_type", "organization", "cost_center", "repository"},
     "premium_request": {"product", "sku", "unit_type", "model", "username"},
     "ai_credit": {"product", "sku", "unit_type", "model", "username"},
+}
+
+
+# The drift signal's view of a file's header (exporter.drift): every documented column is known (a measure, a
+# label or NOT_EXPORTED); all but the appended optional ones arrive in every file of the type, so one that stops
+# arriving shows as github_exporter_missing_fields even where the reader tolerates its absence (label "").
+HEADER_FIELDS: dict[str, Schema] = {
+    kind: Schema(columns, required=set(columns) - {*AIC_MEASURES, *TOKEN_MEASURES})
+    for kind, columns in COLUMNS.items()
 }
 
 
@@ -228,11 +238,12 @@ class UsageReader:
 
     `labels` names the metric labels wanted (BASE_LABELS plus any enabled
     EXTRA_LABELS); a label whose column the file lacks but may lack is "".
-    Unknown columns are ignored.
+    Unknown columns are read by no gauge; `check` (HEADER_FIELDS' check) sees every header, for the drift signal.
     """
 
-    def __init__(self, report_type: str, labels: Sequence[str], source: str) -> None:
+    def __init__(self, report_type: str, labels: Sequence[str], source: str, check: FieldCheck | None = None) -> None:
         self.report_type = report_type
+        self.check = check
         self.labels = tuple(labels)
         self.source = source
         self.rows = 0
@@ -245,6 +256,8 @@ class UsageReader:
 
     def header(self, record: list[str]) -> None:
         names = [name.strip().lower() for name in record]
+        if self.check is not None:
+            self.check.columns(names)  # before a missing column fails the file: the signal says why
         position = {name: i for i, name in reversed(list(enumerate(names)))}
         for column in required_columns(self.report_type, self.labels):
             if column not in position:

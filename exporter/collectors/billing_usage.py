@@ -20,7 +20,14 @@ request per distinct filter. Multi-user budgets have no spent amount (GitHub kee
 
 Amounts are US dollars (`_usd`), GitHub's only billing currency. AI credits and premium requests
 are kept for the `top_n` product/SKU pairs (by gross amount); the rest sum into product and sku
-`other`, so the label values stay bounded while sum() stays the whole.
+`other`, so the label values stay bounded while sum() stays the whole. The same items summed by AI model
+(`github_billing_{premium_requests,ai_credits}_by_model_*`: cost by model, the first question about Copilot
+spend) keep the `top_n` models likewise, the rest in model `other`.
+
+Each answer's fields are mapped or skipped with a reason (FIELDS, SKIPPED); any other field shows as
+github_exporter_unmapped_fields{collector="billing_usage"}, and a documented required one of the entries that
+stops arriving as github_exporter_missing_fields (exporter.drift). The tests hold the tables against the
+OpenAPI description.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors import fields
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, Kind, Observed, Target
+from exporter.drift import FieldCheck, Schema
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import BillingUsageSettings, Settings
@@ -56,32 +64,38 @@ MAX_BUDGET_PAGES = 10
 
 _ACCOUNT = ("account_type", "account")
 _SKU = (*_ACCOUNT, "product", "sku", "unit_type")
+_BY_MODEL = (*_ACCOUNT, "model", "unit_type")
 _BUDGET = (*_ACCOUNT, "budget_id", "budget_scope", "budget_entity", "budget_sku")
 _MONTH = "this month to date (UTC)"
 _ENDPOINT = "GET /{enterprises|organizations}/{account}/settings/billing"
 
 
-def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[MetricSpec, ...]:
-    """The quantity, gross, discount and net gauges of one usage endpoint."""
+def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool, by_model: bool = False
+                 ) -> tuple[MetricSpec, ...]:
+    """The quantity, gross, discount and net gauges of one usage endpoint (or of its items summed by model)."""
     note = (
         " Kept for the top collectors.billing_usage.top_n product/SKU pairs by gross amount; the rest sum into "
         f"product and sku {OTHER}."
         if bounded
         else ""
     )
-    source = f"{_ENDPOINT}/{endpoint}: usageItems"
+    if by_model:
+        note = (f" By AI model (usageItems[].model), summed over products and SKUs; kept for the top "
+                f"collectors.billing_usage.top_n models by gross amount, the rest sum into model {OTHER}.")
+    source = f"{_ENDPOINT}/{endpoint}: {'usageItems[].model, ' if by_model else ''}usageItems"
+    labels = _BY_MODEL if by_model else _SKU
     return (
         metric(__name__, f"{prefix}_quantity", "gauge",
-               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", _SKU,
+               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", labels,
                f"{source}[].netQuantity"),
         metric(__name__, f"{prefix}_gross_amount_usd", "gauge",
-               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", _SKU,
+               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", labels,
                f"{source}[].grossAmount"),
         metric(__name__, f"{prefix}_discount_amount_usd", "gauge",
-               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", _SKU,
+               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", labels,
                f"{source}[].discountAmount"),
         metric(__name__, f"{prefix}_net_amount_usd", "gauge",
-               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", _SKU,
+               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", labels,
                f"{source}[].netAmount"),
     )
 
@@ -89,6 +103,10 @@ def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool) -> tuple[
 SUMMARY_SPECS = _usage_specs("github_billing_metered", "Usage of every metered product", "usage/summary", False)
 PREMIUM_SPECS = _usage_specs("github_billing_premium_requests", "Premium requests", "premium_request/usage", True)
 CREDIT_SPECS = _usage_specs("github_billing_ai_credits", "AI credits", "ai_credit/usage", True)
+PREMIUM_MODEL_SPECS = _usage_specs("github_billing_premium_requests_by_model", "Premium requests",
+                                   "premium_request/usage", True, by_model=True)
+CREDIT_MODEL_SPECS = _usage_specs("github_billing_ai_credits_by_model", "AI credits", "ai_credit/usage", True,
+                                  by_model=True)
 
 BUDGET_AMOUNT = metric(
     __name__,
@@ -165,10 +183,16 @@ class Item:
     gross: float
     discount: float
     net: float
+    model: str = ""  # the Copilot endpoints' AI model; "" elsewhere
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.product, self.sku, self.unit_type)
+
+    @property
+    def model_key(self) -> tuple[str, str]:
+        """The labels of the by-model gauges, once by_model() put the model in `product`."""
+        return (self.product, self.unit_type)
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,91 @@ class Budget:
         return (self.id, self.scope, self.entity, self.sku)
 
 
+# -- the fields of each answer: mapped, or skipped with the reason ------------------------------------------
+# Checked against @octokit/openapi's ghec (enterprises) and api.github.com (organizations) descriptions, read
+# 2026-12-06, by tests/collectors/test_billing_usage.py. An answer is checked at its top level and, apart, at
+# the entries of its list (usageItems, budgets, costCenters): the entries' required fields show renames.
+
+_ECHO = "the query's own filter, echoed back"
+_ITEM_MAPPED = ("product", "sku", "unitType", "netQuantity", "grossAmount", "discountAmount", "netAmount")
+SKIPPED: dict[str, str] = {
+    "timePeriod.year": "the month asked for (github_billing_month_start_timestamp_seconds is the same month)",
+    "timePeriod.month": "the month asked for (github_billing_month_start_timestamp_seconds is the same month)",
+    "timePeriod.day": _ECHO,
+    "enterprise": _ECHO, "organization": _ECHO, "repository": _ECHO, "product": _ECHO, "sku": _ECHO,
+    "model": _ECHO, "user": _ECHO, "costCenter.id": _ECHO, "costCenter.name": _ECHO,
+    "usageItems[].grossQuantity": "quantity before included usage; netQuantity (exported) is what is billed",
+    "usageItems[].discountQuantity": "included usage as a quantity; discountAmount (exported) is its value",
+    "usageItems[].pricePerUnit": "a list price; grossAmount / netQuantity gives it in PromQL",
+    "total_count": "the budgets are counted by their series; has_next_page drives the paging",
+    "effective_budget.id": "the asking user's own effective budget: the list carries every budget",
+    "effective_budget.budget_amount": "the asking user's own effective budget: the list carries every budget",
+    "effective_budget.consumed_amount": "the asking user's own effective budget: the list carries every budget",
+    "budgets[].budget_alerting.will_alert": "alert settings, not a figure",
+    "budgets[].budget_alerting.alert_recipients": "logins who get the alert e-mail: personal, unbounded",
+    "costCenters[].state": "only active cost centres are asked for (state=active)",
+    "costCenters[].azure_subscription": "a payment detail, not a figure",
+    "costCenters[].resources[].type": "cost centre membership: unbounded, not a figure",
+    "costCenters[].resources[].name": "cost centre membership: unbounded, not a figure",
+}
+# Read though the description does not list it: GitHub's own budget examples send a list of SKUs.
+UNDOCUMENTED = {"budgets[].budget_product_skus"}
+
+
+def _skipped(prefix: str) -> set[str]:
+    """The skipped fields of the entries under `prefix` ("budgets[]."), named within an entry."""
+    return {path.removeprefix(prefix) for path in SKIPPED if path.startswith(prefix)}
+
+
+_PERIOD = {"timePeriod.year", "timePeriod.month", "timePeriod.day"}
+_SCOPE = {"enterprise", "organization", "costCenter.id", "costCenter.name"}
+_USAGE_ITEM = Schema({*_ITEM_MAPPED, *_skipped("usageItems[].")}, required=_ITEM_MAPPED)
+_MODEL_ITEM = Schema({*_ITEM_MAPPED, "model", *_skipped("usageItems[].")}, required={*_ITEM_MAPPED, "model"})
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of one answer: its top level (the list's entries apart) and each entry of its list."""
+
+    answer: Schema
+    key: str
+    entry: Schema
+
+    @classmethod
+    def of(cls, key: str, answer: Iterable[str], entry: Schema) -> Fields:
+        return cls(Schema({*answer, f"{key}[].*"}), key, entry)
+
+    def check(self) -> tuple[FieldCheck, FieldCheck]:
+        return self.answer.check(), self.entry.check()
+
+    def record(self, checks: tuple[FieldCheck, FieldCheck], data: Any) -> None:
+        if isinstance(data, dict):
+            checks[0].record(data)
+            entries = data.get(self.key)
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, dict):
+                    checks[1].record(entry)
+
+
+FIELDS: dict[str, Fields] = {
+    SUMMARY: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "repository", "product", "sku"}, _USAGE_ITEM),
+    PREMIUM: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "user", "model", "product"}, _MODEL_ITEM),
+    CREDITS: Fields.of("usageItems", {*_PERIOD, *_SCOPE, "user", "model", "product"}, _MODEL_ITEM),
+    BUDGETS: Fields.of(
+        "budgets", {"has_next_page", "total_count", "user", *(f"effective_budget.{f}" for f in _skipped(
+            "effective_budget."))},
+        Schema({"id", "budget_scope", "budget_entity_name", "user", "budget_product_sku", "budget_product_skus",
+                "budget_type", "budget_amount", "prevent_further_usage", "consumed_amount", *_skipped("budgets[].")},
+               required={"id", "budget_type", "budget_scope", "budget_amount", "prevent_further_usage"}),
+    ),
+    COST_CENTERS: Fields.of(
+        "costCenters", (),
+        Schema({"id", "name", "ai_credit_pool_enabled", "ai_credit_pool_state.current_amount",
+                "ai_credit_pool_state.target_amount", *_skipped("costCenters[].")}, required={"id", "name"}),
+    ),
+}
+
+
 def parse_items(data: Any, endpoint: str) -> list[Item]:
     items = data.get("usageItems") if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -200,6 +309,7 @@ def parse_items(data: Any, endpoint: str) -> list[Item]:
             fields.count(i, "grossAmount", endpoint),
             fields.count(i, "discountAmount", endpoint),
             fields.count(i, "netAmount", endpoint),
+            str(i.get("model") or ""),
         )
         for i in items
     ]
@@ -223,6 +333,11 @@ def top_n(items: Iterable[Item], n: int) -> list[Item]:
     kept, rest = ranked[:n], ranked[n:]
     others = summed(Item(OTHER, OTHER, i.unit_type, i.quantity, i.gross, i.discount, i.net) for i in rest)
     return sorted([*kept, *others.values()], key=lambda i: i.key)
+
+
+def by_model(items: Iterable[Item], n: int) -> list[Item]:
+    """Items summed per model (held in `product`) and unit: the n models of largest gross amount, the rest `other`."""
+    return top_n((Item(i.model, "", i.unit_type, i.quantity, i.gross, i.discount, i.net) for i in items), n)
 
 
 def parse_budget(data: Any, endpoint: str) -> Budget:
@@ -269,18 +384,32 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
     async def _get(self, route: str, params: dict[str, Any] | None = None) -> Any:
         template = route.format(base=_BASE[self.target.kind])
         response = await self.client.get(template, params=params, account=self.target.owner)
+        FIELDS[route].record(self._checks.setdefault(route, FIELDS[route].check()), response.data)
         return response.data
 
     async def collect(self) -> list[Metric]:
+        """The run's figures; every answer's fields are held against FIELDS (the drift signal) after it."""
+        self._checks: dict[str, tuple[FieldCheck, FieldCheck]] = {}
+        try:
+            return await self._collect()
+        finally:
+            for route, (answer, entries) in self._checks.items():
+                where = f"{route.format(base=_BASE[self.target.kind])} of {self.target.owner}"
+                self.client.report_drift(where, answer)
+                self.client.report_drift(f"{where}: {FIELDS[route].key}[]", entries)
+
+    async def _collect(self) -> list[Metric]:
         now = datetime.fromtimestamp(self._clock(), UTC)
         month = {"year": now.year, "month": now.month}
         head = [self.target.kind.value, self.target.owner]
         families: list[Metric] = []
         summary = parse_items(await self._get(SUMMARY, month), SUMMARY)
         families += self._usage(SUMMARY_SPECS, head, sorted(summed(summary).values(), key=lambda i: i.key))
-        for route, specs in ((PREMIUM, PREMIUM_SPECS), (CREDITS, CREDIT_SPECS)):
+        for route, specs, model_specs in ((PREMIUM, PREMIUM_SPECS, PREMIUM_MODEL_SPECS),
+                                          (CREDITS, CREDIT_SPECS, CREDIT_MODEL_SPECS)):
             items = parse_items(await self._get(route, month), route)
             families += self._usage(specs, head, top_n(items, self.options.top_n))
+            families += self._usage(model_specs, head, by_model(items, self.options.top_n), by_model=True)
         budgets = await self._budgets()
         families += await self._budget_families(head, budgets, month)
         start = datetime(now.year, now.month, 1, tzinfo=UTC).timestamp()
@@ -288,11 +417,13 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
         return families
 
     @staticmethod
-    def _usage(specs: tuple[MetricSpec, ...], head: list[str], items: list[Item]) -> list[Metric]:
+    def _usage(specs: tuple[MetricSpec, ...], head: list[str], items: list[Item], by_model: bool = False
+               ) -> list[Metric]:
         out = [spec.new() for spec in specs]
         for item in items:
+            key = item.model_key if by_model else item.key
             for family, value in zip(out, (item.quantity, item.gross, item.discount, item.net), strict=True):
-                family.add_metric([*head, *item.key], round(value, 6))
+                family.add_metric([*head, *key], round(value, 6))
         return list(out)
 
     async def _budgets(self) -> list[Budget]:

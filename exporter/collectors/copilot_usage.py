@@ -21,6 +21,9 @@ them. An empty answer (a team under 5 seats, or no data yet) exports no figures 
 null `breakdown` (allowed by the description) exports the totals only. `*_active_users` by editor and
 language are distinct-user counts: they do not add up across editors or languages, and the `other`
 bucket (languages or editors beyond `max_label_values`) carries none. Ratios are left to PromQL.
+
+Every field of the v18.2.0 description is mapped (DAY_FIELDS); any other a day carries shows as
+github_exporter_unmapped_fields{collector="copilot_usage"}, and `day` missing as github_exporter_missing_fields.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from exporter.collectors import fields
 from exporter.collectors.api_insights import iso
 from exporter.collectors.base import NOTHING_OBSERVED, Cadence, Collector, HistoricalSample, Observed, Target, pages
 from exporter.collectors.copilot import DAY, Tally, number
+from exporter.drift import Schema
 from exporter.github.errors import APIError, MalformedResponseError, RateLimitedError
 from exporter.metricspec import MetricSpec, metric
 from exporter.settings import CopilotUsageSettings, Settings
@@ -64,6 +68,14 @@ BREAKDOWN = {
         "Users shown code completion suggestions (distinct users: not additive across editors or languages)",
     ),
 }
+# Every field of a day, all mapped (the tests hold them against octokit-openapi-18's GHEC description, read
+# 2026-12-06). Only `day` is required of each day (`breakdown` is required but may be null, which is a leaf
+# of its own: "breakdown" below).
+DAY_FIELDS = Schema(
+    {"day", "breakdown", *TOTALS, "breakdown[].editor", "breakdown[].language",
+     *(f"breakdown[].{f}" for f in BREAKDOWN)},
+    required={"day"},
+)
 LATEST = "on the latest summarised day (see *_usage_day_timestamp_seconds)"
 
 
@@ -165,6 +177,10 @@ class CopilotUsageCollector(Collector[CopilotUsageSettings]):
             if not isinstance(item, dict):
                 raise MalformedResponseError(f"{self.route}: a day is not an object", endpoint=self.route)
             days.append(item)
+        check = DAY_FIELDS.check()
+        for day in days:
+            check.record(day)
+        self.client.report_drift(f"{self.route} of {self.target}", check)
         return days
 
     def _retired(self, now: float, error: APIError) -> list[Metric]:

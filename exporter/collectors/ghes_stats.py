@@ -14,7 +14,9 @@ collector runs only when `github.api_url` points at a GHES instance; its target 
 The figures are the same `ghe_stats` groups a server uploads through GitHub Connect (the
 server_statistics collector), under the same names with `github_ghes_` for
 `github_enterprise_server_`, but live: the instance counts them when asked, not once a day.
-A field that is missing or null is left out, never read as 0.
+A field that is missing or null is left out, never read as 0. Every field GHES 3.19's description lists is
+mapped (FIELDS); any other shows as github_exporter_unmapped_fields{collector="ghes_stats"}, and one of them
+that stops arriving as github_exporter_missing_fields (exporter.drift).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.collectors import fields
 from exporter.collectors.base import Collector, Kind, Target
 from exporter.collectors.server_statistics import GHE_STATS
+from exporter.drift import Schema
 from exporter.github.deployment import Deployment
 from exporter.github.errors import MalformedResponseError
 from exporter.metricspec import MetricSpec, metric
@@ -46,6 +49,13 @@ def _on_box(spec: MetricSpec) -> MetricSpec:
         f"GET {ROUTE}: {field}",
     )
 
+
+# Every field of the answer, all mapped and all required by GHES 3.19's description (the tests hold them
+# against it: node_modules/@octokit/openapi/generated/ghes-3.19.deref.json, read 2026-12-06).
+FIELDS = Schema(
+    {f"{group}.{field}" for group, field, _, _ in GHE_STATS},
+    required={f"{group}.{field}" for group, field, _, _ in GHE_STATS},
+)
 
 SPECS: dict[str, MetricSpec] = {}
 for _group, _field, _spec, _extra in GHE_STATS:
@@ -70,6 +80,9 @@ class GhesStatsCollector(Collector[GhesStatsSettings]):
         data = response.data
         if not isinstance(data, dict):
             raise MalformedResponseError(f"{ROUTE}: expected an object of statistics groups", endpoint=ROUTE)
+        check = FIELDS.check()
+        check.record(data)
+        self.client.report_drift(f"{ROUTE} of {self.target}", check)
         families = {name: spec.new() for name, spec in SPECS.items()}
         for group, field, spec, extra in GHE_STATS:
             value = fields.number(data.get(group), field, ROUTE)

@@ -65,6 +65,7 @@ from exporter.simulator.faults import (
     quiet_dropped_connections,
     spoil_first_row,
 )
+from exporter.simulator.field_drift import answer as drifted_answer
 from exporter.simulator.insights import Insights, Spike
 from exporter.simulator.paging import paginate
 from exporter.simulator.ratelimits import (
@@ -372,6 +373,8 @@ class Simulator:
         if reply.status == 204:  # "A header with no content": no body, no ETag
             self.counters.record_status(template, 204)
             return Response(status_code=204, headers={**self._consume(window, route, headers), **reply_headers})
+        if reply.status == 200:
+            content = drifted_answer(self, template, content)
         if self.take_fault("bad_row", template) is not None:
             content = spoil_first_row(content)
         raw = json.dumps(content, separators=(",", ":")).encode()

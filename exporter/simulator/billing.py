@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from exporter.simulator.field_drift import drifting
 from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, iso, register_state
 from exporter.simulator.world import Org, World, stable_hash, unit
 
@@ -69,6 +70,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                   "aic_quantity", "aic_gross_amount", "input", "output", "cache_read", "cache_write"),
 }
 BOM = "\ufeff".encode()
+# Drift (field_drift.set_field_drift(sim, "billing", True)): every file renames a column no figure reads and
+# adds one nobody documents, as GitHub might; the exporter's figures stay the same, its drift signal shows.
+DRIFT_RENAMED = ("applied_cost_per_quantity", "unit_price")
+DRIFT_ADDED = ("billing_account_id", "4201")
 BLOCKS_FOR = 3600.0  # seconds a processing export keeps the account from creating another
 
 # The world has no cost centres; these are the enterprise's. One name has a comma, so it is quoted.
@@ -279,12 +284,14 @@ class Billing:
 
     @classmethod
     def for_simulator(cls, sim: SimulatorHost) -> Billing:
-        return cls(sim.world, sim.config, lambda: sim.downloads_url)
+        return cls(sim.world, sim.config, lambda: sim.downloads_url, lambda: drifting(sim, "billing"))
 
-    def __init__(self, world: World, config: SimulatorConfig, downloads_url: Callable[[], str] = lambda: "") -> None:
+    def __init__(self, world: World, config: SimulatorConfig, downloads_url: Callable[[], str] = lambda: "",
+                 drift: Callable[[], bool] = lambda: False) -> None:
         self.world = world
         self.config = config
         self._downloads_url = downloads_url
+        self._drift = drift
         self._usage = [_Usage(org, world.seed) for org in sorted(world.orgs.values(), key=lambda o: o.login)]
         self._secret = hashlib.sha256(f"billing-downloads:{world.seed}".encode()).digest()
         self._lock = threading.RLock()
@@ -489,7 +496,9 @@ class Billing:
         first, last = (part - 1) * per_file, part * per_file
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS[export.report_type])
+        drift, (old, new), (added, value) = self._drift(), DRIFT_RENAMED, DRIFT_ADDED
+        header = list(COLUMNS[export.report_type])
+        writer.writerow([*(new if c == old else c for c in header), added] if drift else header)
         yield BOM + buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -497,7 +506,7 @@ class Billing:
             if i >= last:
                 break
             if i >= first:
-                writer.writerow(record)
+                writer.writerow([*record, value] if drift else record)
                 if buffer.tell() > 65536:
                     yield buffer.getvalue().encode()
                     buffer.seek(0)

@@ -11,6 +11,9 @@ one is overspent (the `web` repository's Actions), one is past 80% (the Mobile c
 Actions) and the rest are below: enough for the alert rules' tests to show each state. The
 demo's healthy world scales them so that none passes 80% on any day. GitHub's budget
 objects carry no spent amount except `consumed_amount` on user-scoped budgets.
+
+Drift (`field_drift.set_field_drift(sim, "billing_usage", True)`): the premium request answers add a field
+nobody documents (DRIFT_ADDED) and rename their items' discountAmount (DRIFT_RENAMED).
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from exporter.simulator.billing import _CREDIT_PRICE, COST_CENTERS, Billing, Row
+from exporter.simulator.field_drift import drifted, register_drift
 from exporter.simulator.routing import Call, GitHubError, SimRoute
 
 DOCS = "https://docs.github.com/enterprise-cloud@latest/rest/billing"
 ENTERPRISE = "/enterprises/{enterprise}/settings/billing"
 ORGANIZATION = "/organizations/{org}/settings/billing"
+DRIFT_ADDED = ("billingCycle", {"start": "2024-09-01", "end": "2024-09-30"})  # a field nobody documents
+DRIFT_RENAMED = ("discountAmount", "discountAmountUsd")  # in usageItems[]: old name -> new name
 _POOL_CENTER = "Platform Engineering"  # the one cost centre drawing from the AI credit pool
 _POOL_PER_USER = 5000  # AI credits per member and month
 
@@ -248,4 +254,13 @@ def _routes() -> list[SimRoute]:
     return out
 
 
+def _drifted(content: Any) -> Any:
+    if not isinstance(content, dict) or not isinstance(content.get("usageItems"), list):
+        return content
+    items = [drifted(i, DRIFT_RENAMED) if isinstance(i, dict) else i for i in content["usageItems"]]
+    return drifted({**content, "usageItems": items}, ("", ""), DRIFT_ADDED)
+
+
 ROUTES = _routes()
+for _base in (ENTERPRISE, ORGANIZATION):
+    register_drift("billing_usage", f"{_base}/premium_request/usage", _drifted)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from exporter.simulator import billing as billing_family
 from exporter.simulator import copilot as copilot_family
+from exporter.simulator.field_drift import control as field_drift_control
 from exporter.simulator.routing import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def control_routes(sim: Simulator) -> list[Route]:
     POST /_sim/secondary-limit  {"status": 403|429, "retry_after": 60, "requests": K, "duration": s}
                                 (neither requests nor duration: until cleared) or {"enabled": false}
     POST /_sim/rate-limit       {"limit": 5000, "remaining": 10, "reset_in": s, "token": "..." | "installation": id}
+    POST /_sim/field-drift      {"billing": true, "ghes_stats": false, ...} (a family's answers add a field and
+                                rename one; see simulator/field_drift.py)
     POST /_sim/spike            {"org": "octo-demo", "start": ISO|epoch, "end": ISO|epoch, "factor": 10,
                                  "lag": 0, "actor_id": null} or {"clear": true}
     POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
@@ -128,6 +131,7 @@ def control_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/faults", control(faults), methods=["POST"]),
         Route("/_sim/secondary-limit", control(secondary), methods=["POST"]),
         Route("/_sim/rate-limit", control(rate_limit), methods=["POST"]),
+        Route("/_sim/field-drift", control(lambda data: field_drift_control(sim, data)), methods=["POST"]),
         Route("/_sim/spike", control(spike), methods=["POST"]),
         Route("/_sim/clock", control(clock), methods=["POST"]),
         Route("/_sim/billing", control(lambda data: billing_family.control(sim, data)), methods=["POST"]),

@@ -115,5 +115,13 @@ def samples(families: Iterable[Metric], name: str) -> dict[tuple[tuple[str, str]
             for f in families for s in f.samples if s.name == name}
 
 
+def drift_signals(client: GitHubClient) -> dict[str, set[tuple[str, str]]]:
+    """What the client's drift metrics list: {"unmapped": {(collector, field)}, "missing": {...}}."""
+    drift = client.drift
+    return {kind: {(s.labels["collector"], s.labels["field"]) for f in gauge.collect() for s in f.samples
+                   if s.value == 1}
+            for kind, gauge in (("unmapped", drift.unmapped), ("missing", drift.missing))}
+
+
 def values_by(families: Iterable[Metric], name: str, label: str) -> dict[str, float]:
     return {s.labels[label]: s.value for f in families for s in f.samples if s.name == name}

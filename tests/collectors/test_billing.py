@@ -33,7 +33,18 @@ from exporter.simulator import billing as sim_billing
 from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
-from tests.collectors.harness import ENTERPRISE, GOLDEN, NOW, TOKEN, Golden, Harness, render, settings_for
+from tests.collectors.harness import (
+    ENTERPRISE,
+    GOLDEN,
+    NOW,
+    TOKEN,
+    Golden,
+    Harness,
+    drift_signals,
+    render,
+    settings_for,
+    values,
+)
 from tests.tools import promtool_check_metrics
 
 ALL_TYPES = ["detailed", "summarized", "premium_request", "ai_credit"]
@@ -51,7 +62,8 @@ def sim(running: RunningSimulator) -> Simulator:
 
 
 @asynccontextmanager
-async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[BillingCollector]:
+async def harnessed(running: RunningSimulator, **options: Any) -> AsyncIterator[Harness]:
+    """The enterprise's billing collector (harness.collectors[0]) and its client, polling in simulator time."""
     settings = settings_for(running, targets={"enterprises": [ENTERPRISE]}, collectors={"billing": options})
     clock = running.sim.clock
     assert isinstance(clock, ManualClock)
@@ -61,11 +73,17 @@ async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[
 
     harness = Harness(settings, clock, "billing", sleep=sleep)
     try:
+        yield harness
+    finally:
+        await harness.aclose()
+
+
+@asynccontextmanager
+async def collector(running: RunningSimulator, **options: Any) -> AsyncIterator[BillingCollector]:
+    async with harnessed(running, **options) as harness:
         (billing,) = harness.collectors
         assert isinstance(billing, BillingCollector)
         yield billing
-    finally:
-        await harness.aclose()
 
 
 def samples(families: list[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -360,12 +378,15 @@ async def test_missing_column_fails_the_run_naming_column_and_file(running: Runn
         for chunk in original(self, export, part):
             yield chunk.replace(b",net_amount,", b",net,")
 
-    async with collector(running) as c:
+    async with harnessed(running) as harness:
+        (c,) = harness.collectors
         good = await c.collect()
         monkeypatch.setattr(sim_billing.Billing, "file", without_net_amount)
         sim.advance_clock(7 * HOUR)
         with pytest.raises(ReportFormatError) as info:
             await c.collect()
+        assert drift_signals(harness.client) == {"unmapped": {("billing", "net")},
+                                                 "missing": {("billing", "net_amount")}}, "shown though it failed"
         message = str(info.value)
         assert "required column 'net_amount' is missing from the detailed report" in message
         assert f"file 1/3 ({sim.downloads_url}/enterprises/{ENTERPRISE}/metered_exports/" in message
@@ -567,3 +588,53 @@ async def test_a_post_answer_for_another_export_fails_the_run_saying_why(
         families = c.families()
     assert asked.served is None and not usage(families)["github_billing_usage_net_amount_usd"]
     assert all(value(families, "github_billing_export_state", state=s) == 0 for s in ("completed", "processing"))
+
+
+# -- drift -------------------------------------------------------------------------------------------
+
+
+def test_every_documented_column_is_known_and_the_always_sent_ones_required() -> None:
+    from exporter.collectors.billing_csv import AIC_MEASURES, COLUMNS, HEADER_FIELDS, TOKEN_MEASURES
+
+    for kind, columns in COLUMNS.items():
+        assert HEADER_FIELDS[kind].known == set(columns)
+        assert HEADER_FIELDS[kind].required == set(columns) - {*AIC_MEASURES, *TOKEN_MEASURES}
+        assert tuple(sim_billing.COLUMNS[kind]) == columns, "the simulator writes every documented column"
+
+
+def test_every_documented_export_field_is_known() -> None:
+    from exporter.collectors.billing import EXPORT_FIELDS, EXPORTS_LIST
+    from tests.openapi import response_paths
+
+    single = response_paths(REPORT)
+    assert single == {p.removeprefix("usage_report_exports[].") for p in response_paths(REPORTS)}
+    assert {p for p in single if not EXPORT_FIELDS.knows(p)} == set()
+    assert EXPORT_FIELDS.known - single == {"error_message"}, "read though undocumented: a failed export's reason"
+    assert all(EXPORTS_LIST.knows(p) for p in response_paths(REPORTS))
+
+
+async def test_every_column_and_field_leaves_no_drift_and_a_drift_shows_within_one_run(
+    running: RunningSimulator,
+) -> None:
+    from exporter.simulator.field_drift import set_field_drift
+
+    running.sim.billing.set_delay(0)
+    async with harnessed(running, report_types=ALL_TYPES) as harness:
+        (c,) = harness.collectors
+        before = values(await c.collect())
+        assert drift_signals(harness.client) == {"unmapped": set(), "missing": set()}, "every column is known"
+        set_field_drift(running.sim, "billing", True)
+        running.sim.advance_clock(7 * HOUR)  # past max_export_age: new exports, new files
+        posted = posts(running.sim)
+        after = values(await c.collect())  # no traceback
+        assert posts(running.sim) == posted + len(ALL_TYPES), "the drifted files were read"
+        (added, _), (old, new) = sim_billing.DRIFT_ADDED, sim_billing.DRIFT_RENAMED
+        assert drift_signals(harness.client) == {"unmapped": {("billing", added), ("billing", new)},
+                                                 "missing": {("billing", old)}}
+        timing = ("github_billing_export_last_completed_timestamp_seconds", "github_billing_export_created_total")
+        assert {k: v for k, v in before.items() if k[0] not in timing} == {
+            k: v for k, v in after.items() if k[0] not in timing}, "every figure is still right"
+        set_field_drift(running.sim, "billing", False)
+        running.sim.advance_clock(7 * HOUR)
+        await c.collect()
+        assert drift_signals(harness.client)["missing"] == set(), "the column is back"

@@ -137,7 +137,10 @@ class _OneDay:
     """A GitHub that lists one day with some totals left out."""
 
     def __init__(self, day: dict[str, Any]) -> None:
+        from exporter.drift import FieldDrift
+
         self.day = day
+        self.drift = FieldDrift(CollectorRegistry())
 
     async def paginate(self, route: str, **_: Any):
         yield self.day
@@ -153,7 +156,11 @@ async def test_missing_totals_are_not_exported_as_zero() -> None:
         "total_suggestions_count": 10,
         "breakdown": [{"editor": "vscode", "language": "python", "suggestions_count": 10, "unknown_future_field": 1}],
     }
-    families = await CopilotUsageCollector(_OneDay(day), settings, ORG, clock=Clock()).collect()  # type: ignore[arg-type]
+    github = _OneDay(day)
+    families = await CopilotUsageCollector(github, settings, ORG, clock=Clock()).collect()  # type: ignore[arg-type]
+    from tests.collectors.harness import drift_signals
+
+    assert drift_signals(github)["unmapped"] == {("copilot_usage", "breakdown[].unknown_future_field")}  # type: ignore[arg-type]
     names = {f.name for f in families}
     assert "github_copilot_usage_code_suggestions" in names and "github_copilot_usage_chat_turns" not in names
     assert series(families, "github_copilot_code_suggestions") == {
@@ -248,3 +255,36 @@ async def test_bad_credentials_are_a_failure_not_retirement(running: RunningSimu
 
 def test_copilot_usage_is_off_by_default() -> None:
     assert Settings().collectors.copilot_usage.enabled is False
+
+
+# -- drift -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", [ORG_USAGE, TEAM_USAGE])
+def test_every_documented_field_is_mapped(route: str) -> None:
+    from exporter.collectors.copilot_usage import DAY_FIELDS
+    from tests.openapi import V18_GHEC, response_paths
+
+    documented = response_paths(route, source=V18_GHEC)
+    assert {p for p in documented if not DAY_FIELDS.knows(p)} == set()
+    assert DAY_FIELDS.known - {"breakdown"} == documented  # breakdown: null, which the description allows
+
+
+@pytest.mark.parametrize("target", [ORG, f"{ORG}/platform"])
+async def test_an_added_and_a_renamed_field_show_within_one_run(running: RunningSimulator, target: str) -> None:
+    from exporter.simulator import field_drift
+    from tests.collectors.harness import drift_signals
+
+    settings = settings_for(running.url, {}, [f"{ORG}/platform"])
+    (_, new), (added, _) = field_drift.SUMMARY_RENAMED, field_drift.SUMMARY_ADDED
+    async with github(settings) as client:
+        before = values(await CopilotUsageCollector(client, settings, target, clock=Clock()).collect())
+        assert drift_signals(client) == {"unmapped": set(), "missing": set()}, "every field is known"
+        field_drift.set_field_drift(running.sim, "copilot_usage", True)
+        after = values(await CopilotUsageCollector(client, settings, target, clock=Clock()).collect())
+        # old is documented but optional: only `day` is required, so the rename shows as the new name alone.
+        assert drift_signals(client) == {"unmapped": {("copilot_usage", new), ("copilot_usage", added)},
+                                         "missing": set()}
+    gone = {k for k in before if k[0].endswith("usage_chat_turns")}
+    assert len(gone) == 1 and not gone & set(after), "only the renamed total's series goes"
+    assert {k: v for k, v in before.items() if k not in gone} == after, "every other figure is still right"

@@ -16,10 +16,13 @@ from exporter.telemetry import ExporterMetrics
 from tests.collectors.harness import (
     NOW,
     Golden,
+    Harness,
     collect_once,
+    drift_signals,
     render,
     samples,
     settings_for,
+    values,
 )
 from tests.tools import promtool_check_metrics
 
@@ -62,3 +65,44 @@ async def test_ghes_mode_exposes_the_instance_statistics(
     issues = {dict(k)["state"]: v for k, v in samples(families, "github_ghes_issues_by_state").items()}
     assert issues == {"open": expected["issues"]["open_issues"], "closed": expected["issues"]["closed_issues"]}
     assert running.sim.count("/api/v3/enterprise/stats/{area}") == 1
+
+
+# -- drift -------------------------------------------------------------------------------------------
+
+
+def test_every_documented_field_is_mapped() -> None:
+    from exporter.collectors.ghes_stats import FIELDS, ROUTE
+    from tests.openapi import GHES_3_19, response_paths
+
+    documented = response_paths(ROUTE, source=GHES_3_19)
+    assert len(documented) > 30
+    assert {p for p in documented if not FIELDS.knows(p)} == set()
+    assert FIELDS.known <= documented
+
+
+async def test_an_added_and_a_renamed_field_show_within_one_run(running: RunningSimulator, clock: ManualClock) -> None:
+    from exporter.simulator import ghes_stats as sim_ghes
+    from exporter.simulator.field_drift import set_field_drift
+
+    settings = settings_for(running, github={"api_url": f"{running.url}/api/v3"})
+    harness = Harness(settings, clock, "ghes_stats")
+    try:
+        before = values(await harness.collect())
+        assert drift_signals(harness.client) == {"unmapped": set(), "missing": set()}, "every field is known"
+        set_field_drift(running.sim, "ghes_stats", True)
+        try:
+            after = values(await harness.collect())  # no traceback
+        finally:
+            set_field_drift(running.sim, "ghes_stats", False)
+        (group, added), (old, new) = sim_ghes.DRIFT_ADDED, sim_ghes.DRIFT_RENAMED
+        assert drift_signals(harness.client) == {
+            "unmapped": {("ghes_stats", f"{group}.{field}") for field in added} | {("ghes_stats", f"repos.{new}")},
+            "missing": {("ghes_stats", f"repos.{old}")},
+        }
+        gone = ("github_ghes_pushes", (("host", "127.0.0.1"),))
+        assert gone in before and gone not in after, "only the renamed field's series goes"
+        assert {k: v for k, v in before.items() if k != gone} == after, "every other figure is still right"
+        await harness.collect()
+        assert drift_signals(harness.client)["missing"] == set(), "the field is back"
+    finally:
+        await harness.aclose()
