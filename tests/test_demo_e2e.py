@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.tools import promtool_check_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_LINE = re.compile(r"metrics at (http://\S+)")
@@ -92,12 +93,7 @@ def test_core_metrics_within_ten_seconds(demo: DemoProcess) -> None:
 
 
 def test_promtool_finds_nothing_to_complain_about(demo: DemoProcess) -> None:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: run ./scripts/test, which installs Debian's prometheus package"
-    body = wait_for_metrics(demo, ["github_api_insights_requests_total"], timeout=10)
-    result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout + result.stderr
+    promtool_check_metrics(wait_for_metrics(demo, ["github_api_insights_requests_total"], timeout=10))
 
 
 def test_every_exposed_metric_is_documented(demo: DemoProcess) -> None:
@@ -197,14 +193,7 @@ def test_example_config_demo_exposes_every_family_cleanly() -> None:
         assert set(REQUIRED_LABELS) <= present, f"labels missing: {set(REQUIRED_LABELS) - present}"
         failed = [s.labels for s in samples if s.name == "github_exporter_collector_success" and s.value != 1]
         assert not failed, f"collectors failing in the demo: {failed}"
-        result = subprocess.run(
-            [shutil.which("promtool") or "promtool", "check", "metrics"],
-            input=body,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+        promtool_check_metrics(body)
     finally:
         code, seconds, stderr = process.stop()
     assert code == 0 and "Traceback" not in stderr, stderr

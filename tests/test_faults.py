@@ -8,7 +8,6 @@ GitHub is healthy again the next run succeeds without a restart. Time is the sim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +19,10 @@ from exporter.github.client import GitHubClient
 from exporter.scheduler import CollectorScheduler
 from exporter.settings import load_settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
-from exporter.simulator.routing import parse_iso
 from exporter.store import SnapshotStore
 from exporter.telemetry import ExporterMetrics
 from tests.hostile import GLOBAL_FAULTS, faults
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
 TOKEN = "ghp_faultsuite"
 MAX_AGE = 3 * 86400.0
 ROUTES = {  # each collector's own routes, as a glob over route templates
@@ -59,10 +56,9 @@ CASES = [(fault, name) for name in sorted(ROUTES) for fault in FAULTS if (fault,
 
 
 @pytest.fixture(scope="module")
-def simulator() -> Iterator[RunningSimulator]:
-    config = SimulatorConfig(billing_export_delay=0.0, insights_lag_min=0.0)
-    with RunningSimulator(config=config, clock=ManualClock(NOW)) as running:
-        yield running
+def simulator_config() -> SimulatorConfig:
+    """The loopback simulator (`running`, tests/conftest.py) in a world without export or insights delays."""
+    return SimulatorConfig(billing_export_delay=0.0, insights_lag_min=0.0)
 
 
 class Rig:
@@ -134,11 +130,9 @@ def own_series(exposition: dict[str, Any], family: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("fault", "name"), CASES, ids=[f"{n}-{f}" for f, n in CASES])
-async def test_fault(simulator: RunningSimulator, fault: str, name: str) -> None:
-    sim = simulator.sim
-    sim.reset()
-    sim.set_clock(NOW)
-    rig = Rig(simulator, name)
+async def test_fault(running: RunningSimulator, fault: str, name: str) -> None:
+    sim = running.sim
+    rig = Rig(running, name)
     try:
         healthy = await rig.run()
         assert healthy == {name: True, BYSTANDER[name]: True}, healthy

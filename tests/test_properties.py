@@ -31,8 +31,8 @@ from exporter.github.deployment import Deployment
 from exporter.github.errors import GitHubError, MalformedResponseError
 from exporter.github.streams import capped_lines
 from exporter.settings import Settings, load_settings
-
-NOW = 1726675200.0  # 2024-09-18T16:00:00Z
+from exporter.simulator import ManualClock
+from tests.collectors.harness import NOW
 
 # Field names the collectors read, so that generated objects reach past the first check.
 FIELDS = [
@@ -104,17 +104,6 @@ class AnyAnswerGitHub:
         self.parse_errors += 1
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def every_collector_settings() -> Settings:
     return load_settings(None, {
         "github": {"api_url": "http://127.0.0.1:1", "token": "ghp_property"},
@@ -136,8 +125,12 @@ GHES_SETTINGS = load_settings(None, {"github": {"api_url": "http://127.0.0.1:1/a
 
 async def run_collector(name: str, data: Any, body: bytes) -> list[Metric]:
     cls = COLLECTORS[name]
-    github, clock = AnyAnswerGitHub(data, body), Clock()
-    extra = {"sleep": clock.sleep} if name == "billing" else {}
+    github, clock = AnyAnswerGitHub(data, body), ManualClock(NOW)
+
+    async def sleep(seconds: float) -> None:  # billing's polling waits, in the collector's time
+        clock.advance(seconds)
+
+    extra = {"sleep": sleep} if name == "billing" else {}
     settings = next(s for s in (SETTINGS, GHES_SETTINGS) if Deployment.of(s.github.api_url) in cls.deployments)
     collector = cls(github, settings, cls.targets(settings)[0], clock=clock, **extra)  # type: ignore[arg-type, call-arg]
     families: list[Metric] = []
@@ -146,7 +139,7 @@ async def run_collector(name: str, data: Any, body: bytes) -> list[Metric]:
             families = await collector.collect()
         except GitHubError:
             continue  # a failed run: typed, counted by the scheduler
-        clock.now += 3600
+        clock.advance(3600)
     return families
 
 

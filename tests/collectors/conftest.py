@@ -1,7 +1,7 @@
-"""The collector tests' fixtures: one simulator, one clock, one golden comparator. Test modules never import them.
+"""The collector tests' fixtures: one clock, one golden comparator. Test modules never import them.
 
-- `running`: the loopback simulator, one per test module, reset and set to NOW before each test. A module
-  that needs another world overrides `simulator_config` with a module-scoped fixture of its own.
+- `running` (tests/conftest.py, shared with the simulator and client tests): the loopback simulator, one per
+  test module, reset and set to NOW before each test; a module needing another world overrides `simulator_config`.
 - `clock`: that simulator's ManualClock; tests hand it to collectors so both sides agree on the time.
 - `golden`: compares an exposition with tests/collectors/golden/<name>, byte for byte, showing a diff when
   they differ; `pytest --snapshot-update` (tests/conftest.py) rewrites the file after a deliberate change.
@@ -11,30 +11,10 @@ Plain values and functions (NOW, settings_for, render, ...) are in harness.py; p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
-from tests.collectors.harness import GOLDEN, NOW, Golden, compare_golden
-
-
-@pytest.fixture(scope="module")
-def simulator_config() -> SimulatorConfig:
-    return SimulatorConfig()
-
-
-@pytest.fixture(scope="module")
-def _simulator(simulator_config: SimulatorConfig) -> Iterator[RunningSimulator]:
-    with RunningSimulator(config=simulator_config, clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_simulator: RunningSimulator) -> RunningSimulator:
-    _simulator.sim.reset()
-    _simulator.sim.set_clock(NOW)
-    return _simulator
+from exporter.simulator import ManualClock, RunningSimulator
+from tests.collectors.harness import GOLDEN, Golden, compare_golden
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ Everything runs on one fixed instant, NOW, which the `running` simulator and its
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from exporter.store import merge_families
 from exporter.telemetry import ExporterMetrics
 
 NOW = parse_iso("2024-09-18T16:00:00Z")  # a Wednesday; yesterday (the 17th) is a complete, processed day
+DAY = 86400.0
 ORG = "octo-demo"
 ENTERPRISE = "octo-enterprise"
 TOKEN = "ghp_collectortest"
@@ -34,10 +36,22 @@ DIFF_LINES = 40
 Golden = Callable[[str, str], None]  # the `golden` fixture: golden(file name, exposition)
 
 
-def settings_for(running: RunningSimulator, **sections: Any) -> Settings:
-    """Settings pointing at the simulator; `sections` are top-level keys (targets=..., collectors=...)."""
-    github = {"api_url": running.url, "token": TOKEN, "max_retries": 0, **sections.pop("github", {})}
+def settings_for(running: RunningSimulator | str, **sections: Any) -> Settings:
+    """Settings pointing at the simulator (or at a URL, for a test that fakes GitHub or only validates);
+    `sections` are top-level keys (targets=..., collectors=...)."""
+    url = running if isinstance(running, str) else running.url
+    github = {"api_url": url, "token": TOKEN, "max_retries": 0, **sections.pop("github", {})}
     return load_settings(None, {"github": github, **sections})
+
+
+@asynccontextmanager
+async def client_for(settings: Settings, registry: CollectorRegistry | None = None) -> AsyncIterator[GitHubClient]:
+    """A client for a test that builds its collectors itself; `registry` receives the client's self-metrics."""
+    client = GitHubClient(settings.github, ExporterMetrics(registry or CollectorRegistry()))
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def render(families: Iterable[Metric]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,37 +17,13 @@ from exporter.drift import FieldDrift
 from exporter.github.client import Response
 from exporter.github.errors import MalformedResponseError
 from exporter.github.streams import MAX_LINE_BYTES, BodyTooLargeError
-from exporter.settings import ConfigError
-from exporter.simulator import RunningSimulator
+from exporter.settings import ConfigError, Settings
+from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator import copilot as model
 from exporter.simulator.routing import parse_iso
-from tests.collectors.copilot_support import (
-    DAY,
-    ENTERPRISE,
-    NOW,
-    ORG,
-    Clock,
-    assert_golden,
-    assert_promtool_clean,
-    exposition,
-    fresh,
-    github,
-    series,
-    serve,
-    settings_for,
-    values,
-)
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[RunningSimulator]:
-    yield from serve()
-
-
-@pytest.fixture
-def running(simulator: RunningSimulator) -> RunningSimulator:
-    return fresh(simulator)
-
+from tests.collectors import harness
+from tests.collectors.harness import DAY, ENTERPRISE, NOW, ORG, Golden, client_for, render, samples, values
+from tests.tools import promtool_check_metrics
 
 YESTERDAY = parse_iso("2024-09-17T00:00:00Z")
 REPORTS = "/orgs/{org}/copilot/metrics/reports"
@@ -55,11 +31,17 @@ TEAMS = [f"{ORG}/platform", f"{ORG}/frontend", f"{ORG}/data"]
 KEY = "test-hash-key-0123456789"
 
 
-async def collect(running: RunningSimulator, target: str = ORG, clock: Clock | None = None,
+def settings_for(running: RunningSimulator | str, target_teams: Iterable[str] = (), **options: Any) -> Settings:
+    """The org, `target_teams` and the enterprise as targets; `options` configure copilot (its own `teams` too)."""
+    targets = {"orgs": [ORG], "teams": list(target_teams), "enterprises": [ENTERPRISE]}
+    return harness.settings_for(running, targets=targets, collectors={"copilot": options})
+
+
+async def collect(running: RunningSimulator, target: str = ORG, clock: ManualClock | None = None,
                   target_teams: list[str] = TEAMS, **options: Any) -> list[Metric]:
-    settings = settings_for(running.url, {"copilot": options}, target_teams)
-    async with github(settings) as client:
-        return await CopilotCollector(client, settings, target, clock=clock or Clock()).collect()
+    settings = settings_for(running, target_teams, **options)
+    async with client_for(settings) as client:
+        return await CopilotCollector(client, settings, target, clock=clock or ManualClock(NOW)).collect()
 
 
 def member_cells(running: RunningSimulator, slug: str, day: float = YESTERDAY) -> tuple[list, int]:
@@ -72,34 +54,34 @@ def member_cells(running: RunningSimulator, slug: str, day: float = YESTERDAY) -
 
 # -- goldens and promtool ---------------------------------------------------------------------------
 
-async def test_org_exposition_matches_golden(running: RunningSimulator) -> None:
-    assert_golden("copilot_org.prom", exposition(await collect(running)))
+async def test_org_exposition_matches_golden(running: RunningSimulator, golden: Golden) -> None:
+    golden("copilot_org.prom", render(await collect(running)))
 
 
-async def test_enterprise_exposition_matches_golden(running: RunningSimulator) -> None:
+async def test_enterprise_exposition_matches_golden(running: RunningSimulator, golden: Golden) -> None:
     families = await collect(running, f"enterprise:{ENTERPRISE}", teams="all", user_label="hashed",
                              user_hash_key=KEY, max_users=3)
-    text = exposition(families)
+    text = render(families)
     assert 'github_copilot_enterprise_team_active_users{enterprise="octo-enterprise",team="engineering",' in text
     assert "security-champions" not in text, "a team under 5 seats is not in the user-teams report"
-    assert len(series(families, "github_copilot_enterprise_user_interactions")) == 3
-    assert_golden("copilot_enterprise.prom", text)
+    assert len(samples(families, "github_copilot_enterprise_user_interactions")) == 3
+    golden("copilot_enterprise.prom", text)
 
 
 async def test_promtool_check_metrics_is_clean(running: RunningSimulator) -> None:
     families = await collect(running, user_label="login")
     families += await collect(running, f"enterprise:{ENTERPRISE}", teams="all", user_label="id")
-    text = exposition(families)
+    text = render(families)
     assert "github_copilot_user_interactions{" in text and "github_copilot_enterprise_user_lines_added{" in text
-    assert_promtool_clean(text)
+    promtool_check_metrics(text)
 
 
 # -- what is fetched, and when ----------------------------------------------------------------------
 
 async def test_a_day_is_fetched_once_and_downloads_carry_no_credentials(running: RunningSimulator) -> None:
-    settings = settings_for(running.url, {"copilot": {"user_label": "id"}}, TEAMS)
-    clock = Clock()
-    async with github(settings) as client:
+    settings = settings_for(running, TEAMS, user_label="id")
+    clock = ManualClock(NOW)
+    async with client_for(settings) as client:
         collector = CopilotCollector(client, settings, ORG, clock=clock)
         first = await collector.collect()
         counts = running.sim.request_counts()
@@ -107,32 +89,30 @@ async def test_a_day_is_fetched_once_and_downloads_carry_no_credentials(running:
                                     f"{REPORTS}/users-1-day": 1, f"{REPORTS}/repos-1-day": 1}
         downloads = model.download_counts(running.sim)
         assert downloads.get("ok", 0) >= 4 and downloads.get("with_authorization", 0) == 0
-        clock.now += 6 * 3600  # later the same day: served from memory, nothing asked
+        clock.advance(6 * 3600)  # later the same day: served from memory, nothing asked
         assert values(await collector.collect()) == values(first)
         assert running.sim.request_counts()["total"] == counts["total"]
         assert model.download_counts(running.sim) == downloads
 
 
 async def test_day_not_ready_serves_the_previous_day_and_says_which(running: RunningSimulator) -> None:
-    settings = settings_for(running.url, teams=TEAMS)
-    clock = Clock(parse_iso("2024-09-18T03:00:00Z"))  # the 17th is not processed until 06:00
-    running.sim.set_clock(clock.now)
+    settings = settings_for(running, TEAMS)
+    clock = ManualClock(parse_iso("2024-09-18T03:00:00Z"))  # the 17th is not processed until 06:00
+    running.sim.set_clock(clock())
     day_gauge = "github_copilot_report_day_timestamp_seconds"
-    async with github(settings) as client:
+    async with client_for(settings) as client:
         collector = CopilotCollector(client, settings, ORG, clock=clock)
         older = await collector.collect()
-        assert series(older, day_gauge) == {(("org", ORG),): YESTERDAY - DAY}
+        assert samples(older, day_gauge) == {(("org", ORG),): YESTERDAY - DAY}
         assert running.sim.request_counts()["route_statuses"][f"{REPORTS}/organization-1-day"] == {"204": 1, "200": 1}
 
-        clock.now = parse_iso("2024-09-18T07:00:00Z")
-        running.sim.set_clock(clock.now)
+        running.sim.set_clock(clock.set(parse_iso("2024-09-18T07:00:00Z")))
         newer = await collector.collect()
-        assert series(newer, day_gauge) == {(("org", ORG),): YESTERDAY}
+        assert samples(newer, day_gauge) == {(("org", ORG),): YESTERDAY}
         assert values(newer) != values(older)
 
         # Next day, before processing: one 204, and the 17th stays.
-        clock.now = parse_iso("2024-09-19T03:00:00Z")
-        running.sim.set_clock(clock.now)
+        running.sim.set_clock(clock.set(parse_iso("2024-09-19T03:00:00Z")))
         running.sim.reset_counters()
         kept = await collector.collect()
         assert values(kept) == values(newer)
@@ -141,7 +121,7 @@ async def test_day_not_ready_serves_the_previous_day_and_says_which(running: Run
 
 async def test_no_processed_day_yet_is_not_an_error(running: RunningSimulator) -> None:
     running.sim.set_clock(parse_iso("2024-09-18T03:00:00Z"))
-    families = await collect(running, clock=Clock(parse_iso("2024-09-18T03:00:00Z")), lookback_days=1)
+    families = await collect(running, clock=ManualClock(parse_iso("2024-09-18T03:00:00Z")), lookback_days=1)
     assert families == []
 
 
@@ -159,17 +139,17 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
         cells, active = member_cells(running, slug)
         team = next(t for t in model.scope_of(running.sim.world, "organization", ORG).teams if t.slug == slug)
         labels = (("org", ORG), ("team", slug), ("team_id", str(team.id)))
-        assert series(families, "github_copilot_team_code_generation_activities")[labels] == \
+        assert samples(families, "github_copilot_team_code_generation_activities")[labels] == \
             sum(c.code_generation_activity_count for c in cells)
-        assert series(families, "github_copilot_team_lines_added")[labels] == sum(c.loc_added_sum for c in cells)
-        assert series(families, "github_copilot_team_active_users")[labels] == active
+        assert samples(families, "github_copilot_team_lines_added")[labels] == sum(c.loc_added_sum for c in cells)
+        assert samples(families, "github_copilot_team_active_users")[labels] == active
         by_editor = {
             dict(k)["editor"]: v
-            for k, v in series(families, "github_copilot_team_editor_interactions").items()
+            for k, v in samples(families, "github_copilot_team_editor_interactions").items()
             if dict(k)["team"] == slug
         }
         assert sum(by_editor.values()) == sum(c.user_initiated_interaction_count for c in cells)
-    teams = {dict(k)["team"] for k in series(families, "github_copilot_team_active_users")}
+    teams = {dict(k)["team"] for k in samples(families, "github_copilot_team_active_users")}
     assert teams == {"platform", "frontend"}, "only targets.teams; data is under 5 seats, backend not listed"
     # A member of both teams counts in both: the two teams together exceed their distinct members' total.
     world = running.sim.world
@@ -177,7 +157,7 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
         u.id for u in model.scope_of(world, "organization", ORG).teams[1].members
     }
     assert both
-    team_sum = sum(series(families, "github_copilot_team_code_generation_activities").values())
+    team_sum = sum(samples(families, "github_copilot_team_code_generation_activities").values())
     distinct = {u.id: u for t in model.scope_of(world, "organization", ORG).teams[:2] for u in t.members}
     distinct_total = sum(
         c.code_generation_activity_count
@@ -190,7 +170,7 @@ async def test_team_figures_join_users_with_user_teams(running: RunningSimulator
 @pytest.mark.parametrize("mode, expected", [("all", {"platform", "frontend", "backend"}), ("none", set())])
 async def test_team_modes(running: RunningSimulator, mode: str, expected: set[str]) -> None:
     families = await collect(running, teams=mode)
-    assert {dict(k)["team"] for k in series(families, "github_copilot_team_active_users")} == expected
+    assert {dict(k)["team"] for k in samples(families, "github_copilot_team_active_users")} == expected
     routes = running.sim.request_counts()["routes"]
     if mode == "none":  # neither teams nor users wanted: only the entity and repository reports are asked for
         assert set(routes) == {f"{REPORTS}/organization-1-day", f"{REPORTS}/repos-1-day"}
@@ -199,7 +179,7 @@ async def test_team_modes(running: RunningSimulator, mode: str, expected: set[st
 # -- per-user series ----------------------------------------------------------------------------------
 
 
-async def test_user_label_none_exports_no_user_series(running: RunningSimulator) -> None:
+async def test_user_label_none_exports_no_user_samples(running: RunningSimulator) -> None:
     families = await collect(running)
     assert not [f for f in families if f.name.startswith("github_copilot_user_")]
 
@@ -208,11 +188,11 @@ async def test_user_label_login_and_id(running: RunningSimulator) -> None:
     org = running.sim.world.org(ORG)
     active = {u for u in org.users if model.active_on(running.sim.world.seed, ORG, u.id, int(YESTERDAY // DAY))}
     by_login = {
-        dict(k)["user"] for k in series(await collect(running, user_label="login"), "github_copilot_user_interactions")
+        dict(k)["user"] for k in samples(await collect(running, user_label="login"), "github_copilot_user_interactions")
     }
     assert by_login == {u.login for u in active}
     by_id = {
-        dict(k)["user"] for k in series(await collect(running, user_label="id"), "github_copilot_user_interactions")
+        dict(k)["user"] for k in samples(await collect(running, user_label="id"), "github_copilot_user_interactions")
     }
     assert by_id == {str(u.id) for u in active}
 
@@ -222,7 +202,7 @@ async def test_user_label_hashed_is_stable_and_not_reversible(running: RunningSi
 
     async def labels(key: str) -> list[str]:
         families = await collect(running, user_label="hashed", user_hash_key=key)
-        return sorted(dict(k)["user"] for k in series(families, "github_copilot_user_code_generation_activities"))
+        return sorted(dict(k)["user"] for k in samples(families, "github_copilot_user_code_generation_activities"))
 
     first, again, other = await labels(KEY), await labels(KEY), await labels(KEY + "x")
     assert first == again and len(first) > 5, "the same key gives the same labels on every run"
@@ -236,12 +216,12 @@ async def test_user_label_hashed_is_stable_and_not_reversible(running: RunningSi
 
 def test_user_label_hashed_needs_a_key() -> None:
     with pytest.raises(ConfigError, match="collectors.copilot: .*user_hash_key"):
-        settings_for("http://127.0.0.1:1", {"copilot": {"user_label": "hashed"}})
+        settings_for("http://127.0.0.1:1", user_label="hashed")
 
 
 async def test_max_users_keeps_the_most_active(running: RunningSimulator) -> None:
-    everyone = series(await collect(running, user_label="id"), "github_copilot_user_interactions")
-    top = series(await collect(running, user_label="id", max_users=2), "github_copilot_user_interactions")
+    everyone = samples(await collect(running, user_label="id"), "github_copilot_user_interactions")
+    top = samples(await collect(running, user_label="id", max_users=2), "github_copilot_user_interactions")
     assert len(top) == 2 and set(top) <= set(everyone)
 
 
@@ -250,8 +230,8 @@ async def test_max_users_keeps_the_most_active(running: RunningSimulator) -> Non
 
 async def test_languages_beyond_the_limit_sum_into_other(running: RunningSimulator) -> None:
     name = "github_copilot_language_code_generation_activities"
-    full = series(await collect(running, teams="none"), name)
-    cut = series(await collect(running, teams="none", max_label_values=2), name)
+    full = samples(await collect(running, teams="none"), name)
+    cut = samples(await collect(running, teams="none", max_label_values=2), name)
     assert len({dict(k)["language"] for k in full}) > 3
     assert {dict(k)["language"] for k in cut} <= ({dict(k)["language"] for k in full} | {"other"})
     assert len({dict(k)["language"] for k in cut}) == 3 and "other" in {dict(k)["language"] for k in cut}
@@ -262,10 +242,10 @@ async def test_languages_beyond_the_limit_sum_into_other(running: RunningSimulat
 
 
 async def test_history_gives_one_sample_per_day_at_the_end_of_the_day(running: RunningSimulator) -> None:
-    settings = settings_for(running.url, teams=TEAMS)
+    settings = settings_for(running, TEAMS)
     start, end = parse_iso("2024-09-14T12:00:00Z"), NOW
-    async with github(settings) as client:
-        samples = await CopilotCollector(client, settings, ORG, clock=Clock()).history(start, end)
+    async with client_for(settings) as client:
+        samples = await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).history(start, end)
     stamps = sorted({s.timestamp for s in samples})
     assert stamps == [parse_iso(f"2024-09-{d}T00:00:00Z") for d in (15, 16, 17, 18)]
     day_gauge = {s.timestamp: s.value for s in samples if s.spec.name == "github_copilot_report_day_timestamp_seconds"}
@@ -318,9 +298,9 @@ class FakeGitHub:
 async def collect_fake(
     files: dict[str, list[str]], target: str = ORG, report_day: str = "2024-09-17", **options: Any
 ) -> list[Metric]:
-    settings = settings_for("http://127.0.0.1:1", {"copilot": options}, TEAMS)
+    settings = settings_for("http://127.0.0.1:1", TEAMS, **options)
     github = FakeGitHub(files, report_day)
-    return await CopilotCollector(github, settings, target, clock=Clock()).collect()  # type: ignore[arg-type]
+    return await CopilotCollector(github, settings, target, clock=ManualClock(NOW)).collect()  # type: ignore[arg-type]
 
 
 def lines(*records: dict[str, Any]) -> list[str]:
@@ -367,15 +347,15 @@ async def test_teams_by_githubs_recipe_with_colliding_slugs_and_a_cli_only_membe
     def team(team_id: int) -> tuple[tuple[str, str], ...]:
         return (("enterprise", ENTERPRISE), ("team", "platform"), ("team_id", str(team_id)))
 
-    assert series(families, prefix + "active_users") == {team(42): 2, team(77): 2}
-    assert series(families, prefix + "code_generation_activities") == {team(42): 65, team(77): 40}
-    assert series(families, prefix + "cli_sessions") == {team(77): 2}
-    assert series(families, prefix + "cli_output_tokens") == {team(77): 5000}
+    assert samples(families, prefix + "active_users") == {team(42): 2, team(77): 2}
+    assert samples(families, prefix + "code_generation_activities") == {team(42): 65, team(77): 40}
+    assert samples(families, prefix + "cli_sessions") == {team(77): 2}
+    assert samples(families, prefix + "cli_output_tokens") == {team(77): 5000}
     surfaces = {(dict(k)["team_id"], dict(k)["surface"]): v for k, v in
-                series(families, prefix + "surface_active_users").items()}
+                samples(families, prefix + "surface_active_users").items()}
     assert surfaces[("77", "cli")] == 1 and surfaces[("42", "cli")] == 0 and surfaces[("42", "chat")] == 2
     phases = {(dict(k)["team_id"], dict(k)["phase"]): v for k, v in
-              series(families, prefix + "adoption_phase_users").items()}
+              samples(families, prefix + "adoption_phase_users").items()}
     assert phases == {("42", "unknown"): 1, ("42", "1"): 1, ("77", "unknown"): 1, ("77", "2"): 1}
 
 
@@ -383,8 +363,8 @@ async def test_the_day_github_names_is_the_day_exported() -> None:
     record = {"day": "2024-09-16", "code_generation_activity_count": 7}
     families = await collect_fake({"organization-1-day": lines(record), "repos-1-day": []}, report_day="2024-09-16",
                                   teams="none")
-    assert series(families, "github_copilot_report_day_timestamp_seconds") == {(("org", ORG),): YESTERDAY - DAY}
-    assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
+    assert samples(families, "github_copilot_report_day_timestamp_seconds") == {(("org", ORG),): YESTERDAY - DAY}
+    assert samples(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
 
 
 async def test_repositories_beyond_the_limit_sum_into_other_without_medians() -> None:
@@ -395,12 +375,11 @@ async def test_repositories_beyond_the_limit_sum_into_other_without_medians() ->
 
     rows = lines(repo("o/a", 9, 10), repo("o/b", 5, 20), repo("o/c", 1, 30), repo("o/d", 0, 40))
     families = await collect_fake({"organization-1-day": [], "repos-1-day": rows}, teams="none", max_repositories=2)
-    created = {
-        dict(k)["repository"]: v for k, v in series(families, "github_copilot_repository_pull_requests_created").items()
-    }
+    created = {dict(k)["repository"]: v
+               for k, v in samples(families, "github_copilot_repository_pull_requests_created").items()}
     assert created == {"o/a": 9, "o/b": 5, "other": 1}
     medians = {dict(k)["repository"]: v for k, v in
-               series(families, "github_copilot_repository_pull_request_median_time_to_merge_seconds").items()}
+               samples(families, "github_copilot_repository_pull_request_median_time_to_merge_seconds").items()}
     assert medians == {"o/a": 600, "o/b": 1200}, "minutes become seconds; a median of several repositories is not"
 
 
@@ -430,7 +409,7 @@ async def test_nulls_missing_and_odd_values_are_skipped() -> None:
     assert "github_copilot_code_generation_activities" not in names  # null
     assert "github_copilot_code_acceptance_activities" not in names  # a string
     assert "github_copilot_lines_added" not in names  # a boolean
-    assert series(families, "github_copilot_editor_code_generation_activities") == {
+    assert samples(families, "github_copilot_editor_code_generation_activities") == {
         (("editor", "unknown"), ("org", ORG)): 3,
         (("editor", "vscode"), ("org", ORG)): 5,
     }
@@ -453,10 +432,10 @@ async def test_day_totals_shape_and_json_array_files_are_read() -> None:
             "users-1-day": [json.dumps(u) for u in users],
         }
     )
-    assert series(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
+    assert samples(families, "github_copilot_code_generation_activities") == {(("org", ORG),): 7}
     team = (("org", ORG), ("team", "platform"), ("team_id", "9"))
-    assert series(families, "github_copilot_team_code_generation_activities") == {team: 3}
-    assert series(families, "github_copilot_team_active_users") == {team: 2}
+    assert samples(families, "github_copilot_team_code_generation_activities") == {team: 3}
+    assert samples(families, "github_copilot_team_active_users") == {team: 2}
 
 
 async def test_a_line_that_is_not_json_fails_the_run() -> None:
@@ -497,7 +476,7 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
     targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
     settings = demo_settings(None, running.url, targets, {})
     labels: dict[str, set[str]] = {}
-    async with github(settings) as client:
+    async with client_for(settings) as client:
         collectors = [c for c in build_collectors(settings, client) if c.name in ("copilot", "copilot_usage")]
         assert {(c.name, c.target) for c in collectors} >= {
             ("copilot", ORG),
@@ -506,7 +485,7 @@ async def test_demo_shows_both_parts_with_org_team_editor_language(running: Runn
             ("copilot_usage", f"{ORG}/platform"),
         }
         for collector in collectors:
-            collector._clock = Clock()  # the simulator's fixed day
+            collector._clock = ManualClock(NOW)  # the simulator's fixed day
             for family in await collector.collect():
                 for sample in family.samples:
                     labels.setdefault(collector.name, set()).update(sample.labels)
@@ -523,10 +502,10 @@ async def test_demo_exposes_every_copilot_and_seat_family(running: RunningSimula
     targets = DemoSimulator(running.sim, None, running.url).targets()  # type: ignore[arg-type]
     settings = demo_settings(None, running.url, targets, {})
     names: set[str] = set()
-    async with github(settings) as client:
+    async with client_for(settings) as client:
         for collector in build_collectors(settings, client):
             if collector.name in ("copilot", "copilot_seats"):
-                collector._clock = Clock()
+                collector._clock = ManualClock(NOW)
                 names |= {family.name for family in await collector.collect()}
     # Per-user series are opt-in (user_label); they are in the goldens.
     expected = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.collectors import copilot_fields as fields
 from exporter.collectors.copilot import SCHEMAS, CopilotCollector, schema_of
 from exporter.drift import paths
-from exporter.github.client import GitHubClient
-from exporter.simulator import RunningSimulator
+from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator import copilot as model
-from exporter.telemetry import ExporterMetrics
-from tests.collectors.copilot_support import ENTERPRISE, ORG, Clock, fresh, serve, settings_for, values
+from tests.collectors.harness import ENTERPRISE, NOW, ORG, client_for, settings_for, values
 
 LIST = json.loads((Path(__file__).resolve().parents[1] / "testdata" / "copilot-report-fields.json").read_text())
 REPORTS: dict[str, list[str]] = LIST["reports"]
@@ -92,11 +89,6 @@ def test_report_routes_name_their_schema() -> None:
 
 
 # -- the simulator sends every documented field, consistently ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    yield from serve()
 
 
 def _sent(running: RunningSimulator, report: str) -> set[str]:
@@ -167,16 +159,15 @@ def _drift(registry: CollectorRegistry) -> dict[str, set[tuple[str, str]]]:
 
 
 async def test_an_added_and_a_renamed_field_show_within_one_run(running: RunningSimulator) -> None:
-    fresh(running)
     registry = CollectorRegistry()
-    settings = settings_for(running.url, {"copilot": {"user_label": "login"}}, TEAMS)
-    client = GitHubClient(settings.github, ExporterMetrics(registry))
-    try:
-        before = await CopilotCollector(client, settings, ORG, clock=Clock()).collect()
+    settings = settings_for(running, targets={"orgs": [ORG], "teams": TEAMS},
+                            collectors={"copilot": {"user_label": "login"}})
+    async with client_for(settings, registry) as client:
+        before = await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).collect()
         assert _drift(registry) == {"unmapped": set(), "missing": set(), "dropped": set()}, "every field is known"
         model.set_field_drift(running.sim, True)
         try:
-            after = await CopilotCollector(client, settings, ORG, clock=Clock()).collect()  # no traceback
+            after = await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).collect()  # no traceback
         finally:
             model.set_field_drift(running.sim, False)
         added, (old, new) = model.DRIFT_ADDED[0], model.DRIFT_RENAMED
@@ -190,10 +181,8 @@ async def test_an_added_and_a_renamed_field_show_within_one_run(running: Running
         assert kept_before == {k: v for k, v in values(after).items() if k[0] not in gone}
         assert not {k for k in values(after) if k[0] in gone}
         # The field comes back: the missing signal clears; the unmapped paths stay listed since start.
-        await CopilotCollector(client, settings, ORG, clock=Clock()).collect()
+        await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).collect()
         assert _drift(registry)["missing"] == set()
-    finally:
-        await client.aclose()
 
 
 def test_the_daemon_shows_an_added_and_a_renamed_field_on_metrics(tmp_path: Path) -> None:

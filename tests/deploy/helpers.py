@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tools import SETUP_HINT, tool  # noqa: F401  (copilot_support.py imports it from here until it joins the harness)
+from tests.tools import SETUP_HINT
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

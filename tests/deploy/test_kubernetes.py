@@ -27,8 +27,8 @@ from tests.deploy.helpers import (
     load_yaml_all,
     module,
     run,
-    tool,
 )
+from tests.tools import tool
 
 # The oldest version with the apps.kubernetes.io/pod-index label (beta, on by
 # default) that the StatefulSet variant needs, and the newest the validator knows.

@@ -1,8 +1,8 @@
-"""A simulator on loopback and a GitHubClient pointed at it; waits are recorded, not slept."""
+"""A GitHubClient pointed at the loopback simulator (`running`, in tests/conftest.py); waits are recorded, not slept."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -11,11 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from exporter.github.client import GitHubClient
 from exporter.settings import GitHubSettings
-from exporter.simulator import ManualClock, RunningSimulator
-from exporter.simulator.routing import parse_iso
+from exporter.simulator import RunningSimulator, Simulator
 from exporter.telemetry import ExporterMetrics
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
 TOKEN = "ghp_clienttesttoken0001"
 
 
@@ -29,15 +27,8 @@ class RecordedSleep:
         self.waits.append(seconds)
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with RunningSimulator(clock=ManualClock(NOW)) as running:
-        yield running
-
-
 @pytest.fixture
-def sim(running: RunningSimulator):
-    running.sim.reset()
+def sim(running: RunningSimulator) -> Simulator:
     return running.sim
 
 

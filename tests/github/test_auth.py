@@ -14,8 +14,7 @@ from exporter.github.client import GitHubClient
 from exporter.settings import GitHubSettings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.telemetry import ExporterMetrics
-
-from .conftest import NOW
+from tests.collectors.harness import NOW
 
 APP_ID = 4242
 SUMMARY = "/orgs/{org}/insights/api/summary-stats"

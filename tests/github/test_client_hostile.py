@@ -16,8 +16,9 @@ from exporter.github.errors import MalformedResponseError
 from exporter.settings import GitHubSettings
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.telemetry import ExporterMetrics
+from tests.collectors.harness import NOW
 
-from .conftest import NOW, TOKEN
+from .conftest import TOKEN
 from .test_client import SUBJECTS, SUMMARY, WINDOW, value
 
 ORG = "octo-demo"

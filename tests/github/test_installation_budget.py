@@ -15,8 +15,7 @@ from exporter.settings import Settings, load_settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.installations import installation_id
 from exporter.telemetry import ExporterMetrics
-
-from .conftest import NOW
+from tests.collectors.harness import NOW
 
 APP_ID = 5151
 ORGS = ("org-a", "org-b")

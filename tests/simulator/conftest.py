@@ -1,4 +1,5 @@
-"""Fixtures: a simulator on a hand-driven clock, an in-process client, and a loopback server."""
+"""Fixtures: a simulator on a hand-driven clock, an in-process client, and a client of the loopback server
+(`running`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import httpx
 import pytest
 
 from exporter.simulator import ManualClock, RunningSimulator, Simulator, SimulatorConfig, create_app
-from exporter.simulator.routing import parse_iso
+from tests.collectors.harness import NOW
 
-NOW = parse_iso("2024-09-18T16:00:00Z")
 ORG = "octo-demo"
 TOKEN = "ghp_simulatortesttoken"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/vnd.github+json",
@@ -32,20 +32,6 @@ async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(sim))
     async with httpx.AsyncClient(transport=transport, base_url="https://api.github.test", headers=AUTH) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def _running() -> Iterator[RunningSimulator]:
-    with RunningSimulator(clock=ManualClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-def running(_running: RunningSimulator) -> Iterator[RunningSimulator]:
-    """A loopback server shared by a module's tests, its switches and clock reset before each test."""
-    _running.sim.reset()
-    _running.sim.set_clock(NOW)
-    yield _running
 
 
 @pytest.fixture
