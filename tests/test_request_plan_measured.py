@@ -9,6 +9,7 @@ the last run saw, must match the count within each case's stated tolerance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,8 @@ def default_case(name: str) -> Case:
 CASES = SPECIAL + [default_case(name) for name in COLLECTORS if name not in {case.family for case in SPECIAL}]
 
 
-async def measure(case: Case) -> tuple[int, float]:
-    """(requests the simulator answered, requests the plan expected) over the case's steady stretch."""
+async def measure(case: Case) -> tuple[int, float, set[str]]:
+    """(requests the simulator answered, requests the plan expected, the routes asked) over the steady stretch."""
     with RunningSimulator(config=case.config, clock=ManualClock(START)) as running:
         sim, clock = running.sim, ManualClock(START)
         collectors_section = {name: {"enabled": name == case.family} for name in COLLECTORS}
@@ -108,15 +109,26 @@ async def measure(case: Case) -> tuple[int, float]:
         finally:
             await client.aclose()
         assert plan is not None
-        return sim.request_counts()["total"], plan * case.measured / HOUR
+        counts = sim.request_counts()
+        return counts["total"], plan * case.measured / HOUR, set(counts["routes"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.family}-{'-'.join(sorted(c.targets)) or 'none'}")
 async def test_the_plan_counts_the_requests_a_steady_stretch_makes(case: Case) -> None:
-    made, planned = await measure(case)
+    made, planned, routes = await measure(case)
     assert made > 0
+    assert not undeclared(case.family, routes), f"{case.family} calls endpoints its `endpoints` does not name"
     assert abs(made - planned) <= case.tolerance * planned + 1e-6, (
         f"{case.family}: {made} requests in {case.measured / HOUR:.0f}h, plan {planned:.1f}")
+
+
+def undeclared(name: str, routes: set[str]) -> set[str]:
+    """The simulator's route templates asked that none of the collector's declared `endpoints` matches."""
+    declared = COLLECTORS[name].endpoints
+    endpoints = declared if isinstance(declared, tuple) else [e for kind in declared.values() for e in kind]
+    concrete = [re.sub(r"\{[^}]*\}", "x", e) for e in endpoints]
+    return {route for route in routes
+            if not any(re.fullmatch(re.sub(r"\{[^}]*\}", "[^/]+", route.removeprefix("/api/v3")), e) for e in concrete)}
 
 
 def test_every_collector_has_a_measured_case() -> None:
