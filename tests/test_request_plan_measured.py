@@ -9,6 +9,7 @@ the last run saw, must match the count within each case's stated tolerance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from exporter.budget import observed_sizes
 from exporter.collectors import COLLECTORS, Collector
 from exporter.collectors.billing import BillingCollector
 from exporter.github.client import GitHubClient
+from exporter.github.deployment import Deployment
 from exporter.settings import load_settings
 from exporter.simulator import ManualClock, RunningSimulator, SimulatorConfig
 from exporter.simulator.routing import parse_iso
@@ -42,24 +44,31 @@ class Case:
     api_path: str = ""
 
 
-CASES = [
+# Collectors that need a world, targets, options or a stretch of their own; every other collector gets
+# `default_case`: an organisation and an enterprise on the deployment where it runs.
+SPECIAL = [
     # The plan is API Insights' worst case (every followed actor asked each run): met when all are active.
     Case("api_insights", {"orgs": [ORG]}, config=SimulatorConfig(users=10, apps=0, actors=30), measured=HOUR),
     Case("repo_traffic", {}, {"discover": [ORG]}),
     Case("repo_traffic", {"repositories": [f"{ORG}/api", f"{ORG}/web"]}),
     Case("billing", {"enterprises": [ENTERPRISE]}, measured=12 * HOUR),
-    Case("billing_usage", {"enterprises": [ENTERPRISE], "orgs": [ORG]}),
     Case("copilot", {"orgs": [ORG], "enterprises": [ENTERPRISE], "teams": [f"{ORG}/platform"]},
          warmup=24 * HOUR, measured=24 * HOUR),
-    Case("copilot_seats", {"orgs": [ORG], "enterprises": [ENTERPRISE]}),
     Case("copilot_usage", {"orgs": [ORG], "teams": [f"{ORG}/platform"]}, {"enabled": True}),
-    Case("server_statistics", {"enterprises": [ENTERPRISE]}),
-    Case("ghes_stats", {}, api_path="/api/v3"),
 ]
 
 
-async def measure(case: Case) -> tuple[int, float]:
-    """(requests the simulator answered, requests the plan expected) over the case's steady stretch."""
+def default_case(name: str) -> Case:
+    """An organisation and an enterprise (each collector takes the kinds it reads), under /api/v3 on GHES."""
+    ghes = COLLECTORS[name].deployments == {Deployment.GHES}
+    return Case(name, {} if ghes else {"orgs": [ORG], "enterprises": [ENTERPRISE]}, api_path="/api/v3" if ghes else "")
+
+
+CASES = SPECIAL + [default_case(name) for name in COLLECTORS if name not in {case.family for case in SPECIAL}]
+
+
+async def measure(case: Case) -> tuple[int, float, set[str]]:
+    """(requests the simulator answered, requests the plan expected, the routes asked) over the steady stretch."""
     with RunningSimulator(config=case.config, clock=ManualClock(START)) as running:
         sim, clock = running.sim, ManualClock(START)
         collectors_section = {name: {"enabled": name == case.family} for name in COLLECTORS}
@@ -100,19 +109,30 @@ async def measure(case: Case) -> tuple[int, float]:
         finally:
             await client.aclose()
         assert plan is not None
-        return sim.request_counts()["total"], plan * case.measured / HOUR
+        counts = sim.request_counts()
+        return counts["total"], plan * case.measured / HOUR, set(counts["routes"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.family}-{'-'.join(sorted(c.targets)) or 'none'}")
 async def test_the_plan_counts_the_requests_a_steady_stretch_makes(case: Case) -> None:
-    made, planned = await measure(case)
+    made, planned, routes = await measure(case)
     assert made > 0
+    assert not undeclared(case.family, routes), f"{case.family} calls endpoints its `endpoints` does not name"
     assert abs(made - planned) <= case.tolerance * planned + 1e-6, (
         f"{case.family}: {made} requests in {case.measured / HOUR:.0f}h, plan {planned:.1f}")
 
 
+def undeclared(name: str, routes: set[str]) -> set[str]:
+    """The simulator's route templates asked that none of the collector's declared `endpoints` matches."""
+    declared = COLLECTORS[name].endpoints
+    endpoints = declared if isinstance(declared, tuple) else [e for kind in declared.values() for e in kind]
+    concrete = [re.sub(r"\{[^}]*\}", "x", e) for e in endpoints]
+    return {route for route in routes
+            if not any(re.fullmatch(re.sub(r"\{[^}]*\}", "[^/]+", route.removeprefix("/api/v3")), e) for e in concrete)}
+
+
 def test_every_collector_has_a_measured_case() -> None:
-    """A collector added to exporter.collectors.COLLECTORS without a case here fails, and so does a stale case."""
+    """Every collector is measured (by default or a special case), and no special case outlives its collector."""
     measured = {case.family for case in CASES}
-    assert not set(COLLECTORS) - measured, f"collectors whose plan nothing measures: {set(COLLECTORS) - measured}"
-    assert not measured - set(COLLECTORS), f"cases for collectors that no longer exist: {measured - set(COLLECTORS)}"
+    assert measured == set(COLLECTORS), f"unmeasured: {set(COLLECTORS) - measured}"
+    assert {case.family for case in SPECIAL} <= set(COLLECTORS), "a special case for a collector that no longer exists"

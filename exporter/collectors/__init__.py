@@ -1,34 +1,33 @@
-"""One module per endpoint family; this table is how the daemon finds them."""
+"""One module per endpoint family; the registry the daemon, flags, docs and tests read the collectors from.
 
+A collector registers itself by being a concrete `Collector` subclass with a `name` in a module of this
+package: nothing here names it (node_exporter's `registerCollector`, done by discovery).
+"""
+
+import importlib
+import inspect
+import pkgutil
 from typing import Any
 
-from exporter.collectors.api_insights import ApiInsightsCollector
 from exporter.collectors.base import Collector, Target
-from exporter.collectors.billing import BillingCollector
-from exporter.collectors.billing_usage import BillingUsageCollector
-from exporter.collectors.copilot import CopilotCollector
-from exporter.collectors.copilot_seats import CopilotSeatsCollector
-from exporter.collectors.copilot_usage import CopilotUsageCollector
-from exporter.collectors.ghes_stats import GhesStatsCollector
-from exporter.collectors.repo_traffic import RepoTrafficCollector
-from exporter.collectors.server_statistics import ServerStatisticsCollector
 from exporter.github.deployment import Deployment
 from exporter.settings import Settings
 
-COLLECTORS: dict[str, type[Collector[Any]]] = {
-    collector.name: collector
-    for collector in (
-        ApiInsightsCollector,
-        ServerStatisticsCollector,
-        RepoTrafficCollector,
-        BillingCollector,
-        CopilotCollector,
-        CopilotUsageCollector,
-        BillingUsageCollector,
-        GhesStatsCollector,
-        CopilotSeatsCollector,
-    )
-}
+
+def _discover() -> dict[str, type[Collector[Any]]]:
+    """Every collector class defined in a module of this package, by name (alphabetical, so stable)."""
+    found: dict[str, type[Collector[Any]]] = {}
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (issubclass(cls, Collector) and cls.__module__ == module.__name__ and not inspect.isabstract(cls)
+                    and "name" in vars(cls)):
+                assert cls.name not in found, f"two collectors named {cls.name}: {found[cls.name]} and {cls}"
+                found[cls.name] = cls
+    return dict(sorted(found.items()))
+
+
+COLLECTORS: dict[str, type[Collector[Any]]] = _discover()
 
 
 def deployed_targets(collector: type[Collector], settings: Settings) -> list[Target]:

@@ -585,6 +585,10 @@ class ApiInsightsCollector(Collector[ApiInsightsSettings]):
     """One org: its counters and summary, its top subjects, and the users, actors and routes it follows."""
 
     name = "api_insights"
+    endpoints = tuple(f"/orgs/{{org}}/insights/api/{leaf}" for leaf in (
+        "time-stats", "time-stats/users/{user_id}", "time-stats/{actor_type}/{actor_id}", "summary-stats",
+        "subject-stats", "user-stats/{user_id}", "route-stats/{actor_type}/{actor_id}",
+    )) + ("/users/{username}",)
     sharded_by_target = False  # followed users and actors are sharded by their own keys; see the module docstring
 
     def setup(self) -> None:

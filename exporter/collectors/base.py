@@ -187,6 +187,11 @@ class Collector(ABC, Generic[OptionsT]):
     # Where GitHub has the endpoints this collector calls; the daemon builds it only when `github.api_url`
     # is one of them (README "Where each collector works", checked by tests/test_deployments.py).
     deployments: ClassVar[frozenset[Deployment]] = CLOUD
+    # The GitHub path templates it calls, spelled as in the OpenAPI description; by target kind ("organizations",
+    # "enterprises") where the kinds call different ones. tests/test_deployments.py checks them against GitHub's
+    # descriptions, this module's source and the README's table; tests/test_request_plan_measured.py checks
+    # the simulator answered nothing else.
+    endpoints: ClassVar[tuple[str, ...] | Mapping[str, tuple[str, ...]]]
 
     def __init__(
         self,

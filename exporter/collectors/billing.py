@@ -453,6 +453,8 @@ class BillingCollector(Collector[BillingSettings]):
     """One enterprise: one export per configured report type, polled, downloaded and summed."""
 
     name = "billing"
+    endpoints = ("/enterprises/{enterprise}/settings/billing/reports",
+                 "/enterprises/{enterprise}/settings/billing/reports/{report_id}")
 
     def setup(self) -> None:
         self.labels = (

@@ -363,6 +363,12 @@ class BillingUsageCollector(Collector[BillingUsageSettings]):
     """One enterprise or organization: five to a few dozen GETs a run, no export."""
 
     name = "billing_usage"
+    endpoints = {
+        "enterprises": tuple(f"/enterprises/{{enterprise}}/settings/billing/{leaf}" for leaf in (
+            "usage/summary", "premium_request/usage", "ai_credit/usage", "budgets", "cost-centers")),
+        "organizations": tuple(f"/organizations/{{org}}/settings/billing/{leaf}" for leaf in (
+            "usage/summary", "premium_request/usage", "ai_credit/usage", "budgets")),
+    }
 
     @classmethod
     def targets(cls, settings: Settings) -> list[Target]:

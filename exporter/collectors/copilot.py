@@ -674,6 +674,12 @@ class CopilotCollector(Collector[CopilotSettings]):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its newest report day."""
 
     name = "copilot"
+    endpoints = {
+        "organizations": tuple(f"/orgs/{{org}}/copilot/metrics/reports/{r}"
+                               for r in ("organization-1-day", "users-1-day", "user-teams-1-day", "repos-1-day")),
+        "enterprises": tuple(f"/enterprises/{{enterprise}}/copilot/metrics/reports/{r}"
+                             for r in ("enterprise-1-day", "users-1-day", "user-teams-1-day", "repos-1-day")),
+    }
 
     def setup(self) -> None:
         self.kind = ENTERPRISE if self.target.kind == Kind.ENTERPRISE else ORG

@@ -186,6 +186,10 @@ class CopilotSeatsCollector(Collector[CopilotSeatsSettings]):
     """One organisation (target `name`) or enterprise (target `enterprise:slug`): its Copilot seats now."""
 
     name = "copilot_seats"
+    endpoints = {
+        "organizations": ("/orgs/{org}/copilot/billing/seats", "/orgs/{org}/copilot/billing"),
+        "enterprises": ("/enterprises/{enterprise}/copilot/billing/seats",),
+    }
 
     def setup(self) -> None:
         self.kind = SCOPES[self.target.kind]

@@ -143,6 +143,7 @@ class CopilotUsageCollector(Collector[CopilotUsageSettings]):
     """One org (target `org`) or team (target `org/team-slug`): its newest summarised day."""
 
     name = "copilot_usage"
+    endpoints = ("/orgs/{org}/copilot/usage", "/orgs/{org}/team/{team_slug}/copilot/usage")
 
     def setup(self) -> None:
         org, team = self.target.owner, self.target.team

@@ -67,6 +67,7 @@ class GhesStatsCollector(Collector[GhesStatsSettings]):
     """One GHES instance: one request a run."""
 
     name = "ghes_stats"
+    endpoints = ("/enterprise/stats/all",)
     deployments = frozenset({Deployment.GHES})
 
     @classmethod

@@ -355,6 +355,8 @@ class RepoTrafficCollector(Collector[RepoTrafficSettings]):
     """One owner from `discover`, or the explicit `targets.repositories` list."""
 
     name = "repo_traffic"
+    endpoints = tuple(f"/repos/{{owner}}/{{repo}}/traffic/{leaf}" for leaf in (
+        "views", "clones", "popular/paths", "popular/referrers")) + ("/orgs/{org}/repos", "/users/{username}/repos")
     sharded_by_target = False
 
     def setup(self) -> None:

@@ -496,6 +496,7 @@ class ServerStatisticsCollector(Collector[ServerStatisticsSettings]):
     """One enterprise or organization: the newest collection of each of its servers."""
 
     name = "server_statistics"
+    endpoints = ("/enterprise-installation/{enterprise_or_org}/server-statistics",)
 
 
     @classmethod

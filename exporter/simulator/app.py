@@ -6,8 +6,8 @@ handlers that take a `routing.Call` and return a JSON-able body (or a
 `routing.Reply`, or raise `routing.GitHubError`), and a module-level
 `ROUTES: list[SimRoute]` naming method, GitHub path template (`{param}`
 syntax, as in the OpenAPI description), auth mode and whether the result is a
-paginated list. Then add the module to `FAMILIES` below (and any files it
-serves behind signed download links to `DOWNLOADS`). The family gets
+paginated list (and any files it serves behind signed download links as
+`DOWNLOADS`): `FAMILIES` below finds the module, nothing here names it. The family gets
 authentication, primary and secondary rate limits, page/per_page slicing with
 Link headers, ETag/304, request counting and fault injection for free; it
 reads the world from `call.sim.world` and the time from `call.now`, never
@@ -25,8 +25,10 @@ The pipeline's parts live beside it, one concern each: `credentials`
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
+import pkgutil
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,15 +43,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.simulator import billing as billing_family
-from exporter.simulator import billing_usage as billing_usage_family
-from exporter.simulator import copilot as copilot_family
-from exporter.simulator import copilot_seats as copilot_seats_family
-from exporter.simulator import ghes_stats as ghes_stats_family
-from exporter.simulator import insights as insights_family
-from exporter.simulator import installations as installations_family
-from exporter.simulator import repo_traffic as repo_traffic_family
-from exporter.simulator import server_statistics as server_statistics_family
-from exporter.simulator import users as users_family
 from exporter.simulator import versions
 from exporter.simulator.billing import Billing
 from exporter.simulator.caching import CACHE_HEADERS, LastModified, etag_matches, etag_of
@@ -90,15 +83,19 @@ from exporter.simulator.routing import (
 )
 from exporter.simulator.world import World, stable_hash
 
-FAMILIES: tuple[Sequence[SimRoute], ...] = (
-    installations_family.ROUTES, insights_family.ROUTES, users_family.ROUTES,
-    server_statistics_family.ROUTES, repo_traffic_family.ROUTES, billing_family.ROUTES, copilot_family.ROUTES,
-    billing_usage_family.ROUTES, ghes_stats_family.ROUTES,
-    copilot_seats_family.ROUTES,
+# The modules that assemble the families (the only ones the import contract lets import this one); every other
+# module of the package is a family when it has `ROUTES`, and serves signed downloads when it has `DOWNLOADS`.
+ASSEMBLERS = frozenset({"app", "server", "__main__"})
+FAMILY_MODULES = tuple(
+    importlib.import_module(f"exporter.simulator.{m.name}")
+    for m in sorted(pkgutil.iter_modules(importlib.import_module("exporter.simulator").__path__), key=lambda m: m.name)
+    if m.name not in ASSEMBLERS
 )
+FAMILIES: tuple[Sequence[SimRoute], ...] = tuple(m.ROUTES for m in FAMILY_MODULES if hasattr(m, "ROUTES"))
 # Files behind signed download links, served outside the GitHub pipeline (no auth, no rate limit, not JSON):
 # (path template, handler(sim, request) -> Response).
-DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = (copilot_family.DOWNLOADS,)
+DOWNLOADS: tuple[Sequence[tuple[str, Callable[[Simulator, Request], Response]]], ...] = tuple(
+    m.DOWNLOADS for m in FAMILY_MODULES if hasattr(m, "DOWNLOADS"))
 
 UNMATCHED = "(unmatched)"
 
