@@ -1,8 +1,8 @@
 """The exporter process against a simulator whose billing files, billing usage and retired Copilot summaries
 drift: both signals on /metrics for each family, one warning per new field, no traceback, the runs a success.
 
-(GHES statistics need a GHES api_url: tests/collectors/test_ghes_stats.py flips its switch; the Copilot reports
-have their own switch and test, tests/collectors/test_copilot_fields.py.)
+(GHES statistics need a GHES api_url: tests/collectors/test_ghes_stats.py flips their family; the Copilot
+reports' family, "copilot", has its own test, tests/collectors/test_copilot_fields.py.)
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def control_routes(sim: Simulator) -> list[Route]:
                                  "lag": 0, "actor_id": null} or {"clear": true}
     POST /_sim/clock            {"set": ISO|epoch} and/or {"advance": s}; 409 unless the clock is controllable
     POST /_sim/billing          {"fail_next": 1, "delay": 90} (billing exports: next N fail; processing time)
-    POST /_sim/copilot          {"field_drift": true} (report files add an unknown field and rename a known one)
+    POST /_sim/copilot          {"field_drift": true} (the same as /_sim/field-drift {"copilot": true})
     Bad input answers 400 with {"message": ...}.
     """
     async def body(request: Request) -> dict[str, Any]:

@@ -64,7 +64,8 @@ only) and, with CLI use, the CLI customisation top-5 lists and distinct counts; 
 `pull_request_review_times` (median and p90 minutes per stage, human reviews only). Entity figures are the
 sums of the user rows, except the distinct counts and the top-5 lists (of the summed items).
 
-Drift: `set_field_drift(sim, True)` (or POST /_sim/copilot {"field_drift": true}) makes every report
+Drift: the shared switch, family "copilot" (`field_drift.set_field_drift(sim, "copilot", True)`, POST
+/_sim/field-drift {"copilot": true}, or POST /_sim/copilot {"field_drift": true}), makes every report
 file add a field nobody documents (DRIFT_ADDED) and rename a documented one (DRIFT_RENAMED), as GitHub
 does now and then; the exporter should say so on /metrics. /_sim/reset turns it off.
 
@@ -98,7 +99,8 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso, register_state
+from exporter.simulator import field_drift
+from exporter.simulator.routing import Call, GitHubError, Reply, SimRoute, SimulatorHost, parse_iso
 from exporter.simulator.world import EDITORS, LANGUAGES, Org, User, World, stable_hash, unit
 
 DAY = 86400
@@ -1008,56 +1010,25 @@ def _count(sim: SimulatorHost, outcome: str) -> None:
 
 
 # -- field drift: GitHub adds a field and renames another ------------------------------------------
+# The switch is the shared one (simulator/field_drift.py, family "copilot"); the report files are not JSON
+# answers of the pipeline, so download() asks `drifting` itself, as billing's CSV files do.
 
 DRIFT_ADDED = ("totals_by_copilot_spaces", {"session_count": 3, "request_count": 7})  # a field nobody documents
 DRIFT_RENAMED = ("code_generation_activity_count", "code_generation_event_count")  # old name -> new name
 
 
-@register_state
-class CopilotSwitches:
-    """The Copilot reports' run-time switches: field drift (see drifted()); off again after /_sim/reset."""
-
-    @classmethod
-    def for_simulator(cls, sim: SimulatorHost) -> CopilotSwitches:
-        return cls()
-
-    def __init__(self) -> None:
-        self.field_drift = False
-
-    def reset(self) -> None:
-        self.field_drift = False
-
-    def describe(self) -> dict[str, Any]:
-        return {"copilot_field_drift": self.field_drift}
-
-
-def set_field_drift(sim: SimulatorHost, on: bool) -> None:
-    """Make the report files carry an unknown field and rename a documented one (or stop); see drifted()."""
-    sim.family_state(CopilotSwitches).field_drift = on
-
-
-def field_drift(sim: SimulatorHost) -> bool:
-    return sim.family_state(CopilotSwitches).field_drift
-
-
 def control(sim: SimulatorHost, data: dict[str, Any]) -> dict[str, Any]:
-    """POST /_sim/copilot {"field_drift": true|false}; returns the switches."""
-    if "field_drift" in data:
-        if not isinstance(data["field_drift"], bool):
-            raise ValueError("field_drift: expected true or false")
-        set_field_drift(sim, data["field_drift"])
-    return sim.family_state(CopilotSwitches).describe()
+    """POST /_sim/copilot {"field_drift": true|false}: /_sim/field-drift {"copilot": ...}; returns its answer."""
+    return field_drift.control(sim, {"copilot": data["field_drift"]} if "field_drift" in data else {})
 
 
 def drifted(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as GitHub might send it after a change: DRIFT_ADDED added, DRIFT_RENAMED's field renamed."""
-    old, new = DRIFT_RENAMED
-    out = {(new if key == old else key): value for key, value in record.items()}
-    if "day_totals" in out:
-        out["day_totals"] = [drifted(r) for r in out["day_totals"]]
-    else:
-        out[DRIFT_ADDED[0]] = DRIFT_ADDED[1]
-    return out
+    """A record as GitHub might send it after a change: DRIFT_RENAMED's field renamed, DRIFT_ADDED added (to
+    each day of a 28-day record instead of the record itself)."""
+    if "day_totals" in record:
+        renamed = field_drift.drifted(record, DRIFT_RENAMED)
+        return {**renamed, "day_totals": [drifted(day) for day in record["day_totals"]]}
+    return field_drift.drifted(record, DRIFT_RENAMED, DRIFT_ADDED)
 
 
 def _blob_error(status: int, code: str, message: str) -> Response:
@@ -1096,7 +1067,7 @@ def download(sim: SimulatorHost, request: Request) -> Response:
         return _blob_error(404, "NoSuchKey", "The specified key does not exist.")
     day = day_number(p["day"])
     records = report_records(sim.world, scope, p["report"], day)
-    if field_drift(sim):
+    if field_drift.drifting(sim, "copilot"):
         records = [drifted(r) for r in records]
     if p["report"] == "users-1-day":
         part = int(p["part"])

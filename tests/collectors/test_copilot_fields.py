@@ -21,6 +21,7 @@ from exporter.collectors.copilot import SCHEMAS, CopilotCollector, schema_of
 from exporter.drift import paths
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator import copilot as model
+from exporter.simulator.field_drift import set_field_drift
 from tests.collectors.harness import ENTERPRISE, NOW, ORG, client_for, settings_for, values
 
 LIST = json.loads((Path(__file__).resolve().parents[1] / "testdata" / "copilot-report-fields.json").read_text())
@@ -165,11 +166,11 @@ async def test_an_added_and_a_renamed_field_show_within_one_run(running: Running
     async with client_for(settings, registry) as client:
         before = await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).collect()
         assert _drift(registry) == {"unmapped": set(), "missing": set(), "dropped": set()}, "every field is known"
-        model.set_field_drift(running.sim, True)
+        set_field_drift(running.sim, "copilot", True)
         try:
             after = await CopilotCollector(client, settings, ORG, clock=ManualClock(NOW)).collect()  # no traceback
         finally:
-            model.set_field_drift(running.sim, False)
+            set_field_drift(running.sim, "copilot", False)
         added, (old, new) = model.DRIFT_ADDED[0], model.DRIFT_RENAMED
         drift = _drift(registry)
         assert drift["unmapped"] == {("copilot", new), ("copilot", f"{added}.session_count"),
@@ -199,7 +200,7 @@ def test_the_daemon_shows_an_added_and_a_renamed_field_on_metrics(tmp_path: Path
                              ("copilot", f"{added}.request_count")},
                 "missing": {("copilot", old)}}
     with RunningSimulator() as drifting:
-        model.set_field_drift(drifting.sim, True)
+        set_field_drift(drifting.sim, "copilot", True)
         daemon = Daemon(tmp_path, daemon_config(drifting.sim, drifting.url, {"token": "ghp_driftcheck"}))
         try:
             deadline = time.monotonic() + 40

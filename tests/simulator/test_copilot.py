@@ -299,12 +299,16 @@ def test_the_field_drift_switch_adds_and_renames_a_field_until_reset(http: httpx
     (added, added_value), (old, new) = cp.DRIFT_ADDED, cp.DRIFT_RENAMED
     assert old in plain and new not in plain and added not in plain
     assert http.post("/_sim/copilot", json={"field_drift": "yes"}).status_code == 400
-    assert http.post("/_sim/copilot", json={"field_drift": True}).json() == {"copilot_field_drift": True}
-    assert http.get("/_sim/state").json()["copilot_field_drift"] is True
+    assert http.post("/_sim/copilot", json={"field_drift": True}).json() == {"field_drift": ["copilot"]}
+    assert http.get("/_sim/state").json()["field_drift"] == ["copilot"], "the shared switch, family copilot"
     (drifted,) = fetch(http, path, day=YESTERDAY)
     assert drifted[added] == added_value and drifted[new] == plain[old] and old not in drifted
     assert {k: v for k, v in drifted.items() if k not in (added, new)} == {k: v for k, v in plain.items() if k != old}
     (rows_28,) = fetch(http, f"{ORG_REPORTS}/organization-28-day/latest".format(org=ORG))
     assert all(new in day and old not in day for day in rows_28["day_totals"])
-    assert http.post("/_sim/reset").json()["copilot_field_drift"] is False
+    assert http.post("/_sim/reset").json()["field_drift"] == []
+    assert fetch(http, path, day=YESTERDAY) == [plain]
+    assert http.post("/_sim/field-drift", json={"copilot": True}).json() == {"field_drift": ["copilot"]}
+    assert fetch(http, path, day=YESTERDAY) == [drifted]
+    assert http.post("/_sim/copilot", json={"field_drift": False}).json() == {"field_drift": []}
     assert fetch(http, path, day=YESTERDAY) == [plain]

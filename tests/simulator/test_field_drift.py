@@ -32,6 +32,9 @@ async def test_each_family_drifts_alone_until_reset(sim: Simulator, client: http
     assert now[added] == value and now["repos"][new] == plain_stats["repos"][old] and old not in now["repos"]
     assert (await client.get("/api/v3/enterprise/stats/repos")).json() == plain_stats["repos"], "only /all"
     assert (await client.get(usage)).json() == plain_usage, "copilot_usage is not drifting"
+    set_field_drift(sim, "copilot", True)
+    assert sim.state()["field_drift"] == ["copilot", "ghes_stats"]
+    assert (await client.get(usage)).json() == plain_usage, "the reports' family is not the summaries'"
     set_field_drift(sim, "copilot_usage", True)
     days = (await client.get(usage)).json()
     assert days and all(SUMMARY_RENAMED[1] in d and SUMMARY_ADDED[0] in d and SUMMARY_RENAMED[0] not in d
