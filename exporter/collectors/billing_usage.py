@@ -70,6 +70,16 @@ _MONTH = "this month to date (UTC)"
 _ENDPOINT = "GET /{enterprises|organizations}/{account}/settings/billing"
 
 
+# The four measures of each usage entry, in the order BillingUsageCollector._usage adds them: metric suffix,
+# HELP ({What}/{what}: the usage named, {month}: the period) and the entry's source field.
+_MEASURES = (
+    ("quantity", "{What} {month}, net of included usage, in the unit named by unit_type.", "netQuantity"),
+    ("gross_amount_usd", "Gross amount of {what} {month} in US dollars, before discounts.", "grossAmount"),
+    ("discount_amount_usd", "Discount on {what} {month} in US dollars (included usage).", "discountAmount"),
+    ("net_amount_usd", "Billable amount of {what} {month} in US dollars: gross minus discount.", "netAmount"),
+)
+
+
 def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool, by_model: bool = False
                  ) -> tuple[MetricSpec, ...]:
     """The quantity, gross, discount and net gauges of one usage endpoint (or of its items summed by model)."""
@@ -84,19 +94,10 @@ def _usage_specs(prefix: str, what: str, endpoint: str, bounded: bool, by_model:
                 f"collectors.billing_usage.top_n models by gross amount, the rest sum into model {OTHER}.")
     source = f"{_ENDPOINT}/{endpoint}: {'usageItems[].model, ' if by_model else ''}usageItems"
     labels = _BY_MODEL if by_model else _SKU
-    return (
-        metric(__name__, f"{prefix}_quantity", "gauge",
-               f"{what} {_MONTH}, net of included usage, in the unit named by unit_type.{note}", labels,
-               f"{source}[].netQuantity"),
-        metric(__name__, f"{prefix}_gross_amount_usd", "gauge",
-               f"Gross amount of {what.lower()} {_MONTH} in US dollars, before discounts.{note}", labels,
-               f"{source}[].grossAmount"),
-        metric(__name__, f"{prefix}_discount_amount_usd", "gauge",
-               f"Discount on {what.lower()} {_MONTH} in US dollars (included usage).{note}", labels,
-               f"{source}[].discountAmount"),
-        metric(__name__, f"{prefix}_net_amount_usd", "gauge",
-               f"Billable amount of {what.lower()} {_MONTH} in US dollars: gross minus discount.{note}", labels,
-               f"{source}[].netAmount"),
+    return tuple(
+        metric(__name__, f"{prefix}_{suffix}", "gauge", text.format(What=what, what=what.lower(), month=_MONTH) + note,
+               labels, f"{source}[].{field}")
+        for suffix, text, field in _MEASURES
     )
 
 

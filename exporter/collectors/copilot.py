@@ -74,7 +74,7 @@ import hmac
 import json
 import math
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -218,8 +218,12 @@ def _define(kind: Scope) -> Specs:
     def spec(name: str, description: str, labels: Sequence[str], source: str) -> MetricSpec:
         return metric(__name__, f"{p}{name}", "gauge", description, labels, source)
 
-    totals = {f: spec(suffix, f"{what} {phrase} {LATEST_DAY}.", [owner], f"{entity}: {f}") for f, (suffix, what) in
-              COUNTERS.items()}
+    def specs_for(table: Mapping[str, tuple[str, str, *tuple[float, ...]]], *, name: str, then: str,
+                  labels: Sequence[str], source: str) -> dict[str, MetricSpec]:
+        """A spec per field of a {field: (metric suffix, what, ...)} table: name+suffix, what+then, source+field."""
+        return {f: spec(name + row[0], row[1] + then, labels, source + f) for f, row in table.items()}
+
+    totals = specs_for(COUNTERS, name="", then=f" {phrase} {LATEST_DAY}.", labels=[owner], source=f"{entity}: ")
     totals |= {f: spec(f, f"{what} {phrase}.", [owner], f"{entity}: {f}") for f, what in ACTIVE_USERS.items()}
     totals |= {
         path: spec(suffix, f"{what} {phrase} {LATEST_DAY}. Not in the editor or feature breakdowns.", [owner],
@@ -263,17 +267,14 @@ def _define(kind: Scope) -> Specs:
             for b in BREAKDOWNS
             for f in b.counters
         },
-        partners={
-            f: spec(
-                f"partner_agent_{suffix}",
-                f"{what} with a partner agent app (such as Claude or Codex) {phrase}, by agent_id (agent: its "
-                f"current agent_name), {LATEST_DAY}. The busiest max_label_values agents; the rest in "
-                "agent_id=\"other\".",
-                [owner, "agent_id", "agent"],
-                f"{entity}: {PARTNER_AGENTS}[].{f}",
-            )
-            for f, (suffix, what) in PARTNER_COUNTERS.items()
-        },
+        partners=specs_for(
+            PARTNER_COUNTERS,
+            name="partner_agent_",
+            then=f" with a partner agent app (such as Claude or Codex) {phrase}, by agent_id (agent: its current "
+            f"agent_name), {LATEST_DAY}. The busiest max_label_values agents; the rest in agent_id=\"other\".",
+            labels=[owner, "agent_id", "agent"],
+            source=f"{entity}: {PARTNER_AGENTS}[].",
+        ),
         customizations=spec(
             "cli_customization_interactions",
             f"Interactions with a Copilot CLI customisation {phrase}: the top 5 items GitHub lists per kind (skill, "
@@ -303,36 +304,27 @@ def _define(kind: Scope) -> Specs:
             [owner, "phase"],
             f"{entity}: totals_by_ai_adoption_phase[].total_engaged_users",
         ),
-        repositories={
-            f: spec(
-                f"repository_{suffix}",
-                f"{what} in one repository {phrase}, {LATEST_DAY}. The busiest max_repositories repositories; "
-                "the rest summed into repository=\"other\" (medians are not summed, so other has none).",
-                [owner, "repository"],
-                f"{repos}: pull_requests.{f}",
-            )
-            for f, (suffix, what, _) in PULL_REQUESTS.items()
-        },
-        review_times={
-            f: spec(
-                f"repository_{suffix}",
-                f"{what} pull requests in one repository spent in a review stage (human reviews only) {phrase}, "
-                f"{LATEST_DAY}. Minutes in the report, seconds here. The busiest max_repositories repositories "
-                "(other has none: quantiles cannot be summed).",
-                [owner, "repository", "stage"],
-                f"{repos}: pull_request_review_times[].{f}",
-            )
-            for f, (suffix, what) in REVIEW_TIMES.items()
-        },
-        team_totals={
-            f: spec(
-                f"team_{suffix}",
-                f"{what} by the team's members, {LATEST_DAY}. {team_note}.",
-                team,
-                f"{joined}: {f}",
-            )
-            for f, (suffix, what) in FIGURES.items()
-        },
+        repositories=specs_for(
+            PULL_REQUESTS,
+            name="repository_",
+            then=f" in one repository {phrase}, {LATEST_DAY}. The busiest max_repositories repositories; the rest "
+            "summed into repository=\"other\" (medians are not summed, so other has none).",
+            labels=[owner, "repository"],
+            source=f"{repos}: pull_requests.",
+        ),
+        review_times=specs_for(
+            REVIEW_TIMES,
+            name="repository_",
+            then=f" pull requests in one repository spent in a review stage (human reviews only) {phrase}, "
+            f"{LATEST_DAY}. Minutes in the report, seconds here. The busiest max_repositories repositories "
+            "(other has none: quantiles cannot be summed).",
+            labels=[owner, "repository", "stage"],
+            source=f"{repos}: pull_request_review_times[].",
+        ),
+        team_totals=specs_for(
+            FIGURES, name="team_", then=f" by the team's members, {LATEST_DAY}. {team_note}.", labels=team,
+            source=f"{joined}: ",
+        ),
         team_active=spec(
             "team_active_users",
             f"Team members with any Copilot activity (IDE, CLI, code review, cloud agent) {LATEST_DAY}: "
@@ -363,15 +355,10 @@ def _define(kind: Scope) -> Specs:
             for b in TEAM_BREAKDOWNS
             for f in b.counters
         },
-        user_totals={
-            f: spec(
-                f"user_{suffix}",
-                f"{what} by one user {phrase}, {LATEST_DAY}. {user_note}",
-                [owner, "user"],
-                f"{users}: {f}",
-            )
-            for f, (suffix, what) in FIGURES.items()
-        },
+        user_totals=specs_for(
+            FIGURES, name="user_", then=f" by one user {phrase}, {LATEST_DAY}. {user_note}", labels=[owner, "user"],
+            source=f"{users}: ",
+        ),
         user_surfaces=spec(
             "user_surface_used",
             f"1 if the user used a Copilot surface {LATEST_DAY}, else 0 (surface {', '.join(SURFACES)}). {user_note}",

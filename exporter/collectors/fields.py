@@ -23,7 +23,8 @@ from typing import Any, Literal, overload
 from exporter.github.errors import MalformedResponseError
 
 
-def _value(obj: Any, field: str) -> Any:
+def get(obj: Any, field: str) -> Any:
+    """`obj[field]` when obj is a JSON object; None when it is not, or lacks the field."""
     return obj.get(field) if isinstance(obj, dict) else None
 
 
@@ -33,7 +34,7 @@ def _malformed(endpoint: str, field: str, value: Any, what: str) -> MalformedRes
 
 def number(obj: Any, field: str, endpoint: str) -> float | None:
     """`obj[field]` as a finite number; None when not reported."""
-    return as_number(_value(obj, field), field, endpoint)
+    return as_number(get(obj, field), field, endpoint)
 
 
 def as_number(value: Any, field: str, endpoint: str) -> float | None:
@@ -83,7 +84,7 @@ def _day(text: str) -> float:
 def _parsed(
     obj: Any, field: str, endpoint: str, required: bool, parse: Callable[[str], float], what: str
 ) -> float | None:
-    value = _value(obj, field)
+    value = get(obj, field)
     if value is None:
         if required:
             raise MalformedResponseError(f"{endpoint}: {field} is missing", endpoint=endpoint)

@@ -106,68 +106,65 @@ CONNECT_FEATURE = _gauge(
     ["feature"],
 )
 
-COMMENTS = _gauge(
-    "comments",
-    "Comments on the server, by what they are on (commit, gist, issue, pull_request).",
-    "ghe_stats.comments.total_{type}_comments",
-    ["type"],
+
+def _counts(parent: str, extra: tuple[str, ...], rows: Iterable[tuple[str, str, str, tuple[str, ...]]]
+            ) -> tuple[tuple[str, MetricSpec, tuple[str, ...]], ...]:
+    """Count gauges, a row each: (metric name, HELP, field under `parent`, values). A `{label}` in the field
+    splits it: one field and sample per value, labelled with it. Gives each sample's (field, spec, label values)."""
+    out: list[tuple[str, MetricSpec, tuple[str, ...]]] = []
+    for name, description, field, values in rows:
+        split = re.findall(r"\{(\w+)\}", field)
+        spec = _gauge(name, description, f"{parent}.{field}", [*extra, *split])
+        out += [(field.format_map({split[0]: v}), spec, (v,)) for v in values] if split else [(field, spec, ())]
+    return tuple(out)
+
+
+def _specs(counts: Iterable[tuple[str, MetricSpec, tuple[str, ...]]]) -> tuple[MetricSpec, ...]:
+    """The gauges of `_counts`, once each, in their rows' order."""
+    return tuple(dict.fromkeys(spec for _, spec, _ in counts))
+
+
+# Plain counts in ghe_stats ("group.field").
+_GHE_COUNTS = _counts("ghe_stats", (), (
+    ("comments", "Comments on the server, by what they are on (commit, gist, issue, pull_request).",
+     "comments.total_{type}_comments", ("commit", "gist", "issue", "pull_request")),
+    ("gists", "Gists on the server, as GitHub totals them.", "gists.total_gists", ()),
+    ("gists_by_visibility", "Gists on the server by visibility (private, public).", "gists.{visibility}_gists",
+     ("private", "public")),
+    ("hooks", "Webhooks on the server, as GitHub totals them.", "hooks.total_hooks", ()),
+    ("hooks_by_state", "Webhooks on the server by state (active, inactive).", "hooks.{state}_hooks",
+     ("active", "inactive")),
+    ("issues", "Issues on the server, as GitHub totals them.", "issues.total_issues", ()),
+    ("issues_by_state", "Issues on the server by state (open, closed).", "issues.{state}_issues", ("open", "closed")),
+    ("milestones", "Milestones on the server, as GitHub totals them.", "milestones.total_milestones", ()),
+    ("milestones_by_state", "Milestones on the server by state (open, closed).", "milestones.{state}_milestones",
+     ("open", "closed")),
+    ("organizations", "Organizations on the server.", "orgs.total_orgs", ()),
+    ("disabled_organizations", "Disabled organizations on the server.", "orgs.disabled_orgs", ()),
+    ("teams", "Teams on the server.", "orgs.total_teams", ()),
+    ("team_members", "Team memberships on the server.", "orgs.total_team_members", ()),
+    ("pages_sites", "GitHub Pages sites on the server.", "pages.total_pages", ()),
+    ("pull_requests", "Pull requests on the server.", "pulls.total_pulls", ()),
+    ("merged_pull_requests", "Merged pull requests on the server.", "pulls.merged_pulls", ()),
+    ("mergeable_pull_requests", "Open pull requests that can be merged.", "pulls.mergeable_pulls", ()),
+    ("unmergeable_pull_requests", "Open pull requests that cannot be merged (conflicts).", "pulls.unmergeable_pulls",
+     ()),
+    ("repositories", "Repositories on the server.", "repos.total_repos", ()),
+    ("root_repositories", "Repositories on the server that are not forks.", "repos.root_repos", ()),
+    ("fork_repositories", "Repositories on the server that are forks.", "repos.fork_repos", ()),
+    ("organization_repositories", "Repositories on the server owned by organizations.", "repos.org_repos", ()),
+    ("pushes", "Pushes on the server, as GitHub counts them; grows over time, use delta() not rate().",
+     "repos.total_pushes", ()),
+    ("wikis", "Repository wikis on the server.", "repos.total_wikis", ()),
+    ("users", "User accounts on the server.", "users.total_users", ()),
+    ("admin_users", "Site administrators on the server.", "users.admin_users", ()),
+    ("suspended_users", "Suspended users on the server.", "users.suspended_users", ()),
+))
+# (group, field, spec, extra label values) of each: the same groups GHES reports on the box (collectors/ghes_stats.py)
+GHE_STATS: tuple[tuple[str, str, MetricSpec, tuple[str, ...]], ...] = tuple(
+    (path.partition(".")[0], path.partition(".")[2], spec, extra) for path, spec, extra in _GHE_COUNTS
 )
-GISTS = _gauge("gists", "Gists on the server, as GitHub totals them.", "ghe_stats.gists.total_gists")
-GISTS_BY = _gauge(
-    "gists_by_visibility",
-    "Gists on the server by visibility (private, public).",
-    "ghe_stats.gists.{visibility}_gists",
-    ["visibility"],
-)
-HOOKS = _gauge("hooks", "Webhooks on the server, as GitHub totals them.", "ghe_stats.hooks.total_hooks")
-HOOKS_BY = _gauge(
-    "hooks_by_state", "Webhooks on the server by state (active, inactive).", "ghe_stats.hooks.{state}_hooks", ["state"]
-)
-ISSUES = _gauge("issues", "Issues on the server, as GitHub totals them.", "ghe_stats.issues.total_issues")
-ISSUES_BY = _gauge(
-    "issues_by_state", "Issues on the server by state (open, closed).", "ghe_stats.issues.{state}_issues", ["state"]
-)
-MILESTONES = _gauge(
-    "milestones", "Milestones on the server, as GitHub totals them.", "ghe_stats.milestones.total_milestones"
-)
-MILESTONES_BY = _gauge(
-    "milestones_by_state",
-    "Milestones on the server by state (open, closed).",
-    "ghe_stats.milestones.{state}_milestones",
-    ["state"],
-)
-ORGS = _gauge("organizations", "Organizations on the server.", "ghe_stats.orgs.total_orgs")
-DISABLED_ORGS = _gauge(
-    "disabled_organizations", "Disabled organizations on the server.", "ghe_stats.orgs.disabled_orgs"
-)
-TEAMS = _gauge("teams", "Teams on the server.", "ghe_stats.orgs.total_teams")
-TEAM_MEMBERS = _gauge("team_members", "Team memberships on the server.", "ghe_stats.orgs.total_team_members")
-PAGES = _gauge("pages_sites", "GitHub Pages sites on the server.", "ghe_stats.pages.total_pages")
-PULLS = _gauge("pull_requests", "Pull requests on the server.", "ghe_stats.pulls.total_pulls")
-MERGED_PULLS = _gauge("merged_pull_requests", "Merged pull requests on the server.", "ghe_stats.pulls.merged_pulls")
-MERGEABLE_PULLS = _gauge(
-    "mergeable_pull_requests", "Open pull requests that can be merged.", "ghe_stats.pulls.mergeable_pulls"
-)
-UNMERGEABLE_PULLS = _gauge(
-    "unmergeable_pull_requests",
-    "Open pull requests that cannot be merged (conflicts).",
-    "ghe_stats.pulls.unmergeable_pulls",
-)
-REPOS = _gauge("repositories", "Repositories on the server.", "ghe_stats.repos.total_repos")
-ROOT_REPOS = _gauge("root_repositories", "Repositories on the server that are not forks.", "ghe_stats.repos.root_repos")
-FORK_REPOS = _gauge("fork_repositories", "Repositories on the server that are forks.", "ghe_stats.repos.fork_repos")
-ORG_REPOS = _gauge(
-    "organization_repositories", "Repositories on the server owned by organizations.", "ghe_stats.repos.org_repos"
-)
-PUSHES = _gauge(
-    "pushes",
-    "Pushes on the server, as GitHub counts them; grows over time, use delta() not rate().",
-    "ghe_stats.repos.total_pushes",
-)
-WIKIS = _gauge("wikis", "Repository wikis on the server.", "ghe_stats.repos.total_wikis")
-USERS = _gauge("users", "User accounts on the server.", "ghe_stats.users.total_users")
-ADMIN_USERS = _gauge("admin_users", "Site administrators on the server.", "ghe_stats.users.admin_users")
-SUSPENDED_USERS = _gauge("suspended_users", "Suspended users on the server.", "ghe_stats.users.suspended_users")
+
 DORMANT_USERS = _gauge(
     "dormant_users", "Users with no activity for the dormancy threshold.", "dormant_users.total_dormant_users"
 )
@@ -200,80 +197,25 @@ ECOSYSTEM_STATE = _gauge(
     "packages_stats.ecosystems[].enabled",
     ["ecosystem", "state"],
 )
-PACKAGES = _gauge(
-    "packages_published",
-    "Published packages in the ecosystem.",
-    "packages_stats.ecosystems[].published_packages_count",
-    ["ecosystem"],
-)
-PACKAGES_BY_VISIBILITY = _gauge(
-    "packages_by_visibility",
-    "Packages in the ecosystem by visibility (private, public, internal).",
-    "packages_stats.ecosystems[].{visibility}_packages_count",
-    ["ecosystem", "visibility"],
-)
-PACKAGES_BY_OWNER = _gauge(
-    "packages_by_owner_type",
-    "Packages in the ecosystem by owner type (user, organization).",
-    "packages_stats.ecosystems[].{owner_type}_packages_count",
-    ["ecosystem", "owner_type"],
-)
-PACKAGES_DOWNLOADED = _gauge(
-    "packages_daily_downloaded",
-    "Packages downloaded in the 24 hours before the collection.",
-    "packages_stats.ecosystems[].daily_download_count",
-    ["ecosystem"],
-)
-PACKAGES_UPDATED = _gauge(
-    "packages_daily_updated",
-    "Packages updated in the 24 hours before the collection.",
-    "packages_stats.ecosystems[].daily_update_count",
-    ["ecosystem"],
-)
-PACKAGES_DELETED = _gauge(
-    "packages_daily_deleted",
-    "Packages deleted in the 24 hours before the collection.",
-    "packages_stats.ecosystems[].daily_delete_count",
-    ["ecosystem"],
-)
-PACKAGES_CREATED = _gauge(
-    "packages_daily_created",
-    "Packages created in the 24 hours before the collection.",
-    "packages_stats.ecosystems[].daily_create_count",
-    ["ecosystem"],
-)
+# Counts in each entry of packages_stats.ecosystems[], labelled with its name.
+_ECOSYSTEM_COUNTS = _counts("packages_stats.ecosystems[]", ("ecosystem",), (
+    ("packages_published", "Published packages in the ecosystem.", "published_packages_count", ()),
+    ("packages_by_visibility", "Packages in the ecosystem by visibility (private, public, internal).",
+     "{visibility}_packages_count", ("private", "public", "internal")),
+    ("packages_by_owner_type", "Packages in the ecosystem by owner type (user, organization).",
+     "{owner_type}_packages_count", ("user", "organization")),
+    ("packages_daily_downloaded", "Packages downloaded in the 24 hours before the collection.",
+     "daily_download_count", ()),
+    ("packages_daily_updated", "Packages updated in the 24 hours before the collection.", "daily_update_count", ()),
+    ("packages_daily_deleted", "Packages deleted in the 24 hours before the collection.", "daily_delete_count", ()),
+    ("packages_daily_created", "Packages created in the 24 hours before the collection.", "daily_create_count", ()),
+))
 
 SPECS: tuple[MetricSpec, ...] = (
     INFO,
     COLLECTED,
     CONNECT_FEATURE,
-    COMMENTS,
-    GISTS,
-    GISTS_BY,
-    HOOKS,
-    HOOKS_BY,
-    ISSUES,
-    ISSUES_BY,
-    MILESTONES,
-    MILESTONES_BY,
-    ORGS,
-    DISABLED_ORGS,
-    TEAMS,
-    TEAM_MEMBERS,
-    PAGES,
-    PULLS,
-    MERGED_PULLS,
-    MERGEABLE_PULLS,
-    UNMERGEABLE_PULLS,
-    REPOS,
-    ROOT_REPOS,
-    FORK_REPOS,
-    ORG_REPOS,
-    PUSHES,
-    WIKIS,
-    USERS,
-    ADMIN_USERS,
-    SUSPENDED_USERS,
+    *_specs(_GHE_COUNTS),
     DORMANT_USERS,
     DORMANCY,
     ACTIONS_REPOS,
@@ -281,64 +223,7 @@ SPECS: tuple[MetricSpec, ...] = (
     REGISTRY,
     REGISTRY_V2,
     ECOSYSTEM_STATE,
-    PACKAGES,
-    PACKAGES_BY_VISIBILITY,
-    PACKAGES_BY_OWNER,
-    PACKAGES_DOWNLOADED,
-    PACKAGES_UPDATED,
-    PACKAGES_DELETED,
-    PACKAGES_CREATED,
-)
-
-# (group, field, spec, extra label values): plain counts in ghe_stats.
-_GHE_STATS: tuple[tuple[str, str, MetricSpec, tuple[str, ...]], ...] = (
-    ("comments", "total_commit_comments", COMMENTS, ("commit",)),
-    ("comments", "total_gist_comments", COMMENTS, ("gist",)),
-    ("comments", "total_issue_comments", COMMENTS, ("issue",)),
-    ("comments", "total_pull_request_comments", COMMENTS, ("pull_request",)),
-    ("gists", "total_gists", GISTS, ()),
-    ("gists", "private_gists", GISTS_BY, ("private",)),
-    ("gists", "public_gists", GISTS_BY, ("public",)),
-    ("hooks", "total_hooks", HOOKS, ()),
-    ("hooks", "active_hooks", HOOKS_BY, ("active",)),
-    ("hooks", "inactive_hooks", HOOKS_BY, ("inactive",)),
-    ("issues", "total_issues", ISSUES, ()),
-    ("issues", "open_issues", ISSUES_BY, ("open",)),
-    ("issues", "closed_issues", ISSUES_BY, ("closed",)),
-    ("milestones", "total_milestones", MILESTONES, ()),
-    ("milestones", "open_milestones", MILESTONES_BY, ("open",)),
-    ("milestones", "closed_milestones", MILESTONES_BY, ("closed",)),
-    ("orgs", "total_orgs", ORGS, ()),
-    ("orgs", "disabled_orgs", DISABLED_ORGS, ()),
-    ("orgs", "total_teams", TEAMS, ()),
-    ("orgs", "total_team_members", TEAM_MEMBERS, ()),
-    ("pages", "total_pages", PAGES, ()),
-    ("pulls", "total_pulls", PULLS, ()),
-    ("pulls", "merged_pulls", MERGED_PULLS, ()),
-    ("pulls", "mergeable_pulls", MERGEABLE_PULLS, ()),
-    ("pulls", "unmergeable_pulls", UNMERGEABLE_PULLS, ()),
-    ("repos", "total_repos", REPOS, ()),
-    ("repos", "root_repos", ROOT_REPOS, ()),
-    ("repos", "fork_repos", FORK_REPOS, ()),
-    ("repos", "org_repos", ORG_REPOS, ()),
-    ("repos", "total_pushes", PUSHES, ()),
-    ("repos", "total_wikis", WIKIS, ()),
-    ("users", "total_users", USERS, ()),
-    ("users", "admin_users", ADMIN_USERS, ()),
-    ("users", "suspended_users", SUSPENDED_USERS, ()),
-)
-GHE_STATS = _GHE_STATS  # the same groups GHES reports on the box (collectors/ghes_stats.py)
-_ECOSYSTEM_COUNTS: tuple[tuple[str, MetricSpec, tuple[str, ...]], ...] = (
-    ("published_packages_count", PACKAGES, ()),
-    ("private_packages_count", PACKAGES_BY_VISIBILITY, ("private",)),
-    ("public_packages_count", PACKAGES_BY_VISIBILITY, ("public",)),
-    ("internal_packages_count", PACKAGES_BY_VISIBILITY, ("internal",)),
-    ("user_packages_count", PACKAGES_BY_OWNER, ("user",)),
-    ("organization_packages_count", PACKAGES_BY_OWNER, ("organization",)),
-    ("daily_download_count", PACKAGES_DOWNLOADED, ()),
-    ("daily_update_count", PACKAGES_UPDATED, ()),
-    ("daily_delete_count", PACKAGES_DELETED, ()),
-    ("daily_create_count", PACKAGES_CREATED, ()),
+    *_specs(_ECOSYSTEM_COUNTS),
 )
 ECOSYSTEM_STATES = {"TRUE": "enabled", "FALSE": "disabled", "READONLY": "read_only"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
@@ -346,7 +231,7 @@ _UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": DAY, "week": 7 * DAY}
 
 
 def _flag(obj: Any, field: str) -> float | None:
-    value = obj.get(field) if isinstance(obj, dict) else None
+    value = fields.get(obj, field)
     if value is None:
         return None
     if not isinstance(value, bool):
@@ -426,36 +311,27 @@ def families_for(account: str, collections: Iterable[Collection]) -> list[Metric
             1.0,
         )
         add(COLLECTED, server, c.collected_at)
-        connect = d.get("github_connect")
-        features = connect.get("features_enabled") if isinstance(connect, dict) else None
+        features = fields.get(d.get("github_connect"), "features_enabled")
         for feature in sorted({str(f) for f in features or () if f}):
             add(CONNECT_FEATURE, (*server, feature), 1.0)
 
         stats = d.get("ghe_stats")
         stats = stats if isinstance(stats, dict) else {}
-        for group, field, spec, extra in _GHE_STATS:
+        for group, field, spec, extra in GHE_STATS:
             add(spec, (*server, *extra), fields.number(stats.get(group), field, ROUTE))
 
         dormant = d.get("dormant_users")
         add(DORMANT_USERS, server, fields.number(dormant, "total_dormant_users", ROUTE))
-        add(
-            DORMANCY,
-            server,
-            threshold_seconds(dormant.get("dormancy_threshold") if isinstance(dormant, dict) else None),
-        )
+        add(DORMANCY, server, threshold_seconds(fields.get(dormant, "dormancy_threshold")))
 
         actions = d.get("actions_stats")
         add(ACTIONS_REPOS, server, fields.number(actions, "number_of_repos_using_actions", ROUTE))
-        add(
-            ACTIONS_RATIO,
-            server,
-            percentage_ratio(actions.get("percentage_of_repos_using_actions") if isinstance(actions, dict) else None),
-        )
+        add(ACTIONS_RATIO, server, percentage_ratio(fields.get(actions, "percentage_of_repos_using_actions")))
 
         packages = d.get("packages_stats")
         add(REGISTRY, server, _flag(packages, "registry_enabled"))
         add(REGISTRY_V2, server, _flag(packages, "registry_v2_enabled"))
-        ecosystems = packages.get("ecosystems") if isinstance(packages, dict) else None
+        ecosystems = fields.get(packages, "ecosystems")
         seen: set[str] = set()
         for eco in ecosystems or ():
             name = eco.get("name") if isinstance(eco, dict) else None
@@ -481,7 +357,7 @@ COLLECTION_FIELDS = Schema(
         "actions_stats.number_of_repos_using_actions", "actions_stats.percentage_of_repos_using_actions",
         "packages_stats.registry_enabled", "packages_stats.registry_v2_enabled", "packages_stats.ecosystems[].name",
         "packages_stats.ecosystems[].enabled",
-        *(f"ghe_stats.{group}.{field}" for group, field, _, _ in _GHE_STATS),
+        *(f"ghe_stats.{path}" for path, _, _ in _GHE_COUNTS),
         *(f"packages_stats.ecosystems[].{field}" for field, _, _ in _ECOSYSTEM_COUNTS),
     },
     required={"server_id", "collection_date"},
