@@ -66,17 +66,19 @@ def operation(path: str, method: str = "get", source: Path = DESCRIPTION) -> dic
 
 
 @functools.cache
-def _validator(path: str, method: str, status: str) -> jsonschema.Draft4Validator:
-    responses = operation(path, method)["responses"]
+def _validator(path: str, method: str, status: str, source: Path) -> jsonschema.Draft4Validator:
+    responses = operation(path, method, source)["responses"]
     if status not in responses:
         raise KeyError(f"{method.upper()} {path} documents no {status} response (has {sorted(responses)})")
     schema = responses[status]["content"]["application/json"]["schema"]
     return jsonschema.Draft4Validator(to_json_schema(schema))
 
 
-def response_validator(path: str, method: str = "get", status: int | str = 200) -> jsonschema.Draft4Validator:
-    """A validator for the documented JSON body of `method path` answering `status`."""
-    return _validator(path, method.lower(), str(status))
+def response_validator(
+    path: str, method: str = "get", status: int | str = 200, source: Path = DESCRIPTION
+) -> jsonschema.Draft4Validator:
+    """A validator for the documented JSON body of `method path` answering `status`, in `source`."""
+    return _validator(path, method.lower(), str(status), source)
 
 
 def documented_fields(path: str, method: str = "get", status: int | str = 200) -> set[str]:
