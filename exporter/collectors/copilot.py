@@ -73,6 +73,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -507,12 +508,21 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def phase_of(value: Any) -> str:
-    """The phase of an `ai_adoption_phase` value: an object with `phase` (and `version`), or the phase itself."""
+    """The phase number of an `ai_adoption_phase` value, so the label is 0-3 whichever way GitHub spells it.
+
+    GitHub's example schema sends `{"phase": "Phase 2", "phase_number": 2, "version": "v1"}` (read 2026-12-06,
+    docs.github.com/pt/copilot/reference/copilot-usage-metrics/example-schema); the reference page names only
+    `phase`. So `phase_number` wins, then a numeric `phase`, then the number at the end of "Phase N".
+    """
     if isinstance(value, dict):
-        value = value.get("phase")
+        number = value.get("phase_number")
+        value = number if isinstance(number, int) and not isinstance(number, bool) else value.get("phase")
     if isinstance(value, bool) or value is None or value == "":
         return UNKNOWN
-    return str(int(value)) if isinstance(value, int | float) else str(value)
+    if isinstance(value, int | float):
+        return str(int(value))
+    spelled = re.search(r"(\d+)\s*$", str(value))
+    return spelled.group(1) if spelled else str(value)
 
 
 TeamKey = tuple[str, str]  # (team_id, slug)

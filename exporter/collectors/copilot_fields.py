@@ -253,7 +253,6 @@ SKIPPED: dict[str, str] = {
 _PER_ENTITY = "exported per organisation/enterprise from the entity report; per user or team it would multiply series"
 USER_SKIPPED: dict[str, str] = {
     "ai_adoption_phase.version": "one version of the phase model so far",
-    "ai_adoption_phase.phase_number": "go-github's number of the phase (ai_adoption_phase.phase is read)",
     "totals_by_cli.last_known_cli_version.cli_version": "one version per user: an unbounded label, nothing to alert on",
     "totals_by_cli.last_known_cli_version.sampled_at": "when the version above was seen",
     "totals_by_ide[].last_known_ide_version.ide_version": "one version per user: an unbounded label",
@@ -287,7 +286,7 @@ def entity_paths() -> set[str]:
 
 def user_paths() -> set[str]:
     """The fields of a users-1-day row that become team or per-user figures."""
-    paths = {"day", "user_id", "user_login", *USER_FIGURES, "ai_adoption_phase.phase"}
+    paths = {"day", "user_id", "user_login", *USER_FIGURES, "ai_adoption_phase.phase", "ai_adoption_phase.phase_number"}
     paths |= {flag for flags in SURFACES.values() for flag in flags}
     for b in TEAM_BREAKDOWNS:
         paths |= {f"{b.array}[].{f}" for f in (*b.keys, *b.counters)}

@@ -360,6 +360,11 @@ def active_on(seed: int, org: str, user_id: int, day: int) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
+def phase_object(phase: int) -> dict[str, Any]:
+    """A user row's `ai_adoption_phase` as GitHub's example schema spells it (read 2026-12-06)."""
+    return {"phase": f"Phase {phase}", "phase_number": phase, "version": "v1"}
+
+
 def adoption_phase(seed: int, org: str, user_id: int, day: int) -> int:
     """Version 1: surfaces used on at least two of the 28 days ending on `day`; 1 IDE, 2 one agent, 3 several."""
     days = range(day - 27, day + 1)
@@ -604,7 +609,7 @@ def user_rows(world: World, scope: Scope, day: int) -> list[dict[str, Any]]:
             "used_copilot_coding_agent": extra.cloud_agent,  # the former name, still in go-github's struct
             "used_copilot_code_review_active": extra.review_active,
             "used_copilot_code_review_passive": extra.review_passive,
-            "ai_adoption_phase": {"phase": adoption_phase(world.seed, org, user.id, day), "version": "v1"},
+            "ai_adoption_phase": phase_object(adoption_phase(world.seed, org, user.id, day)),
             # Premium requests: chat and agent prompts, and CLI requests, at half a credit each.
             "ai_credits_used": 0.5 * (sum(c.user_initiated_interaction_count for c in items)
                                       + (extra.cli[1] if extra.cli else 0)),

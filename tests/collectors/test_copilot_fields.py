@@ -17,7 +17,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors import copilot_fields as fields
-from exporter.collectors.copilot import SCHEMAS, CopilotCollector, schema_of
+from exporter.collectors.copilot import SCHEMAS, CopilotCollector, phase_of, schema_of
 from exporter.drift import paths
 from exporter.simulator import ManualClock, RunningSimulator
 from exporter.simulator import copilot as model
@@ -80,6 +80,19 @@ def test_a_record_with_every_documented_field_leaves_no_drift(report: str) -> No
     check = SCHEMAS[report].check()
     check.record(record)
     assert check.unmapped == set() and check.missing == set()
+
+
+@pytest.mark.parametrize(("value", "label"), [
+    ({"phase": "Phase 2", "phase_number": 2, "version": "v1"}, "2"),  # GitHub's example schema
+    ({"phase": 3, "version": "v1"}, "3"),  # the reference page's {phase, version}
+    ({"phase": "Phase 1"}, "1"),
+    ({"phase_number": 0}, "0"),
+    (2, "2"),
+    ({"version": "v1"}, "unknown"),
+    (None, "unknown"),
+])
+def test_the_adoption_phase_label_is_its_number_however_github_spells_it(value: Any, label: str) -> None:
+    assert phase_of(value) == label
 
 
 def test_report_routes_name_their_schema() -> None:
