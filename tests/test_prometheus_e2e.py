@@ -68,7 +68,7 @@ SPIKE_TIMEOUT = 150.0  # one collector run (15s) + `for: 1m` + evaluations, with
 TROUBLE_PANELS = {"Failed requests by endpoint", "Rate-limit waits"}
 TROUBLE_COUNTERS = ("github_exporter_api_request_failures_total", "github_exporter_api_rate_limit_waits_total")
 
-# The one exemption from "every query returns data": the ghes_stats collector reads GET /enterprise/stats/all only
+# One exemption from "every query returns data": the ghes_stats collector reads GET /enterprise/stats/all only
 # when github.api_url is a GHES instance, and the demo talks to its github.com simulator, so no github_ghes_*
 # series exists. These panels must still be accepted by Prometheus, say "GHES only" and stay empty: if the demo
 # ever feeds them, they leave this list and must show data like every other panel.
@@ -79,6 +79,12 @@ GHES_ONLY_PANELS = {
     "GHES comments by type",
     "GHES hooks by state",
 }
+
+# The other exemption: the drift table lists the fields GitHub changed (exporter.drift), and the demo's simulator sends
+# exactly what the collectors know, so a healthy demo has no github_exporter_unmapped_fields or
+# github_exporter_missing_fields series. The table must stay empty (a row means the simulator and the collectors
+# disagree on a field); the stats beside it count the same fields as 0 and, like every panel, must show data.
+EMPTY_WHEN_HEALTHY = {("github-exporter-health.json", "Changed GitHub fields")}
 
 DEMO_LINE = re.compile(r"metrics at (http://\S+)")
 SIMULATOR_LINE = re.compile(r'event="demo: GitHub simulator started" url=(\S+)')
@@ -269,7 +275,7 @@ def test_every_panel_query_returns_data(stack: Stack, name: str) -> None:
     prometheus = stack.prometheus
     dashboard = dashboards()[name]
     values = resolve_variables(prometheus, dashboard)
-    empty, quiet, fed = [], [], []
+    empty, quiet, fed, drifted = [], [], [], []
     now = time.time()
     since = now - (now - stack.started) // 5 * 5  # steps of 5s ending at now, as Grafana's graphs do
     for panel, target in targets(dashboard):
@@ -285,6 +291,9 @@ def test_every_panel_query_returns_data(stack: Stack, name: str) -> None:
             assert panel["description"].startswith("GHES only"), where
             if result:
                 fed.append(where)
+        elif (name, panel["title"]) in EMPTY_WHEN_HEALTHY:
+            if result:
+                drifted.append(where)
         elif not result:
             empty.append(where)
         elif panel["title"] in TROUBLE_PANELS and not any(n > 0 for n in numbers):
@@ -292,12 +301,20 @@ def test_every_panel_query_returns_data(stack: Stack, name: str) -> None:
     assert not empty, f"{name} with {values}: queries without data:\n" + "\n".join(empty)
     assert not quiet, f"{name}: panels that do not show the injected failures:\n" + "\n".join(quiet)
     assert not fed, f"{name}: GHES-only panels with data: drop them from GHES_ONLY_PANELS:\n" + "\n".join(fed)
+    assert not drifted, f"{name}: the demo's simulator and the collectors disagree on fields:\n" + "\n".join(drifted)
 
 
 def test_ghes_only_exemption_names_real_panels() -> None:
     """Every exempt title is a panel of the Enterprise Server dashboard, so a renamed panel cannot slip through."""
     titles = {panel["title"] for panel in panels(dashboards()["github-enterprise-server.json"])}
     assert GHES_ONLY_PANELS <= titles, GHES_ONLY_PANELS - titles
+
+
+def test_empty_when_healthy_exemption_names_real_panels() -> None:
+    """Every exempt (dashboard, title) is a panel there, so a renamed panel cannot slip through."""
+    missing = {(name, title) for name, title in EMPTY_WHEN_HEALTHY
+               if title not in {panel["title"] for panel in panels(dashboards()[name])}}
+    assert not missing, missing
 
 
 def test_injected_spike_fires_the_alert(stack: Stack) -> None:

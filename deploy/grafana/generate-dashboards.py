@@ -475,6 +475,7 @@ def api_usage(c: Config) -> dashboard.Dashboard:
 
 INSTANCE = 'job=~"$job", instance=~"$instance"'
 RUN = f'{INSTANCE}, collector=~"$collector", target=~"$target"'
+COLLECTOR = f'{INSTANCE}, collector=~"$collector"'  # the drift gauges have no target label
 
 
 def exporter_health(c: Config) -> dashboard.Dashboard:
@@ -495,6 +496,18 @@ def exporter_health(c: Config) -> dashboard.Dashboard:
         return (f"histogram_quantile({q}, sum by (endpoint, le) "
                 f"(rate({m('github_exporter_api_request_duration_seconds_bucket')}[$__rate_interval])))")
 
+    def field_list(gauge: str) -> str:
+        """One series per changed field; max by drops the instance, as the alert does."""
+        return f"max by (collector, field) ({m(gauge, COLLECTOR)}) > 0"
+
+    def count_fields(gauge: str) -> str:
+        """How many fields, 0 rather than no data when none changed (the healthy case)."""
+        return f"count({field_list(gauge)}) or vector(0)"
+
+    fields_changed = ("GitHubExporterFieldsChanged fires after 10 minutes; its runbook is in "
+                      "deploy/prometheus/README.md#githubexporterfieldschanged.")
+    drifted = ((GREEN, None), (ORANGE, 1))
+
     variables = [
         label_variable("job", "Job", c.series("github_exporter_build_info"),
                        description="Prometheus job scraping the exporter."),
@@ -503,7 +516,7 @@ def exporter_health(c: Config) -> dashboard.Dashboard:
         label_variable("collector", "Collector", m("github_exporter_collector_success"),
                        description="Metric families (collectors) enabled on the instances."),
         label_variable("target", "Target",
-                       m("github_exporter_collector_success", f'{INSTANCE}, collector=~"$collector"'),
+                       m("github_exporter_collector_success", COLLECTOR),
                        description="Orgs, enterprises and repositories the collectors read."),
     ]
     requests_rate = f"sum by (endpoint) (rate({m('github_exporter_api_requests_total')}[$__rate_interval]))"
@@ -552,6 +565,35 @@ def exporter_health(c: Config) -> dashboard.Dashboard:
             [query(f"sum(increase({m('github_exporter_api_rate_limit_waits_total')}[$__range])) or vector(0)",
                    "waits", instant=True)],
             "short", w=4, graph=False, thresholds=((GREEN, None), (ORANGE, 1)), decimals=0,
+        ),
+        row("GitHub field drift"),
+        stat_panel(
+            "GitHub fields not mapped",
+            "Fields GitHub sent since the exporter started that a collector neither exports nor deliberately "
+            f"skips: new or renamed fields. {fields_changed} The listed paths "
+            "(github_exporter_unmapped_fields, at most 50 per collector) plus those beyond the list "
+            "(github_exporter_unmapped_fields_dropped_total).",
+            [query(f"({count_fields('github_exporter_unmapped_fields')})\n+\n"
+                   f"(sum(max by (collector) ({m('github_exporter_unmapped_fields_dropped_total', COLLECTOR)})) "
+                   "or vector(0))", "not mapped")],
+            "short", w=4, h=6, thresholds=drifted, decimals=0,
+        ),
+        stat_panel(
+            "Documented fields missing",
+            "Documented fields that every record carries and no record of a collector's last run held: "
+            f"renamed or dropped by GitHub (github_exporter_missing_fields). {fields_changed}",
+            [query(count_fields("github_exporter_missing_fields"), "missing")],
+            "short", w=4, h=6, thresholds=drifted, decimals=0,
+        ),
+        grid(
+            "Changed GitHub fields",
+            "Each field a collector found changed: sent but not mapped (github_exporter_unmapped_fields, until the "
+            "exporter restarts) or documented but missing from its last run (github_exporter_missing_fields); "
+            f"a rename shows as both. Empty while GitHub sends what the exporter knows. {fields_changed}",
+            [query(field_list("github_exporter_unmapped_fields")), query(field_list("github_exporter_missing_fields"))],
+            [("Value #A", "Sent, not mapped", "none"), ("Value #B", "Documented, missing", "none")],
+            keep=["collector", "field"], w=16, h=6,
+            mappings={"Value #A": [value_map({"1": ("yes", ORANGE)})], "Value #B": [value_map({"1": ("yes", ORANGE)})]},
         ),
         row("Collectors"),
         grid(
@@ -920,6 +962,22 @@ def billing(c: Config) -> dashboard.Dashboard:
         timeseries(
             "Premium requests", f"Copilot premium requests this month by SKU (model). {current}.",
             [query(metered("github_billing_premium_requests_quantity", "sku"), "{{sku}}")], "short", w=8,
+        ),
+        *(
+            grid(
+                f"{title} by model (current month)",
+                f"{what} this month by account and AI model, summed over products and SKUs; models beyond "
+                f"collectors.billing_usage.top_n sum into other. The quantity's unit is named by unit_type. {current}.",
+                [query(f"max by (account, model, unit_type) ({c.series(f'{prefix}_by_model_{measure}')})")
+                 for measure in ("quantity", "gross_amount_usd", "discount_amount_usd", "net_amount_usd")],
+                [("Value #A", "Quantity", "short"), ("Value #B", "Gross", "currencyUSD"),
+                 ("Value #C", "Discount", "currencyUSD"), ("Value #D", "Net", "currencyUSD")],
+                keep=["account", "model", "unit_type"], sort_by="Net", w=12,
+            )
+            for title, what, prefix in (
+                ("Premium requests", "Copilot premium requests", "github_billing_premium_requests"),
+                ("AI credits", "AI credits", "github_billing_ai_credits"),
+            )
         ),
         timeseries(
             "Metered net amount by product",
