@@ -347,7 +347,7 @@ async def test_the_simulators_answers_leave_no_drift(running: RunningSimulator, 
     finally:
         await harness.aclose()
     assert values_by(families, P + "repositories", "source")[ORG] > 0, "the listing was read"
-    assert running.sim.count(ORG_REPOS) and running.sim.count("/users/{username}/repos")
+    assert running.sim.count(ORG_REPOS) and running.sim.count(USER_REPOS)
     assert _drift(registry) == set()
 
 
