@@ -100,6 +100,24 @@ def documented_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
     return out
 
 
+def table_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    """The paths a complete exporter.drift table of a documented schema holds: its leaves (as documented_paths), an
+    object of free-form keys (additionalProperties, no properties) as "a.*", and a nullable object's own path, which
+    is what a null there reads as."""
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return table_paths(schema["items"], f"{prefix.removesuffix('.')}[].") or {f"{prefix.removesuffix('.')}"}
+    out: set[str] = set()
+    for alternative in [schema, *schema.get("oneOf", []), *schema.get("anyOf", []), *schema.get("allOf", [])]:
+        for name, inner in alternative.get("properties", {}).items():
+            path = f"{prefix}{name}"
+            if inner.get("additionalProperties") and not inner.get("properties"):
+                out.add(f"{path}.*")
+                continue
+            below = table_paths(inner, f"{path}.")
+            out |= (below | {path}) if inner.get("nullable") else (below or {path})
+    return out
+
+
 def response_paths(path: str, method: str = "get", status: int | str = 200, source: Path = DESCRIPTION) -> set[str]:
     """documented_paths of the JSON body `method path` answers with `status` (a list: of its items), in `source`
     (GitHub.com's GHEC description unless given: GHES_3_19, V18_GHEC)."""

@@ -49,7 +49,12 @@ state changes, and counted in `github_repo_traffic_skipped_repositories` for
 that run; the other repositories are exported as usual. Rate limits, 5xx and
 discovery failures fail the run, and the last good snapshot is served.
 Every run's snapshot is complete: a repository no longer discovered (archived,
-deleted, excluded) loses its series at once.
+deleted, excluded) loses its series at once. The traffic answers and the
+listed repositories are held against field tables (TRAFFIC_FIELDS,
+LISTING_FIELDS): anything else GitHub sends shows as
+github_exporter_unmapped_fields, a listing without `full_name` as
+github_exporter_missing_fields (its repositories cannot be named, so they are
+counted as parse errors and skipped).
 """
 
 from __future__ import annotations
@@ -103,6 +108,65 @@ TRAFFIC_FIELDS: dict[str, Schema] = {
 }
 ORG_REPOS = "/orgs/{org}/repos"
 USER_REPOS = "/users/{username}/repos"
+# A listed repository's fields (GET /orgs/{org}/repos, GET /users/{username}/repos: the description's "Minimal
+# Repository", @octokit/openapi 23.0.2 ghec.deref.json, read 2026-12-06): read, or skipped with the reason.
+# tests/collectors/test_repo_traffic.py holds the table equal to the description's paths under every API version
+# the exporter sends: a field a version removed (2026-03-10: has_downloads, docs/github-api-version.md) stays known
+# and is never required. "license" and "security_and_analysis" alone are those objects sent as null. Anything else
+# shows as github_exporter_unmapped_fields{collector="repo_traffic"} (exporter.drift).
+_LISTING_READ = {
+    "full_name": "read: names the repository (owner/name) for its traffic requests, include/exclude and sharding",
+    "archived": "read: archived repositories are left out unless include_archived",
+    "fork": "read: forks are left out unless include_forks",
+    "permissions.push": "read: traffic needs push access; GitHub answers 403 to the others",
+}
+_LISTING_SKIPPED: dict[str, tuple[str, ...]] = {
+    "the token's other permissions and role; push alone decides": (
+        "permissions.admin", "permissions.maintain", "permissions.pull", "permissions.triage", "role_name"),
+    "other names of the repository; full_name names it": ("id", "node_id", "name"),
+    "API and web addresses of the repository": (
+        "url", "html_url", "git_url", "ssh_url", "clone_url", "svn_url", "mirror_url", "homepage",
+        "archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url",
+        "commits_url", "compare_url", "contents_url", "contributors_url", "deployments_url", "downloads_url",
+        "events_url", "forks_url", "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url",
+        "issue_comment_url", "issue_events_url", "issues_url", "keys_url", "labels_url", "languages_url",
+        "merges_url", "milestones_url", "notifications_url", "pulls_url", "releases_url", "stargazers_url",
+        "statuses_url", "subscribers_url", "subscription_url", "tags_url", "teams_url", "trees_url"),
+    "descriptive text and settings; discovery filters on archived, fork and push access only": (
+        "description", "language", "topics", "visibility", "private", "is_template", "default_branch",
+        "disabled", "allow_forking", "web_commit_signoff_required", "delete_branch_on_merge", "temp_clone_token",
+        "has_issues", "has_projects", "has_wiki", "has_pages", "has_downloads", "has_discussions",
+        "has_pull_requests", "pull_request_creation_policy"),
+    "dates of the repository, not of its traffic": ("created_at", "updated_at", "pushed_at"),
+    "repository counts (stars, forks, watchers, issues, size), not traffic": (
+        "forks", "forks_count", "stargazers_count", "watchers", "watchers_count", "open_issues",
+        "open_issues_count", "size", "network_count", "subscribers_count"),
+    "the owner's user or organization; the discovery target names the owner": (
+        "owner.login", "owner.id", "owner.node_id", "owner.name", "owner.email", "owner.type", "owner.site_admin",
+        "owner.user_view_type", "owner.starred_at", "owner.gravatar_id", "owner.avatar_url", "owner.url",
+        "owner.html_url", "owner.events_url", "owner.followers_url", "owner.following_url", "owner.gists_url",
+        "owner.organizations_url", "owner.received_events_url", "owner.repos_url", "owner.starred_url",
+        "owner.subscriptions_url"),
+    "license and code of conduct": (
+        "license", "license.key", "license.name", "license.node_id", "license.spdx_id", "license.url",
+        "code_of_conduct.key", "code_of_conduct.name", "code_of_conduct.url", "code_of_conduct.html_url",
+        "code_of_conduct.body"),
+    "security and analysis settings": (
+        "security_and_analysis", *(f"security_and_analysis.{s}.status" for s in (
+            "advanced_security", "code_security", "dependabot_security_updates", "secret_scanning",
+            "secret_scanning_ai_detection", "secret_scanning_delegated_alert_dismissal",
+            "secret_scanning_delegated_bypass", "secret_scanning_non_provider_patterns",
+            "secret_scanning_push_protection", "secret_scanning_validity_checks")),
+        *(f"security_and_analysis.secret_scanning_delegated_bypass_options.reviewers[].{f}"
+          for f in ("mode", "reviewer_id", "reviewer_type"))),
+    # Its keys are the organization's own property names (free-form in the description), not GitHub's fields.
+    "the organization's custom property values": ("custom_properties.*",),
+}
+LISTING_FIELDS: dict[str, str] = {
+    **_LISTING_READ,
+    **{name: f"skipped: {why}" for why, names in _LISTING_SKIPPED.items() for name in names},
+}
+LISTING_SCHEMA = Schema(LISTING_FIELDS, required={"full_name"})  # what discovery cannot do without
 LIST_TARGET = Target(Kind.REPOSITORIES, "targets.repositories")
 # Before an owner's first listing, the plan assumes this many listed repositories, all collected.
 DEFAULT_DISCOVERED = 100
@@ -442,6 +506,11 @@ class RepoTrafficCollector(Collector[RepoTrafficSettings]):
         items = await self._list_owner()
         self.observed["listed"] = len(items)
         route = self._listing[0] if self._listing else ORG_REPOS
+        check = LISTING_SCHEMA.check()
+        for item in items:
+            if isinstance(item, dict):
+                check.record(item)
+        self.client.report_drift(f"{route} of {self.target}", check)
         # A listed repository without an owner/name is skipped and counted; the rest are still collected.
         for full_name, item in self.readable_rows(items, _named_repository, route):
             if full_name.lower() in listed or not sharder.owns(full_name):

@@ -1,7 +1,8 @@
 """Field drift: a family's answers add a field nobody documents and rename a documented one, as GitHub does.
 
 One switch for every family that opts in (billing CSV exports, billing usage JSON, GHES statistics, the
-Copilot usage metrics reports, the retired Copilot summaries): `set_field_drift(sim, "ghes_stats", True)`.
+Copilot usage metrics reports, the retired Copilot summaries, repo_traffic's repository listings):
+`set_field_drift(sim, "ghes_stats", True)`.
 A JSON route's family registers how its answer drifts (`register_drift(family, template, transform)`) and
 the request pipeline applies it (`answer`); a family that serves files (billing CSV, Copilot report files)
 asks `drifting(sim, family)` itself. `drifted()` is the usual transform of one record. POST /_sim/field-drift
@@ -17,7 +18,7 @@ from typing import Any
 
 from exporter.simulator.routing import SimulatorHost, register_state
 
-FAMILIES = ("billing", "billing_usage", "ghes_stats", "copilot", "copilot_usage")
+FAMILIES = ("billing", "billing_usage", "ghes_stats", "copilot", "copilot_usage", "repo_traffic")
 _TRANSFORMS: dict[str, tuple[str, Callable[[Any], Any]]] = {}  # route template -> (family, answer -> drifted)
 
 

@@ -21,6 +21,9 @@ visitors over several days are fewer than the sum of the daily uniques (the
 same people come back), never fewer than the busiest day's. Popular paths and
 referrers split the window's views by stable per-repository weights; GitHub
 keeps the top 10 of each.
+
+Drift (`field_drift.set_field_drift(sim, "repo_traffic", True)`): every repository of both listings renames
+`full_name` (DRIFT_RENAMED) and adds a field nobody documents (DRIFT_ADDED); the traffic answers stay as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from exporter.simulator.field_drift import drifted, register_drift
 from exporter.simulator.routing import Call, GitHubError, SimRoute, iso
 from exporter.simulator.world import World, stable_hash, unit
 
@@ -43,6 +47,8 @@ ARCHIVED_ON = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
 NO_PUSH_MESSAGE = "Must have push access to repository"
 PROFILES = ("archived", "fork", "read-only", "quiet")  # assigned from the last repository backwards
 USER_REPOS = (("dotfiles", ""), ("forked-lib", "fork"), ("old-notes", "archived"))
+DRIFT_RENAMED = ("full_name", "name_with_owner")  # old name -> new name, in every listed repository
+DRIFT_ADDED = ("has_merge_queue", True)  # a field nobody documents
 
 _PATHS = (
     ("", "{owner}/{repo}: {description}"),
@@ -462,3 +468,14 @@ ROUTES = [
         docs=f"{REPOS_DOCS}#list-repositories-for-a-user",
     ),
 ]
+
+
+def _drifted(content: object) -> object:
+    """A listing page while drifting."""
+    if not isinstance(content, list):
+        return content
+    return [drifted(r, DRIFT_RENAMED, DRIFT_ADDED) if isinstance(r, dict) else r for r in content]
+
+
+for _template in ("/orgs/{org}/repos", "/users/{username}/repos"):
+    register_drift("repo_traffic", _template, _drifted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -10,7 +11,10 @@ from prometheus_client import CollectorRegistry
 from exporter.assembly import build_collectors
 from exporter.collectors.repo_traffic import (
     LIST_TARGET,
+    LISTING_FIELDS,
+    LISTING_SCHEMA,
     ORG_REPOS,
+    USER_REPOS,
     RepoTrafficCollector,
     daily,
     skip_reason,
@@ -24,8 +28,20 @@ from exporter.github.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from exporter.settings import API_VERSION, GHES_API_VERSION
 from exporter.simulator import ManualClock, RunningSimulator
-from exporter.simulator.repo_traffic import ARCHIVED_ON, DAY, day_counts, find, traffic
+from exporter.simulator.field_drift import set_field_drift
+from exporter.simulator.repo_traffic import (
+    ARCHIVED_ON,
+    DAY,
+    DRIFT_ADDED,
+    DRIFT_RENAMED,
+    day_counts,
+    find,
+    org_repos,
+    traffic,
+    user_repos,
+)
 from exporter.telemetry import ExporterMetrics
 from tests.collectors.harness import (
     NOW,
@@ -36,6 +52,7 @@ from tests.collectors.harness import (
     render,
     samples,
     settings_for,
+    values,
     values_by,
 )
 from tests.tools import promtool_check_metrics
@@ -292,15 +309,79 @@ def test_every_documented_traffic_field_is_known() -> None:
         assert schema.known <= documented, f"{route}: known but not documented"
 
 
-async def test_the_simulators_traffic_leaves_no_drift(running: RunningSimulator, clock: ManualClock) -> None:
-    settings = _settings(running, [f"{ORG}/api", f"{ORG}/web"], top_paths=3, top_referrers=3)
+@pytest.mark.parametrize("route", [ORG_REPOS, USER_REPOS])
+def test_the_listing_table_is_the_descriptions_repository_under_each_version(route: str) -> None:
+    """Read or skipped: every field a listed repository has under each API version the exporter sends, no other;
+    a field a version removed (has_downloads) stays known and is not required."""
+    from tests.contract.description import at_version
+    from tests.openapi import operation, table_paths
+
+    item = operation(route)["responses"]["200"]["content"]["application/json"]["schema"]["items"]
+    by_version = {v: table_paths(at_version(copy.deepcopy(item), v)) for v in (GHES_API_VERSION, API_VERSION)}
+    assert set(LISTING_FIELDS) == set().union(*by_version.values())
+    for version, documented in by_version.items():
+        assert LISTING_SCHEMA.required <= documented, version
+    assert LISTING_SCHEMA.required == {"full_name"}, "only what discovery cannot do without"
+    assert {f for f, why in LISTING_FIELDS.items() if why.startswith("read: ")} == {
+        "full_name", "archived", "fork", "permissions.push"}
+    assert all(why.startswith(("read: ", "skipped: ")) for why in LISTING_FIELDS.values())
+
+
+def _drift(registry: CollectorRegistry) -> set[tuple[str, str]]:
+    return {(s.name, s.labels["field"]) for f in registry.collect() for s in f.samples
+            if s.name in ("github_exporter_unmapped_fields", "github_exporter_missing_fields")
+            and s.labels["collector"] == "repo_traffic"}
+
+
+@pytest.mark.parametrize("version", [GHES_API_VERSION, API_VERSION])
+async def test_the_simulators_answers_leave_no_drift(running: RunningSimulator, clock: ManualClock,
+                                                     version: str) -> None:
+    settings = settings_for(running, github={"api_version": version},
+                            targets={"repositories": [f"{ORG}/api", f"{ORG}/web"]},
+                            collectors={"repo_traffic": {"discover": [ORG, "mona"], "top_paths": 3,
+                                                         "top_referrers": 3}})
     registry = CollectorRegistry()
-    client = GitHubClient(settings.github, ExporterMetrics(registry))
+    harness = Harness(settings, clock, "repo_traffic", registry)
     try:
-        collector = RepoTrafficCollector(client, settings, LIST_TARGET, clock=clock)
-        await collector.collect()
-        drift = [s for f in registry.collect() for s in f.samples
-                 if s.name in ("github_exporter_unmapped_fields", "github_exporter_missing_fields")]
-        assert drift == []
+        families = await harness.collect()
     finally:
-        await client.aclose()
+        await harness.aclose()
+    assert values_by(families, P + "repositories", "source")[ORG] > 0, "the listing was read"
+    assert running.sim.count(ORG_REPOS) and running.sim.count(USER_REPOS)
+    assert _drift(registry) == set()
+
+
+async def test_a_drifting_listing_shows_both_signals_and_the_listed_repositories_are_as_before(
+        running: RunningSimulator, clock: ManualClock) -> None:
+    listed = [f"{ORG}/api", f"{ORG}/web"]
+    settings = _settings(running, listed, discover=[ORG, "mona"])
+    before = await collect_once(settings, clock, "repo_traffic")
+    set_field_drift(running.sim, "repo_traffic", True)
+    registry = CollectorRegistry()
+    harness = Harness(settings, clock, "repo_traffic", registry)
+    try:
+        during = await harness.collect()  # no failure: discovery reads nothing it can name, the list job is whole
+        signals = _drift(registry)
+        set_field_drift(running.sim, "repo_traffic", False)
+        after = await harness.collect()
+    finally:
+        await harness.aclose()
+    (old, new), (added, _) = DRIFT_RENAMED, DRIFT_ADDED
+    assert signals == {("github_exporter_unmapped_fields", new), ("github_exporter_unmapped_fields", added),
+                       ("github_exporter_missing_fields", old)}
+    assert _drift(registry) == {("github_exporter_unmapped_fields", new), ("github_exporter_unmapped_fields", added)}, \
+        "full_name back: no longer missing (the unmapped ones stay: seen since start)"
+
+    def of_listed(families) -> dict:
+        return {k: v for k, v in values(families).items() if ("repository", listed[0]) in k[1]
+                or ("repository", listed[1]) in k[1]}
+
+    assert of_listed(during) == of_listed(before) != {}
+    assert values_by(during, P + "repositories", "source") == {LIST_TARGET: 2, ORG: 0, "mona": 0}
+    assert values_by(before, P + "repositories", "source")[ORG] > 0
+    assert values_by(after, P + "repositories", "source") == values_by(before, P + "repositories", "source")
+    unreadable = {s.labels["endpoint"]: s.value for f in registry.collect() for s in f.samples
+                  if s.name == "github_exporter_parse_errors_total" and s.labels["collector"] == "repo_traffic"}
+    world = running.sim.world
+    assert unreadable == {ORG_REPOS: len([r for r in org_repos(world, ORG) or [] if r.created_at <= clock()]),
+                          USER_REPOS: len(user_repos(world, "mona") or [])}, "each unnamed repository counted"

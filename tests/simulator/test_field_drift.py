@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from exporter.simulator import Simulator
+from exporter.simulator import Simulator, repo_traffic
 from exporter.simulator import ghes_stats as ghes
 from exporter.simulator.field_drift import SUMMARY_ADDED, SUMMARY_RENAMED, drifted, set_field_drift
 from tests.simulator.conftest import ORG
@@ -54,3 +54,16 @@ async def test_the_switch_over_http(client: httpx.AsyncClient) -> None:
         "field_drift": ["copilot_usage"]}
     assert (await client.get("/_sim/state")).json()["field_drift"] == ["copilot_usage"]
     assert (await client.post("/_sim/reset")).json()["field_drift"] == []
+
+
+async def test_repo_traffic_drifts_its_listings_only(sim: Simulator, client: httpx.AsyncClient) -> None:
+    listings, views = (f"/orgs/{ORG}/repos", "/users/mona/repos"), f"/repos/{ORG}/api/traffic/views"
+    plain = {url: (await client.get(url)).json() for url in (*listings, views)}
+    set_field_drift(sim, "repo_traffic", True)
+    (old, new), (added, value) = repo_traffic.DRIFT_RENAMED, repo_traffic.DRIFT_ADDED
+    for url in listings:
+        now = (await client.get(url)).json()
+        assert plain[url] and len(now) == len(plain[url])
+        assert [r[new] for r in now] == [r[old] for r in plain[url]]
+        assert all(old not in r and r[added] == value for r in now)
+    assert (await client.get(views)).json() == plain[views], "the traffic answers stay as they are"
