@@ -10,7 +10,8 @@ Backfill up to the moment the live exporter started, so the two do not overlap.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import structlog
@@ -58,11 +59,14 @@ def render_openmetrics(samples: Iterable[HistoricalSample]) -> bytes:
     return body
 
 
-async def collect_history(settings: Settings, start: float, end: float) -> list[HistoricalSample]:
-    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()))
+async def collect_history(
+    settings: Settings, start: float, end: float, clock: Callable[[], float] = time.time
+) -> list[HistoricalSample]:
+    """Each collector's history between start and end; `clock` is what "now" is to the client and collectors."""
+    client = GitHubClient(settings.github, ExporterMetrics(CollectorRegistry()), clock=clock)
     samples: list[HistoricalSample] = []
     try:
-        for collector in build_collectors(settings, client):
+        for collector in build_collectors(settings, client, clock=clock):
             try:
                 found = await collector.history(start, end)
             except GitHubError as exc:
@@ -77,17 +81,33 @@ async def collect_history(settings: Settings, start: float, end: float) -> list[
     return samples
 
 
-async def run(settings: Settings | None, *, config_file: str | None, start: float, end: float, output: str) -> int:
-    """Write the history between start and end; settings None means the demo (the built-in simulator)."""
+async def run(
+    settings: Settings | None,
+    *,
+    config_file: str | None,
+    start: float,
+    end: float,
+    output: str,
+    demo_start: float | None = None,
+) -> int:
+    """Write the history between start and end; settings None means the demo (the built-in simulator).
+
+    demo_start (--demo.start) puts the simulated world, and so the client and collectors that read its
+    time as they would GitHub's, at that instant instead of the wall clock's.
+    """
     simulator = None
+    clock: Callable[[], float] = time.time
     if settings is None:
+        from exporter.simulator.clock import ShiftedClock
         from exporter.simulator.config import SimulatorConfig
         from exporter.simulator.server import start_simulator
 
-        simulator = await start_simulator(SimulatorConfig.demo())
+        if demo_start is not None:
+            clock = ShiftedClock(demo_start)
+        simulator = await start_simulator(SimulatorConfig.demo(), clock=clock)
         settings = demo_settings(config_file, simulator.url, simulator.targets(), {})
     try:
-        samples = await collect_history(settings, start, end)
+        samples = await collect_history(settings, start, end, clock)
     finally:
         if simulator is not None:
             await simulator.stop()

@@ -226,11 +226,23 @@ def build_backfill_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--from", dest="start", metavar="DATE", help="Start (YYYY-MM-DD or ISO time, UTC); default 24 h before --to."
     )
-    parser.add_argument("--to", dest="end", metavar="DATE", help="End (YYYY-MM-DD or ISO time, UTC); default now.")
+    parser.add_argument(
+        "--to",
+        dest="end",
+        metavar="DATE",
+        help="End (YYYY-MM-DD or ISO time, UTC); default now (with --demo.start, that instant).",
+    )
     parser.add_argument(
         "--output", required=True, metavar="FILE", help="Where to write the OpenMetrics text ('-' for stdout)."
     )
     parser.add_argument("--demo", action="store_true", help="Read the history of the built-in GitHub simulator.")
+    parser.add_argument(
+        "--demo.start",
+        dest="demo_start",
+        metavar="TIME",
+        help="With --demo: the simulated world's clock starts at this date or ISO 8601 time (UTC), "
+        "so its history is that of the days before it (default: now).",
+    )
     parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
     return parser
@@ -247,7 +259,9 @@ def backfill_main(argv: Sequence[str]) -> int:
     args = build_backfill_parser().parse_args(argv)
     logs.configure(args.log_level.replace("warn", "warning"), args.log_format)
     try:
-        end = parse_when(args.end, "--to") if args.end else datetime.now(UTC).timestamp()
+        world_start = demo_start(args)
+        now = datetime.now(UTC).timestamp() if world_start is None else world_start
+        end = parse_when(args.end, "--to") if args.end else now
         start = parse_when(args.start, "--from") if args.start else end - 86400
         if start >= end:
             raise ConfigError("--from must be before --to")
@@ -263,7 +277,11 @@ def backfill_main(argv: Sequence[str]) -> int:
         return print_config_error(exc, f"{PROG} backfill: configuration error")
     from exporter import backfill
 
-    return asyncio.run(backfill.run(settings, config_file=args.config_file, start=start, end=end, output=args.output))
+    return asyncio.run(
+        backfill.run(
+            settings, config_file=args.config_file, start=start, end=end, output=args.output, demo_start=world_start
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -110,6 +110,8 @@ def test_taken_listen_address_exits_1_with_one_line_and_json_logs() -> None:
         (("--demo", "--demo.series", "0"), "--demo.series: 0 is not between 1 and 10000000"),
         (("--demo.start", "2025-03-01"), "--demo.start: only valid with --demo"),
         (("--demo", "--demo.start", "yesterday"), "--demo.start: 'yesterday' is not a date"),
+        (("backfill", "--demo.start", "2025-03-01", "--output", "-"), "--demo.start: only valid with --demo"),
+        (("backfill", "--demo", "--demo.start", "soon", "--output", "-"), "--demo.start: 'soon' is not a date"),
     ],
 )
 def test_demo_series_flag_errors_name_the_flag(args: tuple[str, ...], message: str) -> None:
