@@ -131,6 +131,15 @@ class Daemon:
         self.scrapes.append(response.text)
         return response.text
 
+    def scrape_until(self, done: Callable[[str], bool], timeout: float, settle: float = 2.0) -> str:
+        """Scrape until `done(text)` or `timeout` seconds, then again after `settle` seconds (a few more runs of
+        every collector, for tests that count what repeats); the last scrape's text."""
+        deadline = time.monotonic() + timeout
+        while not done(self.scrape()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(settle)
+        return self.scrape()
+
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()

@@ -8,7 +8,6 @@ reports' family, "copilot", has its own test, tests/collectors/test_copilot_fiel
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -49,15 +48,8 @@ def test_the_daemon_shows_each_familys_added_and_renamed_fields(tmp_path: Path) 
         }
         daemon = Daemon(tmp_path, config)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                text = daemon.scrape()
-                found = _signals(text, FAMILIES)
-                if found == expected or time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-            time.sleep(2)  # a few more runs of every collector: still one warning per field
-            text = daemon.scrape()
+            # Then a few more runs of every collector: still one warning per field.
+            text = daemon.scrape_until(lambda text: _signals(text, FAMILIES) == expected, timeout=60)
         finally:
             daemon.stop()
         output = daemon.output()

@@ -7,7 +7,6 @@ they were read are inside it, with the fields the sources disagree on or are sil
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -216,17 +215,13 @@ def test_the_daemon_shows_an_added_and_a_renamed_field_on_metrics(tmp_path: Path
         set_field_drift(drifting.sim, "copilot", True)
         daemon = Daemon(tmp_path, daemon_config(drifting.sim, drifting.url, {"token": "ghp_driftcheck"}))
         try:
-            deadline = time.monotonic() + 40
-            while True:
-                text = daemon.scrape()
+            def arrived(text: str) -> bool:
                 found = _signals(text)
-                success = _success(text)
-                if (found["unmapped"] >= expected["unmapped"] and found["missing"] and len(success) >= 2) \
-                        or time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-            time.sleep(2)  # a few more runs of every collector: still one warning per field
-            text = daemon.scrape()
+                return found["unmapped"] >= expected["unmapped"] and bool(found["missing"]) \
+                    and len(_success(text)) >= 2
+
+            # Then a few more runs of every collector: still one warning per field.
+            text = daemon.scrape_until(arrived, timeout=40)
         finally:
             daemon.stop()
         output = daemon.output()
